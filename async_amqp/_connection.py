@@ -1,0 +1,561 @@
+"""The connection object: one anyio stream, the tasks that serve it, its channels.
+
+Three tasks run per connection inside the task group owned by
+``async with connect_amqp()``: the reader (bytes → core events → waiters and
+buffers, never awaiting user code), the writer (drains whatever the core has
+buffered in one ``send``) and the heartbeat clock. None of them raises into
+the task group: a fatal error is recorded, every waiter is failed with it, the
+group is cancelled, and the error is raised out of the ``async with`` as itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from . import exceptions
+from ._channel import Channel
+from ._core import events as ev
+from ._core.client import (
+    ChannelUnavailable,
+    ClientConnection,
+    ConnectionState,
+    ConnectionUnavailable,
+    NoFreeChannel,
+)
+from ._core.errors import ProtocolError, ProtocolHeaderMismatch
+from ._core.heartbeat import HeartbeatAction
+from ._version import __version__
+from ._waiter import Waiter
+
+logger = logging.getLogger("async_amqp")
+
+#: Publishers wait for the writer once this many bytes are buffered.
+HIGH_WATER = 1 << 20
+READ_SIZE = 1 << 18
+#: How long a graceful close waits for the broker's close-ok.
+CLOSE_TIMEOUT = 5.0
+
+
+class AmqpProtocol:
+    """An AMQP connection. Create it with :func:`async_amqp.connect_amqp`.
+
+    Subclass it and pass ``protocol_factory`` to customise channels
+    (``CHANNEL_FACTORY``).
+    """
+
+    CHANNEL_FACTORY: Callable[..., Channel] = Channel
+
+    def __init__(
+        self,
+        *,
+        stream_factory: Callable[[], Any],
+        login: str = "guest",
+        password: str = "guest",
+        virtualhost: str = "/",
+        login_method: str = "PLAIN",
+        insist: bool = False,
+        channel_max: int | None = None,
+        frame_max: int | None = None,
+        heartbeat: int | None = None,
+        client_properties: dict[str, Any] | None = None,
+        connection_timeout: float | None = None,
+        blocked_timeout: float | None = None,
+        host: str = "localhost",
+        port: int = 5672,
+    ) -> None:
+        self._stream_factory = stream_factory
+        self._core = ClientConnection(
+            login=login,
+            password=password,
+            virtualhost=virtualhost,
+            login_method=login_method,
+            channel_max=channel_max,
+            frame_max=frame_max,
+            heartbeat=heartbeat,
+            client_properties=client_properties,
+            insist=insist,
+            product_version=__version__,
+        )
+        self.host = host
+        self.port = port
+        self.virtualhost = virtualhost
+        self._connection_timeout = connection_timeout
+        self.blocked_timeout = blocked_timeout
+        self._stream: anyio.abc.ByteStream | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._channels: dict[int, Channel] = {}
+        self._fatal: BaseException | None = None
+        self._closed_by_client = False
+        self._send_wanted = anyio.Event()
+        self._drained = anyio.Event()
+        self._opened = Waiter()
+        self._close_waiter: Waiter | None = None
+        self.blocked_reason: str | None = None
+        self._unblocked = anyio.Event()
+        self._unblocked.set()
+        self._heartbeat_changed = anyio.Event()
+
+    # -- public attributes ------------------------------------------------------
+
+    @property
+    def server_properties(self) -> dict[str, Any]:
+        """The properties the broker announced in connection.start."""
+        return self._core.server_properties
+
+    @property
+    def server_channel_max(self) -> int:
+        """The negotiated channel_max."""
+        return self._core.channel_max
+
+    @property
+    def server_frame_max(self) -> int:
+        """The negotiated frame_max."""
+        return self._core.frame_max
+
+    @property
+    def server_heartbeat(self) -> int:
+        """The negotiated heartbeat interval in seconds (0: none)."""
+        return self._core.heartbeat_interval
+
+    @property
+    def client_properties(self) -> dict[str, Any]:
+        """The client properties sent in connection.start-ok."""
+        return self._core.client_properties
+
+    @property
+    def is_open(self) -> bool:
+        """True while the connection can be used."""
+        return self._core.state is ConnectionState.OPEN and self._fatal is None
+
+    @property
+    def is_blocked(self) -> bool:
+        """True while the broker has blocked publishing (connection.blocked)."""
+        return self.blocked_reason is not None
+
+    def __repr__(self) -> str:
+        return (
+            f"<AmqpProtocol {self.host}:{self.port} vhost={self.virtualhost!r} "
+            f"{self._core.state.value}>"
+        )
+
+    # -- lifetime -----------------------------------------------------------------
+
+    async def __aenter__(self) -> AmqpProtocol:
+        self._lifetime_cm = self._lifetime()
+        return await self._lifetime_cm.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await self._lifetime_cm.__aexit__(*exc_info)
+
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncIterator[AmqpProtocol]:
+        if self._connection_timeout is not None:
+            with anyio.fail_after(self._connection_timeout):
+                stream = await self._stream_factory()
+        else:
+            stream = await self._stream_factory()
+        self._stream = stream
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                task_group.start_soon(self._guard, self._write_loop)
+                task_group.start_soon(self._guard, self._read_loop)
+                try:
+                    self._core.initiate()
+                    self._wake_writer()
+                    if self._connection_timeout is not None:
+                        with anyio.fail_after(self._connection_timeout):
+                            await self._opened.wait()
+                    else:
+                        await self._opened.wait()
+                    task_group.start_soon(self._guard, self._heartbeat_loop)
+                    yield self
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._shutdown()
+                    task_group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.aclose_forcefully(stream)
+            self._task_group = None
+        fatal = self._fatal
+        if fatal is not None and not self._closed_by_client:
+            raise fatal from fatal.__cause__  # not "during handling of Cancelled"
+
+    async def _shutdown(self) -> None:
+        """Close gracefully if still open; fail whatever is pending either way."""
+        if self._fatal is None and self._core.state is ConnectionState.OPEN:
+            self._closed_by_client = True
+            for channel in list(self._channels.values()):
+                channel._request_close()
+            waiter = Waiter()
+            self._core.close(200, "Normal shutdown", waiter)
+            self._wake_writer()
+            with anyio.move_on_after(CLOSE_TIMEOUT):
+                await waiter.wait()
+        self._closed_by_client = self._closed_by_client or self._fatal is None
+        self._end(
+            exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
+        )
+
+    async def close(self, no_wait: bool = False) -> None:
+        """Close the connection gracefully (the ``async with`` block also ends)."""
+        if self._fatal is not None or self._core.state is not ConnectionState.OPEN:
+            return
+        self._closed_by_client = True
+        for channel in list(self._channels.values()):
+            channel._request_close()
+        waiter = Waiter()
+        self._core.close(200, "Normal shutdown", waiter)
+        self._wake_writer()
+        if not no_wait:
+            with anyio.move_on_after(CLOSE_TIMEOUT):
+                await waiter.wait()
+        self._end(
+            exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
+        )
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    def _end(self, error: BaseException, *, clean: bool) -> None:
+        """Fail every waiter, consumer and channel with *error* (once)."""
+        if self._fatal is not None:
+            return
+        self._fatal = error
+        self._core.connection_lost()
+        self._opened.set_error(error)
+        for closed in self._core.drain_channels():
+            channel = self._channels.get(closed.channel_id)
+            for slot in closed.pending:
+                if slot.waiter is not None:
+                    slot.waiter.set_error(error)
+            for token in closed.unconfirmed:
+                if token is not None:
+                    token.set_error(error)
+            if channel is not None:
+                channel._ended(error, clean=clean)
+        for channel in list(self._channels.values()):
+            channel._ended(error, clean=clean)
+        self._channels.clear()
+        self._unblocked.set()
+        self._send_wanted.set()
+        self._drained.set()
+
+    def _die(self, error: BaseException) -> None:
+        """A fatal error: record it, fail everything, and stop the connection's tasks."""
+        if self._fatal is None:
+            logger.debug("connection to %s:%s failed: %r", self.host, self.port, error)
+        self._end(error, clean=False)
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    async def _guard(self, loop: Callable[[], Any]) -> None:
+        try:
+            await loop()
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as error:  # a bug or I/O failure: surface it, don't swallow it
+            self._die(error)
+
+    # -- tasks --------------------------------------------------------------------
+
+    def _wake_writer(self) -> None:
+        self._send_wanted.set()
+
+    async def _write_loop(self) -> None:
+        stream = self._stream
+        assert stream is not None
+        core = self._core
+        while True:
+            if not core.has_data_to_send:
+                if self._fatal is not None:
+                    return
+                self._drained.set()
+                self._send_wanted = anyio.Event()
+                await self._send_wanted.wait()
+                continue
+            data = core.data_to_send(anyio.current_time())
+            try:
+                await stream.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
+                if self._fatal is None:
+                    self._die(exceptions.ConnectionLostError(0, f"connection lost: {error!r}"))
+                return
+
+    async def _read_loop(self) -> None:
+        stream = self._stream
+        assert stream is not None
+        core = self._core
+        dispatch = self._dispatch
+        while True:
+            try:
+                data = await stream.receive(READ_SIZE)
+            except (
+                anyio.EndOfStream,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                OSError,
+            ) as error:
+                self._on_eof(error)
+                return
+            try:
+                events = core.receive(data, anyio.current_time())
+            except ProtocolHeaderMismatch as error:
+                self._die(exceptions.ProtocolMismatchError(0, str(error)))
+                return
+            except ProtocolError as error:
+                core.fail(error)
+                self._wake_writer()
+                await self._flush_quietly()
+                self._die(
+                    exceptions.connection_error(
+                        error.reply_code, error.reply_text, error.class_id, error.method_id
+                    )
+                )
+                return
+            for event in events:
+                dispatch[type(event)](event)
+            if core.has_data_to_send:
+                self._wake_writer()
+
+    async def _flush_quietly(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        data = self._core.data_to_send(anyio.current_time())
+        if data:
+            with anyio.move_on_after(1), anyio.CancelScope(shield=True):
+                try:
+                    await stream.send(data)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    pass
+
+    def _on_eof(self, error: BaseException) -> None:
+        state = self._core.state
+        if self._fatal is not None:
+            return
+        if state is ConnectionState.CLOSED and self._closed_by_client:
+            self._end(
+                exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
+            )
+            return
+        if state is ConnectionState.AWAIT_TUNE:
+            self._die(
+                exceptions.AuthenticationError(
+                    403,
+                    f"the broker closed the connection during login: login refused for user "
+                    f"{self._core._login!r} with mechanism {self._core.login_method} "
+                    "(wrong user name or password?)",
+                )
+            )
+            return
+        if state is ConnectionState.AWAIT_OPEN_OK:
+            self._die(
+                exceptions.ConnectionLostError(
+                    0, f"the broker closed the connection while opening vhost {self.virtualhost!r}"
+                )
+            )
+            return
+        text = "the broker closed the connection"
+        if not isinstance(error, anyio.EndOfStream):
+            text = f"connection lost: {error!r}"
+        self._die(exceptions.ConnectionLostError(0, text))
+
+    async def _heartbeat_loop(self) -> None:
+        core = self._core
+        while True:
+            deadline = core.heartbeat.next_deadline()
+            if math.isinf(deadline):
+                return
+            await anyio.sleep(max(0.0, deadline - anyio.current_time()))
+            action = core.poll_heartbeat(anyio.current_time())
+            if action is HeartbeatAction.SEND:
+                self._wake_writer()
+            elif action is HeartbeatAction.TIMED_OUT:
+                self._die(
+                    exceptions.HeartbeatTimeoutError(
+                        0,
+                        f"no traffic from the broker for {2 * core.heartbeat_interval}s "
+                        f"(heartbeat {core.heartbeat_interval}s)",
+                    )
+                )
+                return
+
+    # -- event dispatch (runs in the reader, never awaits) --------------------------
+
+    @property
+    def _dispatch(self) -> dict[type[ev.Event], Callable[[Any], None]]:
+        return {
+            ev.ReplyArrived: self._on_reply,
+            ev.MessageDelivered: self._on_delivered,
+            ev.MessageReturned: self._on_returned,
+            ev.PublishesSettled: self._on_settled,
+            ev.ConsumerCancelled: self._on_consumer_cancelled,
+            ev.ChannelFlow: self._on_flow,
+            ev.ChannelClosed: self._on_channel_closed,
+            ev.ConnectionOpened: self._on_opened,
+            ev.ConnectionClosed: self._on_connection_closed,
+            ev.ConnectionBlocked: self._on_blocked,
+            ev.ConnectionUnblocked: self._on_unblocked,
+        }
+
+    def _on_opened(self, event: ev.ConnectionOpened) -> None:
+        self._opened.set_result(self)
+
+    def _on_reply(self, event: ev.ReplyArrived) -> None:
+        channel = self._channels.get(event.channel_id)
+        slot = event.slot
+        if channel is not None:
+            channel._on_reply(slot, event)
+        elif slot.waiter is not None:
+            slot.waiter.set_result(event)
+
+    def _on_delivered(self, event: ev.MessageDelivered) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_delivered(event)
+
+    def _on_returned(self, event: ev.MessageReturned) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_returned(event)
+
+    def _on_settled(self, event: ev.PublishesSettled) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_settled(event)
+
+    def _on_consumer_cancelled(self, event: ev.ConsumerCancelled) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_consumer_cancelled(event.consumer_tag)
+
+    def _on_flow(self, event: ev.ChannelFlow) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_flow(event.active)
+
+    def _on_channel_closed(self, event: ev.ChannelClosed) -> None:
+        channel = self._channels.pop(event.channel_id, None)
+        if channel is not None:
+            channel._on_closed(event)
+
+    def _on_connection_closed(self, event: ev.ConnectionClosed) -> None:
+        if not event.by_server:
+            if self._core._close_slot is not None and self._core._close_slot.waiter is not None:
+                self._core._close_slot.waiter.set_result(None)
+            return
+        during_login = not self._opened.done
+        error = exceptions.connection_error(
+            event.reply_code,
+            event.reply_text,
+            event.class_id,
+            event.method_id,
+            during_login=during_login,
+        )
+        if self._closed_by_client and self._core._close_slot is not None:
+            waiter = self._core._close_slot.waiter
+            if waiter is not None:
+                waiter.set_result(None)
+        self._die(error)
+
+    def _on_blocked(self, event: ev.ConnectionBlocked) -> None:
+        self.blocked_reason = event.reason or "blocked"
+        if self._unblocked.is_set():
+            self._unblocked = anyio.Event()
+
+    def _on_unblocked(self, event: ev.ConnectionUnblocked) -> None:
+        self.blocked_reason = None
+        self._unblocked.set()
+
+    # -- used by channels -----------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+        if self._core.state is not ConnectionState.OPEN:
+            raise exceptions.ConnectionClosedError(0, f"connection is {self._core.state.value}")
+
+    async def _wait_publishable(self, pending_bytes: int) -> None:
+        """Wait while the broker blocks publishing or the write buffer is full."""
+        if self.blocked_reason is not None:
+            if self.blocked_timeout is None:
+                await self._unblocked.wait()
+            else:
+                with anyio.move_on_after(self.blocked_timeout) as scope:
+                    await self._unblocked.wait()
+                if scope.cancelled_caught:
+                    raise exceptions.ConnectionBlockedError(
+                        self.blocked_reason or "blocked", self.blocked_timeout
+                    )
+            self._check_usable()
+        if pending_bytes > HIGH_WATER:
+            drained = self._drained
+            if drained.is_set():
+                self._drained = drained = anyio.Event()
+            self._wake_writer()
+            await drained.wait()
+            self._check_usable()
+
+    # -- channels -------------------------------------------------------------------
+
+    async def channel(self, **kwargs: Any) -> Channel:
+        """Open a new channel and return it (close it with ``await channel.close()``).
+
+        :raises NoChannelAvailableError: when channel_max channels are open
+        """
+        self._check_usable()
+        waiter = Waiter()
+        try:
+            channel_id, slot = self._core.open_channel(waiter)
+        except NoFreeChannel as error:
+            raise exceptions.NoChannelAvailableError(str(error)) from None
+        except (ConnectionUnavailable, ChannelUnavailable):
+            self._check_usable()
+            raise
+        channel = self.CHANNEL_FACTORY(self, channel_id, **kwargs)
+        self._channels[channel_id] = channel
+        self._wake_writer()
+        try:
+            await waiter.wait()
+        except BaseException:
+            slot.abandoned = True
+            raise
+        return channel
+
+    def new_channel(self, **kwargs: Any) -> _ChannelContext:
+        """Open a channel for the duration of an ``async with`` block."""
+        return _ChannelContext(self, kwargs)
+
+
+class _ChannelContext:
+    """``async with conn.new_channel() as chan``: opens, then closes the channel."""
+
+    def __init__(self, connection: AmqpProtocol, kwargs: dict[str, Any]) -> None:
+        self._connection = connection
+        self._kwargs = kwargs
+        self._channel: Channel | None = None
+
+    async def __aenter__(self) -> Channel:
+        self._channel = await self._connection.channel(**self._kwargs)
+        return self._channel
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+            try:
+                await channel.close()
+            except (exceptions.ChannelClosedError, exceptions.ConnectionClosedError):
+                pass
+
+
+__all__ = ["AmqpProtocol"]

@@ -1,0 +1,377 @@
+"""Frames on the wire: splitting a byte stream into frames and encoding frames.
+
+This is the only place that knows the frame layout (type, channel, size,
+payload, 0xCE). Method arguments are encoded here rather than with
+``pamqp.frame.marshal`` because pamqp validates names against the AMQP 0-8
+grammar (127 characters, a restricted alphabet), while RabbitMQ accepts any
+UTF-8 name up to 255 bytes; decoding and property encoding stay pamqp's.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final, TypeVar
+
+from pamqp import commands, encode
+from pamqp.base import Frame
+
+from .errors import FrameError, ProtocolError
+
+FRAME_METHOD: Final = 1
+FRAME_HEADER: Final = 2
+FRAME_BODY: Final = 3
+FRAME_HEARTBEAT: Final = 8
+FRAME_END: Final = 0xCE
+FRAME_END_BYTE: Final = b"\xce"
+#: Bytes a frame adds around its payload: type, channel, size (7) and the end octet.
+FRAME_OVERHEAD: Final = 8
+#: The smallest frame_max a peer may negotiate.
+FRAME_MIN_SIZE: Final = 4096
+
+PROTOCOL_HEADER: Final = b"AMQP\x00\x00\x09\x01"
+
+_frame_head = struct.Struct(">BHI")
+_method_index = struct.Struct(">I")
+_content_head = struct.Struct(">HHQ")
+_HEARTBEAT_FRAME: Final = _frame_head.pack(FRAME_HEARTBEAT, 0, 0) + FRAME_END_BYTE
+EMPTY_PROPERTIES: Final = b"\x00\x00"
+
+RawFrame = tuple[int, int, bytes]
+"""``(frame_type, channel_id, payload)`` as cut from the stream."""
+
+
+def erlang_binary(data: bytes) -> str:
+    """Format *data* the way RabbitMQ prints an Erlang binary in reply texts."""
+    if not data:
+        return "<<>>"
+    printable = all(
+        32 <= byte <= 126 or 160 <= byte <= 255 or byte in b"\n\r\t\x0b\x08\x0c\x1b"
+        for byte in data
+    )
+    if printable:
+        escaped = (
+            data.decode("latin-1")
+            .replace("\\", "\\\\")
+            .replace('"', '\\"')
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+            .replace("\t", "\\t")
+            .replace("\x0b", "\\v")
+            .replace("\x08", "\\b")
+            .replace("\x0c", "\\f")
+            .replace("\x1b", "\\e")
+        )
+        return f'<<"{escaped}">>'
+    return "<<" + ",".join(str(byte) for byte in data) + ">>"
+
+
+class FrameReader:
+    """Cuts a received byte stream into frames, enforcing frame_max and the end octet.
+
+    :param max_frame_size: the negotiated frame_max (0 means not yet limited)
+    """
+
+    __slots__ = ("_buffer", "max_frame_size")
+
+    def __init__(self, max_frame_size: int = 0) -> None:
+        self._buffer = bytearray()
+        self.max_frame_size = max_frame_size
+
+    @property
+    def buffered(self) -> int:
+        """Number of received bytes not yet consumed as a frame."""
+        return len(self._buffer)
+
+    def read_protocol_header(self, data: bytes) -> bytes | None:
+        """Buffer *data* and return the peer's 8-byte protocol header once complete."""
+        self._buffer += data
+        if len(self._buffer) < 8:
+            return None
+        header = bytes(self._buffer[:8])
+        del self._buffer[:8]
+        return header
+
+    def starts_with_protocol_header(self) -> bool:
+        """True when the buffered stream begins with ``AMQP`` (a refused-version reply)."""
+        return bytes(self._buffer[:4]) == b"AMQP"
+
+    def feed(self, data: bytes) -> list[RawFrame]:
+        """Buffer *data* and return every frame it completes, in order.
+
+        :raises FrameError: on an oversized frame, a bad end octet or an unknown frame type
+        """
+        buffer = self._buffer
+        buffer += data
+        frames: list[RawFrame] = []
+        available = len(buffer)
+        offset = 0
+        limit = self.max_frame_size - FRAME_OVERHEAD if self.max_frame_size else 0
+        view = memoryview(buffer)
+        try:
+            while available - offset >= 7:
+                frame_type, channel_id, size = _frame_head.unpack_from(buffer, offset)
+                if frame_type not in (FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT):
+                    end = offset + 7 + size
+                    if available < end:
+                        break
+                    payload = view[offset + 7 : end].tobytes()
+                    raise FrameError(
+                        f"type {frame_type}, all octets = {erlang_binary(payload)}: unknown_frame"
+                    )
+                if limit and size > limit:
+                    raise FrameError(
+                        f"type {frame_type}, all octets = <<>>: {{frame_too_large,{size},{limit}}}"
+                    )
+                end = offset + 7 + size
+                if available <= end:
+                    break
+                if buffer[end] != FRAME_END:
+                    first = view[offset + 7 : offset + 7 + min(size, 16)].tobytes()
+                    raise FrameError(
+                        f"type {frame_type}, first 16 octets = {erlang_binary(first)}: "
+                        f"{{invalid_frame_end_marker,{buffer[end]}}}"
+                    )
+                frames.append((frame_type, channel_id, view[offset + 7 : end].tobytes()))
+                offset = end + 1
+        finally:
+            view.release()
+        if offset:
+            del buffer[:offset]
+        return frames
+
+
+class _ArgumentCodec:
+    """Encodes one method class's arguments in spec order, packing bits like pamqp."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, method_class: type[Frame]) -> None:
+        self.fields = [(name, method_class.amqp_type(name)) for name in method_class.__slots__]
+
+    def encode(self, method: Frame) -> bytes:
+        parts: list[bytes] = []
+        bits = 0
+        bit_count = 0
+        for name, data_type in self.fields:
+            value = getattr(method, name, None)
+            if data_type == "bit":
+                if bit_count == 8:
+                    parts.append(bytes((bits,)))
+                    bits = bit_count = 0
+                if value:
+                    bits |= 1 << bit_count
+                bit_count += 1
+                continue
+            if bit_count:
+                parts.append(bytes((bits,)))
+                bits = bit_count = 0
+            parts.append(_encode_value(value, data_type))
+        if bit_count:
+            parts.append(bytes((bits,)))
+        return b"".join(parts)
+
+
+def _encode_value(value: object, data_type: str) -> bytes:
+    if data_type == "shortstr":
+        encoded = (value or "").encode() if isinstance(value, str) else bytes(value or b"")  # type: ignore[arg-type]
+        if len(encoded) > 255:
+            raise ValueError(f"short string longer than 255 bytes: {encoded[:32]!r}...")
+        return bytes((len(encoded),)) + encoded
+    if data_type == "longstr":
+        encoded = value.encode() if isinstance(value, str) else bytes(value or b"")  # type: ignore[arg-type]
+        return _method_index.pack(len(encoded)) + encoded
+    if data_type == "table":
+        return encode.field_table(value or {})  # type: ignore[arg-type]
+    if value is None:
+        value = 0
+    return encode.by_type(value, data_type)  # type: ignore[arg-type]
+
+
+_codecs: dict[type[Frame], _ArgumentCodec] = {}
+
+
+def encode_arguments(method: Frame) -> bytes:
+    """Encode *method*'s arguments (without pamqp's name validation)."""
+    method_class = type(method)
+    codec = _codecs.get(method_class)
+    if codec is None:
+        codec = _codecs[method_class] = _ArgumentCodec(method_class)
+    return codec.encode(method)
+
+
+_M = TypeVar("_M", bound=Frame)
+
+
+def make_method(method_class: type[_M], **fields: Any) -> _M:
+    """Build a pamqp method without pamqp's 0-8 name validation (RabbitMQ allows more)."""
+    method = method_class()
+    for name, value in fields.items():
+        setattr(method, name, value)
+    return method
+
+
+_PUBLISH_INDEX: Final = _method_index.pack(commands.Basic.Publish.index)
+
+
+def encode_publish(
+    channel_id: int, exchange: bytes, routing_key: bytes, mandatory: bool, immediate: bool
+) -> bytes:
+    """Encode a basic.publish method frame (hot path; equal to the generic encoder)."""
+    if len(exchange) > 255 or len(routing_key) > 255:
+        raise ValueError("exchange name and routing key are limited to 255 bytes")
+    payload = b"".join(
+        (
+            _PUBLISH_INDEX,
+            b"\x00\x00",
+            bytes((len(exchange),)),
+            exchange,
+            bytes((len(routing_key),)),
+            routing_key,
+            bytes((mandatory | (immediate << 1),)),
+        )
+    )
+    return _frame_head.pack(FRAME_METHOD, channel_id, len(payload)) + payload + FRAME_END_BYTE
+
+
+def encode_method(channel_id: int, method: Frame) -> bytes:
+    """Encode *method* as one method frame on *channel_id*."""
+    payload = _method_index.pack(method.index) + encode_arguments(method)
+    return _frame_head.pack(FRAME_METHOD, channel_id, len(payload)) + payload + FRAME_END_BYTE
+
+
+def encode_properties(properties: commands.Basic.Properties | None) -> bytes:
+    """Encode content properties (flags and property list) as a header frame carries them."""
+    if properties is None:
+        return EMPTY_PROPERTIES
+    return properties.marshal()
+
+
+def encode_content(
+    channel_id: int, properties_payload: bytes, body: bytes | memoryview, frame_max: int
+) -> list[bytes | memoryview]:
+    """Encode a content header and body frames split at ``frame_max - 8``.
+
+    The body is referenced, not copied: the pieces are joined once by the writer.
+    """
+    body_size = len(body)
+    header_payload = _content_head.pack(60, 0, body_size) + properties_payload
+    pieces: list[bytes | memoryview] = [
+        _frame_head.pack(FRAME_HEADER, channel_id, len(header_payload))
+        + header_payload
+        + FRAME_END_BYTE
+    ]
+    if not body_size:
+        return pieces
+    chunk = frame_max - FRAME_OVERHEAD if frame_max else body_size
+    if body_size <= chunk:
+        pieces.append(_frame_head.pack(FRAME_BODY, channel_id, body_size))
+        pieces.append(body)
+        pieces.append(FRAME_END_BYTE)
+        return pieces
+    view = memoryview(body)
+    for start in range(0, body_size, chunk):
+        part = view[start : start + chunk]
+        pieces.append(_frame_head.pack(FRAME_BODY, channel_id, len(part)))
+        pieces.append(part)
+        pieces.append(FRAME_END_BYTE)
+    return pieces
+
+
+def encode_heartbeat() -> bytes:
+    """Return a heartbeat frame."""
+    return _HEARTBEAT_FRAME
+
+
+def decode_method(payload: bytes) -> Frame:
+    """Decode a method frame's payload into a pamqp method object.
+
+    :raises ProtocolError: for an unknown method (RabbitMQ drops the socket without a close)
+    :raises FrameError: for truncated arguments (501, with the method's class and method id)
+    """
+    if len(payload) < 4:
+        raise FrameError(f"cannot decode {erlang_binary(payload)}")
+    (index,) = _method_index.unpack_from(payload)
+    method_class = commands.INDEX_MAPPING.get(index)
+    class_id, method_id = index >> 16, index & 0xFFFF
+    if method_class is None:
+        raise ProtocolError(503, f"unknown method {class_id}/{method_id}", send_close=False)
+    method = method_class()
+    try:
+        method.unmarshal(payload[4:])
+    except (struct.error, ValueError, TypeError, IndexError) as error:
+        if str(error).startswith("Unknown type"):
+            raise ProtocolError(
+                503,
+                f"unknown field type in arguments of method {class_id}/{method_id}",
+                class_id=class_id,
+                method_id=method_id,
+                send_close=False,
+            ) from error
+        raise FrameError(
+            f"cannot decode {erlang_binary(payload[4:])}", class_id=class_id, method_id=method_id
+        ) from error
+    return method
+
+
+def decode_content_header(payload: bytes) -> tuple[int, int, bytes]:
+    """Split a content header payload into ``(class_id, body_size, properties_payload)``.
+
+    :raises FrameError: when the payload is too short to be a content header
+    """
+    if len(payload) < 14:
+        raise FrameError(f"cannot decode {erlang_binary(payload)}")
+    class_id, _weight, body_size = _content_head.unpack_from(payload)
+    return class_id, body_size, payload[12:]
+
+
+def decode_properties(properties_payload: bytes) -> commands.Basic.Properties:
+    """Decode a content header's flags and property list.
+
+    :raises ValueError: when the property list cannot be decoded
+    """
+    properties = commands.Basic.Properties()
+    if properties_payload == EMPTY_PROPERTIES:
+        return properties
+    flags = 0
+    offset = 0
+    word = 0
+    while True:
+        if len(properties_payload) < offset + 2:
+            raise ValueError("content header property flags are truncated")
+        (partial,) = struct.unpack_from(">H", properties_payload, offset)
+        offset += 2
+        flags |= (partial & 0xFFFE) << (word * 16)
+        if not partial & 1:
+            break
+        word += 1
+    try:
+        properties.unmarshal(flags, properties_payload[offset:])
+    except (struct.error, TypeError, IndexError) as error:
+        raise ValueError(f"cannot decode content properties: {error}") from error
+    return properties
+
+
+__all__ = [
+    "EMPTY_PROPERTIES",
+    "FRAME_BODY",
+    "FRAME_END",
+    "FRAME_HEADER",
+    "FRAME_HEARTBEAT",
+    "FRAME_METHOD",
+    "FRAME_MIN_SIZE",
+    "FRAME_OVERHEAD",
+    "PROTOCOL_HEADER",
+    "FrameReader",
+    "RawFrame",
+    "decode_content_header",
+    "decode_method",
+    "decode_properties",
+    "encode_arguments",
+    "encode_content",
+    "encode_heartbeat",
+    "encode_method",
+    "encode_properties",
+    "encode_publish",
+    "erlang_binary",
+    "make_method",
+]
