@@ -451,7 +451,9 @@ class ClientConnection:
                 raise ProtocolError(
                     ReplyCode.CHANNEL_ERROR, f"frame for unknown channel {channel_id}"
                 )
-            if frame_type == FRAME_METHOD:
+            if channel.state is ChannelState.CLOSING:
+                event = self._on_closing_channel_frame(channel, frame_type, payload)
+            elif frame_type == FRAME_METHOD:
                 method = decode_method(payload)
                 channel.content.check_method_allowed()
                 event = self._on_channel_method(channel, method)
@@ -571,13 +573,19 @@ class ClientConnection:
 
     # channel-level methods
 
+    def _on_closing_channel_frame(
+        self, channel: _Channel, frame_type: int, payload: bytes
+    ) -> Event | None:
+        """After our channel.close only close/close-ok matter; the broker requeues the rest."""
+        if frame_type != FRAME_METHOD:
+            return None
+        method = decode_method(payload)
+        if type(method) in (commands.Channel.Close, commands.Channel.CloseOk):
+            return self._on_channel_method(channel, method)
+        return None
+
     def _on_channel_method(self, channel: _Channel, method: Frame) -> Event | None:
         method_class = type(method)
-        if channel.state is ChannelState.CLOSING and method_class not in (
-            commands.Channel.Close,
-            commands.Channel.CloseOk,
-        ):
-            return None  # the broker discards what crosses our close; so do we
         handler = self._method_handlers.get(method_class)
         if handler is not None:
             return handler(channel, method)

@@ -1,0 +1,573 @@
+"""The broker side of an AMQP 0-9-1 connection, without I/O.
+
+:class:`ServerConnection` enforces what RabbitMQ enforces at the connection
+and channel level (protocol header, handshake order, tune limits, channel
+lifecycle, content framing) with RabbitMQ's reply codes and texts, and
+reports everything else as events for the broker to act on. Decisions that
+need broker state (is this login valid, does this vhost exist) are asked of
+the broker through events and answered with :meth:`accept_login`,
+:meth:`refuse_login`, :meth:`accept_open`.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pamqp import commands
+from pamqp.base import Frame
+
+from .codes import ReplyCode
+from .content import ContentAssembler
+from .errors import ProtocolError
+from .heartbeat import HeartbeatAction, HeartbeatClock
+from .wire import (
+    FRAME_BODY,
+    FRAME_HEADER,
+    FRAME_HEARTBEAT,
+    FRAME_METHOD,
+    FRAME_MIN_SIZE,
+    PROTOCOL_HEADER,
+    FrameReader,
+    decode_method,
+    encode_content,
+    encode_heartbeat,
+    encode_method,
+)
+
+#: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
+ACCEPTED_HEADERS = frozenset({PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09"})
+
+_CONTENT_METHODS = (commands.Basic.Publish,)
+
+
+class ServerState(enum.Enum):
+    """Where the broker is in a connection's life."""
+
+    AWAIT_HEADER = "await_header"
+    AWAIT_START_OK = "await_start_ok"
+    AWAIT_LOGIN_DECISION = "await_login_decision"
+    AWAIT_TUNE_OK = "await_tune_ok"
+    AWAIT_OPEN = "await_open"
+    AWAIT_OPEN_DECISION = "await_open_decision"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class ServerEvent:
+    """Base class of server-role events."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class ProtocolHeaderRefused(ServerEvent):
+    """The client sent another protocol header; ours was queued, then close the socket."""
+
+    __slots__ = ("header",)
+
+    def __init__(self, header: bytes) -> None:
+        self.header = header
+
+
+class LoginRequested(ServerEvent):
+    """connection.start-ok arrived; answer with accept_login or refuse_login."""
+
+    __slots__ = ("client_properties", "locale", "mechanism", "response")
+
+    def __init__(
+        self, mechanism: str, response: bytes, client_properties: dict[str, Any], locale: str
+    ) -> None:
+        self.mechanism = mechanism
+        self.response = response
+        self.client_properties = client_properties
+        self.locale = locale
+
+
+class TuneAccepted(ServerEvent):
+    """The client's tune-ok was within limits; the values now apply."""
+
+    __slots__ = ("channel_max", "frame_max", "heartbeat")
+
+    def __init__(self, channel_max: int, frame_max: int, heartbeat: int) -> None:
+        self.channel_max = channel_max
+        self.frame_max = frame_max
+        self.heartbeat = heartbeat
+
+
+class OpenRequested(ServerEvent):
+    """connection.open arrived; answer with accept_open or close_connection."""
+
+    __slots__ = ("virtual_host",)
+
+    def __init__(self, virtual_host: str) -> None:
+        self.virtual_host = virtual_host
+
+
+class ChannelOpened(ServerEvent):
+    """A channel was opened (open-ok is already queued)."""
+
+    __slots__ = ("channel_id",)
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+
+class MethodReceived(ServerEvent):
+    """A method (other than channel open/close) arrived on an open channel."""
+
+    __slots__ = ("channel_id", "method")
+
+    def __init__(self, channel_id: int, method: Frame) -> None:
+        self.channel_id = channel_id
+        self.method = method
+
+
+class ContentReceived(ServerEvent):
+    """A complete publish arrived: method, raw properties, body."""
+
+    __slots__ = ("body", "channel_id", "method", "properties_payload")
+
+    def __init__(
+        self,
+        channel_id: int,
+        method: commands.Basic.Publish,
+        properties_payload: bytes,
+        body: bytes,
+    ) -> None:
+        self.channel_id = channel_id
+        self.method = method
+        self.properties_payload = properties_payload
+        self.body = body
+
+
+class ChannelClosedByClient(ServerEvent):
+    """The client closed a channel (close-ok is already queued)."""
+
+    __slots__ = ("channel_id", "reply_code", "reply_text")
+
+    def __init__(self, channel_id: int, reply_code: int, reply_text: str) -> None:
+        self.channel_id = channel_id
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+
+
+class ChannelCloseConfirmed(ServerEvent):
+    """The client confirmed a channel close the broker started; the number is free."""
+
+    __slots__ = ("channel_id",)
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+
+class ConnectionClosedByClient(ServerEvent):
+    """The client closed the connection (close-ok is already queued)."""
+
+    __slots__ = ("reply_code", "reply_text")
+
+    def __init__(self, reply_code: int, reply_text: str) -> None:
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+
+
+class ConnectionCloseConfirmed(ServerEvent):
+    """The client confirmed the broker's connection.close: close the socket."""
+
+    __slots__ = ()
+
+
+class _ServerChannel:
+    __slots__ = ("channel_id", "closing", "content")
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+        self.closing = False
+        self.content = ContentAssembler()
+
+
+def _where(method: Frame) -> dict[str, int]:
+    return {"class_id": method.index >> 16, "method_id": method.index & 0xFFFF}
+
+
+class ServerConnection:
+    """Sans-IO broker connection.
+
+    :param server_properties: sent in connection.start
+    :param mechanisms: SASL mechanisms offered, space separated
+    :param channel_max: offered channel_max
+    :param frame_max: offered frame_max
+    :param heartbeat: offered heartbeat interval in seconds
+    """
+
+    def __init__(
+        self,
+        *,
+        server_properties: dict[str, Any],
+        mechanisms: str = "AMQPLAIN PLAIN",
+        locales: str = "en_US",
+        channel_max: int = 2047,
+        frame_max: int = 131072,
+        heartbeat: int = 60,
+    ) -> None:
+        self.state = ServerState.AWAIT_HEADER
+        self.server_properties = server_properties
+        self.mechanisms = mechanisms
+        self.locales = locales
+        self.offered = (channel_max, frame_max, heartbeat)
+        self.channel_max = channel_max
+        self.frame_max = frame_max
+        self.heartbeat_interval = 0
+        self.heartbeat = HeartbeatClock(0, 0.0)
+        self.client_properties: dict[str, Any] = {}
+        self._reader = FrameReader()
+        self._outgoing: list[bytes | memoryview] = []
+        self._channels: dict[int, _ServerChannel] = {}
+
+    # -- output -------------------------------------------------------------------
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when encoded frames wait to be written."""
+        return bool(self._outgoing)
+
+    def data_to_send(self, now: float) -> bytes:
+        """Take everything queued for the socket, as one buffer."""
+        outgoing = self._outgoing
+        if not outgoing:
+            return b""
+        self._outgoing = []
+        self.heartbeat.sent(now)
+        return b"".join(outgoing)
+
+    def poll_heartbeat(self, now: float) -> HeartbeatAction:
+        """Check the heartbeat clock; queue a heartbeat when one is due."""
+        action = self.heartbeat.poll(now)
+        if action is HeartbeatAction.SEND:
+            if not self._outgoing:
+                self._outgoing.append(encode_heartbeat())
+            self.heartbeat.sent(now)
+        return action
+
+    def send_method(self, channel_id: int, method: Frame) -> None:
+        """Queue a method frame (a reply, or an asynchronous method like basic.ack)."""
+        self._outgoing.append(encode_method(channel_id, method))
+
+    def send_content(
+        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes
+    ) -> None:
+        """Queue a content method (deliver, get-ok, return) with header and body frames."""
+        self._outgoing.append(encode_method(channel_id, method))
+        self._outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_raw(self, data: bytes) -> None:
+        """Queue bytes as they are (fault injection)."""
+        self._outgoing.append(data)
+
+    # -- decisions the broker makes -------------------------------------------------------
+
+    def accept_login(self) -> None:
+        """The credentials are good: send connection.tune."""
+        channel_max, frame_max, heartbeat = self.offered
+        self._outgoing.append(
+            encode_method(
+                0,
+                commands.Connection.Tune(
+                    channel_max=channel_max, frame_max=frame_max, heartbeat=heartbeat
+                ),
+            )
+        )
+        self.state = ServerState.AWAIT_TUNE_OK
+
+    def refuse_login(self, mechanism: str, *, send_close: bool) -> None:
+        """The credentials are bad: close as RabbitMQ does (403, or silently)."""
+        if send_close:
+            self.close_connection(
+                ReplyCode.ACCESS_REFUSED,
+                f"ACCESS_REFUSED - Login was refused using authentication mechanism "
+                f"{mechanism}. For details see the broker logfile.",
+            )
+        else:
+            self.state = ServerState.CLOSED
+
+    def accept_open(self) -> None:
+        """The vhost exists and the user may use it: send open-ok."""
+        self._outgoing.append(encode_method(0, commands.Connection.OpenOk()))
+        self.state = ServerState.OPEN
+
+    def close_connection(
+        self, reply_code: int, reply_text: str, class_id: int = 0, method_id: int = 0
+    ) -> None:
+        """Start a broker-side connection close (an error, or an operator's close)."""
+        if self.state in (ServerState.CLOSING, ServerState.CLOSED):
+            return
+        self._outgoing.append(
+            encode_method(
+                0, commands.Connection.Close(reply_code, reply_text[:255], class_id, method_id)
+            )
+        )
+        self.state = ServerState.CLOSING
+
+    def fail(self, error: ProtocolError) -> None:
+        """Answer a protocol violation: connection.close, or just a dropped socket."""
+        if error.send_close:
+            self.close_connection(
+                error.reply_code, error.reply_text, error.class_id, error.method_id
+            )
+        else:
+            self.state = ServerState.CLOSED
+
+    def close_channel(
+        self,
+        channel_id: int,
+        reply_code: int,
+        reply_text: str,
+        class_id: int = 0,
+        method_id: int = 0,
+    ) -> None:
+        """Close a channel with an error; its frames are discarded until close-ok."""
+        channel = self._channels.get(channel_id)
+        if channel is None or channel.closing:
+            return
+        channel.closing = True
+        channel.content = ContentAssembler()
+        self._outgoing.append(
+            encode_method(
+                channel_id,
+                commands.Channel.Close(reply_code, reply_text[:255], class_id, method_id),
+            )
+        )
+
+    def channel_is_open(self, channel_id: int) -> bool:
+        """True when *channel_id* is open and not being closed by the broker."""
+        channel = self._channels.get(channel_id)
+        return channel is not None and not channel.closing
+
+    @property
+    def open_channel_ids(self) -> list[int]:
+        """Channel numbers currently in use."""
+        return list(self._channels)
+
+    # -- input --------------------------------------------------------------------
+
+    def receive(self, data: bytes, now: float) -> list[ServerEvent]:
+        """Consume received bytes; return the events they complete.
+
+        :raises ProtocolError: when the client broke the protocol (then call :meth:`fail`)
+        """
+        self.heartbeat.received(now)
+        events: list[ServerEvent] = []
+        if self.state is ServerState.AWAIT_HEADER:
+            header = self._reader.read_protocol_header(data)
+            if header is None:
+                return events
+            data = b""
+            if header not in ACCEPTED_HEADERS:
+                self._outgoing.append(PROTOCOL_HEADER)
+                self.state = ServerState.CLOSED
+                events.append(ProtocolHeaderRefused(header))
+                return events
+            channel_max, frame_max, heartbeat = self.offered
+            self._outgoing.append(
+                encode_method(
+                    0,
+                    commands.Connection.Start(
+                        version_major=0,
+                        version_minor=9,
+                        server_properties=self.server_properties,
+                        mechanisms=self.mechanisms,
+                        locales=self.locales,
+                    ),
+                )
+            )
+            self.state = ServerState.AWAIT_START_OK
+        if self.state is ServerState.CLOSED:
+            return events
+        for frame_type, channel_id, payload in self._reader.feed(data):
+            event = self._on_frame(frame_type, channel_id, payload)
+            if event is not None:
+                events.append(event)
+            if self.state is ServerState.CLOSED:
+                break
+        return events
+
+    def _on_frame(self, frame_type: int, channel_id: int, payload: bytes) -> ServerEvent | None:
+        state = self.state
+        if frame_type == FRAME_HEARTBEAT:
+            if channel_id != 0:
+                raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, "type 8, all octets = <<>>")
+            return None
+        if state is ServerState.CLOSING:
+            if frame_type == FRAME_METHOD and channel_id == 0:
+                method = decode_method(payload)
+                if type(method) is commands.Connection.CloseOk:
+                    self.state = ServerState.CLOSED
+                    return ConnectionCloseConfirmed()
+                if type(method) is commands.Connection.Close:
+                    self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
+            return None
+        if state is not ServerState.OPEN:
+            return self._on_handshake_frame(frame_type, channel_id, payload)
+        if channel_id == 0:
+            if frame_type != FRAME_METHOD:
+                raise ProtocolError(
+                    ReplyCode.UNEXPECTED_FRAME,
+                    "expected method frame, got non method frame instead",
+                )
+            return self._on_connection_method(decode_method(payload))
+        channel = self._channels.get(channel_id)
+        if frame_type == FRAME_METHOD:
+            method = decode_method(payload)
+            if channel is None:
+                return self._on_closed_channel_method(channel_id, method)
+            if channel.closing:
+                if type(method) is commands.Channel.CloseOk:
+                    del self._channels[channel_id]
+                    return ChannelCloseConfirmed(channel_id)
+                if type(method) is commands.Channel.Close:
+                    self._outgoing.append(encode_method(channel_id, commands.Channel.CloseOk()))
+                return None
+            channel.content.check_method_allowed()
+            return self._on_channel_method(channel, method)
+        if channel is None:
+            raise ProtocolError(ReplyCode.CHANNEL_ERROR, "expected 'channel.open'")
+        if channel.closing:
+            return None
+        if frame_type == FRAME_HEADER:
+            if channel.content.on_header(payload):
+                return self._content_complete(channel)
+            return None
+        if frame_type == FRAME_BODY:
+            if channel.content.on_body(payload):
+                return self._content_complete(channel)
+            return None
+        raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
+
+    def _content_complete(self, channel: _ServerChannel) -> ServerEvent:
+        method, properties_payload, body = channel.content.finish()
+        assert isinstance(method, commands.Basic.Publish)
+        return ContentReceived(channel.channel_id, method, properties_payload, body)
+
+    def _on_handshake_frame(
+        self, frame_type: int, channel_id: int, payload: bytes
+    ) -> ServerEvent | None:
+        if frame_type != FRAME_METHOD or channel_id != 0:
+            raise ProtocolError(
+                ReplyCode.UNEXPECTED_FRAME,
+                "frame before the handshake finished",
+                send_close=False,
+            )
+        method = decode_method(payload)
+        method_class = type(method)
+        state = self.state
+        if method_class is commands.Connection.Close:
+            self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
+            self.state = ServerState.CLOSED
+            return ConnectionClosedByClient(method.reply_code, method.reply_text or "")
+        if state is ServerState.AWAIT_START_OK and method_class is commands.Connection.StartOk:
+            self.client_properties = dict(method.client_properties or {})
+            self.state = ServerState.AWAIT_LOGIN_DECISION
+            response = method.response
+            if isinstance(response, str):
+                response = response.encode()
+            return LoginRequested(
+                method.mechanism or "",
+                bytes(response or b""),
+                self.client_properties,
+                method.locale or "",
+            )
+        if state is ServerState.AWAIT_TUNE_OK and method_class is commands.Connection.TuneOk:
+            return self._on_tune_ok(method)
+        if state is ServerState.AWAIT_OPEN and method_class is commands.Connection.Open:
+            self.state = ServerState.AWAIT_OPEN_DECISION
+            return OpenRequested(method.virtual_host or "")
+        raise ProtocolError(
+            ReplyCode.COMMAND_INVALID,
+            f"unexpected {method.name} during the handshake",
+            send_close=False,
+            **_where(method),
+        )
+
+    def _on_tune_ok(self, method: commands.Connection.TuneOk) -> ServerEvent:
+        offered_channel_max, offered_frame_max, _ = self.offered
+        valid = (
+            1 <= method.channel_max <= (offered_channel_max or 65535)
+            and FRAME_MIN_SIZE <= method.frame_max
+            and (not offered_frame_max or method.frame_max <= offered_frame_max)
+        )
+        if not valid:
+            raise ProtocolError(
+                ReplyCode.NOT_ALLOWED,
+                f"tune-ok channel_max={method.channel_max} frame_max={method.frame_max} "
+                "outside the offered limits",
+                send_close=False,
+            )
+        self.channel_max = method.channel_max
+        self.frame_max = method.frame_max
+        self.heartbeat_interval = method.heartbeat
+        self._reader.max_frame_size = method.frame_max
+        self.heartbeat = HeartbeatClock(method.heartbeat, self.heartbeat.last_received)
+        self.state = ServerState.AWAIT_OPEN
+        return TuneAccepted(method.channel_max, method.frame_max, method.heartbeat)
+
+    def _on_connection_method(self, method: Frame) -> ServerEvent | None:
+        method_class = type(method)
+        if method_class is commands.Connection.Close:
+            self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
+            self.state = ServerState.CLOSED
+            self._channels.clear()
+            return ConnectionClosedByClient(method.reply_code, method.reply_text or "")
+        if method_class is commands.Connection.UpdateSecret:
+            self._outgoing.append(encode_method(0, commands.Connection.UpdateSecretOk()))
+            return None
+        if method_class is commands.Connection.CloseOk:
+            raise ProtocolError(ReplyCode.COMMAND_INVALID, "unimplemented method", **_where(method))
+        raise ProtocolError(
+            ReplyCode.CHANNEL_ERROR,
+            "unexpected method in connection state running",
+            **_where(method),
+        )
+
+    def _on_closed_channel_method(self, channel_id: int, method: Frame) -> ServerEvent:
+        if type(method) is not commands.Channel.Open:
+            raise ProtocolError(
+                ReplyCode.CHANNEL_ERROR, "expected 'channel.open'", **_where(method)
+            )
+        if len(self._channels) >= self.channel_max:
+            raise ProtocolError(
+                ReplyCode.NOT_ALLOWED,
+                f"number of channels opened ({len(self._channels)}) has reached the "
+                f"negotiated channel_max ({self.channel_max})",
+            )
+        self._channels[channel_id] = _ServerChannel(channel_id)
+        self._outgoing.append(encode_method(channel_id, commands.Channel.OpenOk()))
+        return ChannelOpened(channel_id)
+
+    def _on_channel_method(self, channel: _ServerChannel, method: Frame) -> ServerEvent | None:
+        method_class = type(method)
+        if method_class is commands.Basic.Publish:
+            channel.content.start(method)
+            return None
+        if method_class is commands.Channel.Close:
+            del self._channels[channel.channel_id]
+            self._outgoing.append(encode_method(channel.channel_id, commands.Channel.CloseOk()))
+            return ChannelClosedByClient(
+                channel.channel_id, method.reply_code, method.reply_text or ""
+            )
+        if method_class is commands.Channel.Open:
+            raise ProtocolError(
+                ReplyCode.CHANNEL_ERROR, "second 'channel.open' seen", **_where(method)
+            )
+        if method_class is commands.Channel.CloseOk:
+            raise ProtocolError(ReplyCode.COMMAND_INVALID, "unimplemented method", **_where(method))
+        if method.index >> 16 == commands.Connection.frame_id:
+            raise ProtocolError(
+                ReplyCode.CHANNEL_ERROR,
+                "unexpected method in connection state running",
+                **_where(method),
+            )
+        return MethodReceived(channel.channel_id, method)
