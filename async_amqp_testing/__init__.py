@@ -1,0 +1,1 @@
+"""Fake RabbitMQ-compatible AMQP 0-9-1 broker for tests."""

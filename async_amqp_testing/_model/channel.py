@@ -1,0 +1,646 @@
+"""Per-channel broker state and the AMQP methods a channel carries.
+
+A channel owns its consumers, its unacked deliveries (delivery tags count from
+1, shared by basic.get and basic.consume), its prefetch limits, its publish
+mode (plain, confirm or tx) and the "last declared queue" shorthand. Every
+method either returns the synchronous reply's values or raises `AmqpError`.
+Deliveries are staged on the connection and reach its outbox only in
+`BrokerModel.dispatch`, after the wire side has written the method's reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from . import declare
+from .arguments import consumer_priority
+from .errors import access_refused, not_allowed, not_found, not_implemented, precondition_failed
+from .events import CancelNotify, Deliver, PublisherAck, PublisherNack, Return
+from .exchange import DestinationKind
+from .fieldtable import to_table
+from .message import Message, PropertyList
+from .publish import REPLY_PREFIX, REPLY_QUEUE, prepare_publish, with_reply_to
+from .queue import Consumer, DeathReason, PublishOutcome, Queue, QueuedMessage
+
+if TYPE_CHECKING:
+    from .connection import ConnectionModel
+
+__all__ = ["ChannelModel", "GetResult", "PublishMode", "Unacked"]
+
+
+class PublishMode(Enum):
+    """A channel's publishing mode; confirm and tx exclude each other."""
+
+    PLAIN = "plain"
+    CONFIRM = "confirm"
+    TX = "tx"
+
+
+class _Settle(Enum):
+    ACK = "ack"
+    REQUEUE = "requeue"
+    DISCARD = "discard"
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    """The values of basic.get-ok plus the message."""
+
+    delivery_tag: int
+    redelivered: bool
+    exchange: str
+    routing_key: str
+    message_count: int
+    message: Message
+
+
+@dataclass(eq=False, slots=True)
+class Unacked:
+    """A delivery awaiting ack; ``consumer`` is None for basic.get."""
+
+    delivery_tag: int
+    queue: Queue
+    item: QueuedMessage
+    consumer: Consumer | None
+
+
+@dataclass(slots=True)
+class _TxPublish:
+    message: Message
+    routing_keys: tuple[str, ...]
+    queue_names: tuple[str, ...]
+    mandatory: bool
+    reply_key: str | None
+
+
+class ChannelModel:
+    """One open channel of a `ConnectionModel`."""
+
+    def __init__(self, connection: ConnectionModel, channel_id: int) -> None:
+        self.connection = connection
+        self.channel_id = channel_id
+        self.vhost = connection.vhost
+        self.broker = connection.broker
+        self.consumers: dict[str, Consumer] = {}
+        self.unacked: dict[int, Unacked] = {}
+        self.mode = PublishMode.PLAIN
+        self.prefetch_count = 0
+        self.global_prefetch_count = 0
+        self.closed = False
+        self._next_delivery_tag = 1
+        self._consumer_unacked = 0
+        self._confirm_seq = 0
+        self._last_queue: str | None = None
+        self._tx_publishes: list[_TxPublish] = []
+        self._tx_settles: list[tuple[_Settle, list[Unacked]]] = []
+        self.reply_consumer_tag: str | None = None
+        self.reply_key: str | None = None
+
+    # ---- helpers ----------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.broker.clock()
+
+    def _queue_name(self, name: str) -> str:
+        if name:
+            return name
+        if self._last_queue is None:
+            raise not_found("no previously declared queue")
+        return self._last_queue
+
+    def _queue(self, name: str) -> Queue:
+        queue = self.vhost.queue(self._queue_name(name))
+        declare.check_exclusive(self.vhost, queue, self.connection)
+        return queue
+
+    # ---- exchange ---------------------------------------------------------
+
+    def exchange_declare(
+        self,
+        name: str,
+        type: str = "direct",
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        """exchange.declare. :raises AmqpError: 403/404/406, 503 unknown type."""
+        declare.exchange_declare(
+            self.vhost,
+            name,
+            type,
+            passive=passive,
+            durable=durable,
+            auto_delete=auto_delete,
+            internal=internal,
+            arguments=to_table(arguments),
+        )
+
+    def exchange_delete(self, name: str, if_unused: bool = False) -> None:
+        """exchange.delete. :raises AmqpError: 403 default/system exchange, 406 in use."""
+        declare.exchange_delete(self.vhost, name, if_unused=if_unused)
+
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        """exchange.bind. :raises AmqpError: 403 default exchange, 404 missing exchange."""
+        declare.bind(
+            self.vhost,
+            self.connection,
+            DestinationKind.EXCHANGE,
+            destination,
+            source,
+            routing_key,
+            to_table(arguments),
+        )
+
+    def exchange_unbind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        """exchange.unbind (missing bindings are fine). :raises AmqpError: 403 default exchange."""
+        declare.unbind(
+            self.vhost,
+            self.connection,
+            DestinationKind.EXCHANGE,
+            destination,
+            source,
+            routing_key,
+            to_table(arguments),
+        )
+
+    # ---- queue ------------------------------------------------------------
+
+    def queue_declare(
+        self,
+        name: str = "",
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> tuple[str, int, int]:
+        """queue.declare; returns ``(queue_name, message_count, consumer_count)``.
+
+        :raises AmqpError: 403/404/405/406, 540 unsupported queue types.
+        """
+        if passive and name == REPLY_QUEUE:
+            return REPLY_QUEUE, 0, 1
+        now = self._now()
+        queue = declare.queue_declare(
+            self.vhost,
+            self.connection,
+            name,
+            passive=passive,
+            durable=durable,
+            exclusive=exclusive,
+            auto_delete=auto_delete,
+            arguments=to_table(arguments),
+            now=now,
+            rng=self.broker.rng,
+        )
+        if exclusive and queue.exclusive_owner is self.connection:
+            self.connection.exclusive_queues[queue.name] = queue
+        self._last_queue = queue.name
+        queue.expire(now)
+        return queue.name, queue.message_count, queue.consumer_count
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str = "",
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        """queue.bind. :raises AmqpError: 403 default exchange, 404, 405, 406 bad x-match."""
+        declare.bind(
+            self.vhost,
+            self.connection,
+            DestinationKind.QUEUE,
+            self._queue_name(queue),
+            exchange,
+            routing_key,
+            to_table(arguments),
+        )
+
+    def queue_unbind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str = "",
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        """queue.unbind (missing bindings are fine). :raises AmqpError: 403, 404 no last queue."""
+        declare.unbind(
+            self.vhost,
+            self.connection,
+            DestinationKind.QUEUE,
+            self._queue_name(queue),
+            exchange,
+            routing_key,
+            to_table(arguments),
+        )
+
+    def queue_purge(self, queue: str = "") -> int:
+        """queue.purge; returns the number of ready messages removed. :raises AmqpError: 404/405."""
+        return self._queue(queue).purge()
+
+    def queue_delete(self, queue: str = "", if_unused: bool = False, if_empty: bool = False) -> int:
+        """queue.delete; returns the ready count (0 if missing). :raises AmqpError: 405/406."""
+        return declare.queue_delete(
+            self.vhost,
+            self.connection,
+            self._queue_name(queue),
+            if_unused=if_unused,
+            if_empty=if_empty,
+        )
+
+    # ---- consumers --------------------------------------------------------
+
+    def basic_qos(
+        self, prefetch_size: int = 0, prefetch_count: int = 0, global_: bool = False
+    ) -> None:
+        """basic.qos. :raises AmqpError: 540 for prefetch_size != 0."""
+        if prefetch_size != 0:
+            raise not_implemented(f"prefetch_size!=0 ({prefetch_size})")
+        if global_:
+            self.global_prefetch_count = prefetch_count
+            self._run_consumer_queues()
+        else:
+            self.prefetch_count = prefetch_count
+
+    def basic_consume(
+        self,
+        queue: str = "",
+        consumer_tag: str = "",
+        no_local: bool = False,
+        no_ack: bool = False,
+        exclusive: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        nowait: bool = False,
+    ) -> str:
+        """basic.consume; returns the consumer tag (server-generated for an empty one).
+
+        :raises AmqpError: 530 tag reuse, 404, 405, 403 exclusive use, 406 bad arguments.
+        """
+        if consumer_tag and consumer_tag in (*self.consumers, self.reply_consumer_tag):
+            raise not_allowed(f"attempt to reuse consumer tag '{consumer_tag}'")
+        tag = consumer_tag or declare.random_name(self.broker.rng, "amq.ctag-")
+        if queue == REPLY_QUEUE:
+            return self._consume_replies(tag, no_ack)
+        target = self._queue(queue)
+        table = to_table(arguments)
+        priority = consumer_priority(table, target.name, self.vhost.name)
+        if any(c.exclusive for c in target.consumers) or (exclusive and target.consumers):
+            raise access_refused(f"{self.vhost.describe_queue(target.name)} in exclusive use")
+        consumer = Consumer(
+            tag,
+            self,
+            target,
+            no_ack,
+            exclusive,
+            priority,
+            0 if no_ack else self.prefetch_count,
+            table,
+        )
+        self.consumers[tag] = consumer
+        target.add_consumer(consumer)
+        target.last_used = self._now()
+        target.run(self._now())
+        return tag
+
+    def _consume_replies(self, tag: str, no_ack: bool) -> str:
+        if not no_ack:
+            raise precondition_failed("reply consumer cannot acknowledge")
+        if self.reply_consumer_tag is not None:
+            raise precondition_failed("reply consumer already set")
+        self.reply_consumer_tag = tag
+        return tag
+
+    def basic_cancel(self, consumer_tag: str) -> None:
+        """basic.cancel; unknown tags are fine, unacked deliveries stay ackable."""
+        if consumer_tag == self.reply_consumer_tag:
+            self.reply_consumer_tag = None
+            return
+        consumer = self.consumers.pop(consumer_tag, None)
+        if consumer is not None:
+            self._detach(consumer)
+
+    def _detach(self, consumer: Consumer) -> None:
+        queue = consumer.queue
+        if queue.deleted:
+            return
+        queue.remove_consumer(consumer, self._now())
+        if queue.auto_delete and not queue.consumers:
+            self.vhost.delete_queue(queue)
+        else:
+            queue.run(self._now())
+
+    # ConsumerChannel protocol, used by queues.
+
+    def consumer_has_capacity(self, consumer: Consumer) -> bool:
+        """Whether prefetch (per-consumer and channel-global) allows another delivery."""
+        if consumer.no_ack:
+            return True
+        if consumer.prefetch_count and consumer.unacked >= consumer.prefetch_count:
+            return False
+        return not (
+            self.global_prefetch_count and self._consumer_unacked >= self.global_prefetch_count
+        )
+
+    def deliver(self, consumer: Consumer, queue: Queue, item: QueuedMessage) -> None:
+        """Assign the next delivery tag and stage a Deliver for the dispatch step."""
+        tag = self._take_tag()
+        if not consumer.no_ack:
+            self.unacked[tag] = Unacked(tag, queue, item, consumer)
+            self._consumer_unacked += 1
+        message = item.message
+        self.connection.stage(
+            Deliver(
+                self.channel_id,
+                consumer.consumer_tag,
+                tag,
+                item.redelivered,
+                message.exchange,
+                message.routing_key,
+                message,
+            )
+        )
+
+    def server_cancel(self, consumer: Consumer) -> None:
+        """The queue went away: forget the consumer and notify the client if it asked to be."""
+        self.consumers.pop(consumer.consumer_tag, None)
+        if self.connection.consumer_cancel_notify and not self.closed:
+            self.connection.emit(CancelNotify(self.channel_id, consumer.consumer_tag))
+
+    def deliver_reply(self, message: Message, routing_key: str) -> None:
+        """Stage a direct reply-to delivery to this channel's reply consumer."""
+        assert self.reply_consumer_tag is not None
+        self.connection.stage(
+            Deliver(
+                self.channel_id,
+                self.reply_consumer_tag,
+                self._take_tag(),
+                False,
+                "",
+                routing_key,
+                message,
+            )
+        )
+
+    def _take_tag(self) -> int:
+        tag = self._next_delivery_tag
+        self._next_delivery_tag += 1
+        return tag
+
+    def _run_consumer_queues(self) -> None:
+        now = self._now()
+        for queue in {id(c.queue): c.queue for c in self.consumers.values()}.values():
+            queue.run(now)
+
+    # ---- get --------------------------------------------------------------
+
+    def basic_get(self, queue: str = "", no_ack: bool = False) -> GetResult | None:
+        """basic.get; None means get-empty. Ignores prefetch. :raises AmqpError: 404/405."""
+        target = self._queue(queue)
+        item = target.get(self._now(), no_ack)
+        if item is None:
+            return None
+        tag = self._take_tag()
+        if not no_ack:
+            self.unacked[tag] = Unacked(tag, target, item, None)
+        message = item.message
+        return GetResult(
+            tag,
+            item.redelivered,
+            message.exchange,
+            message.routing_key,
+            target.message_count,
+            message,
+        )
+
+    # ---- publish ----------------------------------------------------------
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool = False,
+        immediate: bool = False,
+        message: Message | None = None,
+    ) -> None:
+        """basic.publish: route now (or at tx.commit), appending Return/confirm events inline.
+
+        ``message.exchange``/``routing_key`` are taken from the arguments.
+        :raises AmqpError: 540 immediate, 404 missing exchange, 403 internal, 406 bad properties.
+        """
+        assert message is not None, "basic_publish needs the message"
+        if immediate:
+            raise not_implemented("immediate=true")
+        target = self.vhost.exchange(exchange)
+        if target.internal:
+            raise access_refused(
+                f"cannot publish to internal {self.vhost.describe_exchange(exchange)}"
+            )
+        if message.exchange != exchange or message.routing_key != routing_key:
+            message = Message(
+                exchange, routing_key, message.properties, message.raw_properties, message.body
+            )
+        prepared = prepare_publish(message, self.connection.user)
+        message = prepared.message
+        if prepared.wants_reply:
+            if self.reply_consumer_tag is None:
+                raise precondition_failed("fast reply consumer does not exist")
+            message = with_reply_to(message, self._reply_key())
+        reply_key = routing_key if exchange == "" and routing_key.startswith(REPLY_PREFIX) else None
+        headers = PropertyList.parse(message.raw_properties).header_entries()
+        queues = self.vhost.route(target, prepared.routing_keys, headers)
+        pending = _TxPublish(
+            message, prepared.routing_keys, tuple(q.name for q in queues), mandatory, reply_key
+        )
+        if self.mode is PublishMode.TX:
+            self._tx_publishes.append(pending)
+            return
+        self._deliver_publish(pending)
+
+    def _reply_key(self) -> str:
+        if self.reply_key is None:
+            self.reply_key = self.broker.register_reply_channel(self)
+        return self.reply_key
+
+    def _deliver_publish(self, pending: _TxPublish) -> None:
+        now = self._now()
+        message = pending.message
+        if pending.reply_key is not None:
+            replier = self.broker.reply_channel(pending.reply_key)
+            if replier is not None:
+                replier.deliver_reply(message, pending.reply_key)
+        rejected = False
+        reached = 0
+        for name in pending.queue_names:
+            queue = self.vhost.queues.get(name)
+            if queue is None:
+                continue
+            reached += 1
+            if queue.publish(message, pending.routing_keys, now) is PublishOutcome.REJECTED:
+                rejected = True
+        if pending.mandatory and not reached:
+            self.connection.emit(
+                Return(
+                    self.channel_id, 312, "NO_ROUTE", message.exchange, message.routing_key, message
+                )
+            )
+        if self.mode is PublishMode.CONFIRM:
+            self._confirm_seq += 1
+            event_type = PublisherNack if rejected else PublisherAck
+            self.connection.emit(event_type(self.channel_id, self._confirm_seq, False))
+
+    # ---- acknowledgements -------------------------------------------------
+
+    def _collect(self, delivery_tag: int, multiple: bool) -> list[Unacked]:
+        if multiple and delivery_tag == 0:
+            collected = list(self.unacked.values())
+            self.unacked.clear()
+            return collected
+        if delivery_tag not in self.unacked:
+            raise precondition_failed(f"unknown delivery tag {delivery_tag}")
+        if not multiple:
+            return [self.unacked.pop(delivery_tag)]
+        tags = [tag for tag in self.unacked if tag <= delivery_tag]
+        return [self.unacked.pop(tag) for tag in tags]
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """basic.ack. :raises AmqpError: 406 ``unknown delivery tag N``."""
+        self._settle_or_buffer(_Settle.ACK, self._collect(delivery_tag, multiple))
+
+    def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
+        """basic.nack. :raises AmqpError: 406 ``unknown delivery tag N``."""
+        kind = _Settle.REQUEUE if requeue else _Settle.DISCARD
+        self._settle_or_buffer(kind, self._collect(delivery_tag, multiple))
+
+    def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
+        """basic.reject. :raises AmqpError: 406 ``unknown delivery tag N``."""
+        kind = _Settle.REQUEUE if requeue else _Settle.DISCARD
+        self._settle_or_buffer(kind, self._collect(delivery_tag, False))
+
+    def basic_recover(self, requeue: bool = True) -> None:
+        """basic.recover / recover-async. :raises AmqpError: 540 for requeue=false."""
+        if not requeue:
+            raise not_implemented("requeue=false")
+        collected = list(self.unacked.values())
+        self.unacked.clear()
+        self._settle(_Settle.REQUEUE, collected)
+
+    def _settle_or_buffer(self, kind: _Settle, entries: list[Unacked]) -> None:
+        if self.mode is PublishMode.TX:
+            self._tx_settles.append((kind, entries))
+        else:
+            self._settle(kind, entries)
+
+    def _settle(self, kind: _Settle, entries: list[Unacked]) -> None:
+        now = self._now()
+        touched: dict[int, Queue] = {}
+        for entry in entries:
+            queue = entry.queue
+            if entry.consumer is not None:
+                entry.consumer.unacked -= 1
+                self._consumer_unacked -= 1
+            if kind is _Settle.REQUEUE:
+                queue.requeue(entry.item)
+            else:
+                queue.settle()
+                if kind is _Settle.DISCARD and not queue.deleted:
+                    self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
+            touched[id(queue)] = queue
+        for queue in touched.values():
+            queue.run(now)
+        self._run_consumer_queues()
+
+    # ---- confirm / tx / flow ----------------------------------------------
+
+    def confirm_select(self) -> None:
+        """confirm.select (repeatable). :raises AmqpError: 406 on a tx channel."""
+        if self.mode is PublishMode.TX:
+            raise precondition_failed("cannot switch from tx to confirm mode")
+        self.mode = PublishMode.CONFIRM
+
+    def tx_select(self) -> None:
+        """tx.select (repeatable). :raises AmqpError: 406 on a confirm channel."""
+        if self.mode is PublishMode.CONFIRM:
+            raise precondition_failed("cannot switch from confirm to tx mode")
+        self.mode = PublishMode.TX
+
+    def tx_commit(self) -> None:
+        """tx.commit: deliver buffered publishes (returns inline), then apply buffered acks.
+
+        :raises AmqpError: 406 ``channel is not transactional``.
+        """
+        if self.mode is not PublishMode.TX:
+            raise precondition_failed("channel is not transactional")
+        publishes, self._tx_publishes = self._tx_publishes, []
+        settles, self._tx_settles = self._tx_settles, []
+        for pending in publishes:
+            self._deliver_publish(pending)
+        for kind, entries in settles:
+            self._settle(kind, entries)
+
+    def tx_rollback(self) -> None:
+        """tx.rollback: drop buffered publishes; buffered acks leave their deliveries unacked.
+
+        :raises AmqpError: 406 ``channel is not transactional``.
+        """
+        if self.mode is not PublishMode.TX:
+            raise precondition_failed("channel is not transactional")
+        self._tx_publishes = []
+        settles, self._tx_settles = self._tx_settles, []
+        for _, entries in settles:
+            for entry in entries:
+                self.unacked[entry.delivery_tag] = entry
+        self.unacked = dict(sorted(self.unacked.items()))
+
+    def flow(self, active: bool) -> bool:
+        """channel.flow; returns the active flag for flow-ok. :raises AmqpError: 540 for false."""
+        if not active:
+            raise not_implemented("active=false")
+        return True
+
+    # ---- teardown ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Channel closed: requeue every unacked delivery, cancel every consumer."""
+        if self.closed:
+            return
+        self.closed = True
+        self._tx_publishes = []
+        for _, entries in self._tx_settles:
+            for entry in entries:
+                self.unacked[entry.delivery_tag] = entry
+        self._tx_settles = []
+        if self.reply_key is not None:
+            self.broker.unregister_reply_channel(self.reply_key)
+        self.reply_consumer_tag = None
+        consumers = list(self.consumers.values())
+        self.consumers.clear()
+        collected = list(self.unacked.values())
+        self.unacked.clear()
+        now = self._now()
+        for entry in collected:
+            if entry.consumer is not None:
+                entry.consumer.unacked -= 1
+            entry.queue.requeue(entry.item)
+        self._consumer_unacked = 0
+        for consumer in consumers:
+            self._detach(consumer)
+        for queue in {id(e.queue): e.queue for e in collected}.values():
+            queue.run(now)

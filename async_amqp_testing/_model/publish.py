@@ -1,0 +1,85 @@
+"""basic.publish checks and the message rewrites done at publish time.
+
+RabbitMQ refuses some publishes before routing them (property checks, size)
+and rewrites others (BCC is stripped when the message is created, direct
+reply-to rewrites ``reply_to``). Keeping these rules apart from the channel
+keeps the channel about per-channel state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import precondition_failed
+from .message import (
+    Message,
+    PropertyList,
+    PropertySlot,
+    find_header,
+    header_routes,
+    parse_expiration,
+    without_header,
+)
+
+__all__ = ["MAX_MESSAGE_SIZE", "REPLY_PREFIX", "REPLY_QUEUE", "PreparedPublish", "prepare_publish"]
+
+REPLY_QUEUE = "amq.rabbitmq.reply-to"
+REPLY_PREFIX = "amq.rabbitmq.reply-to."
+# RabbitMQ 3.10's default max_message_size.
+MAX_MESSAGE_SIZE = 134_217_728
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPublish:
+    """A publish that passed the checks: the message to store and its routing keys."""
+
+    message: Message
+    routing_keys: tuple[str, ...]
+    wants_reply: bool
+
+
+def prepare_publish(message: Message, username: str) -> PreparedPublish:
+    """Check a publish's properties and strip BCC, as RabbitMQ does before routing.
+
+    :raises AmqpError: 406 for size, ``user_id``, ``expiration``, ``delivery_mode`` and
+        CC/BCC type violations, with RabbitMQ's texts.
+    """
+    if len(message.body) > MAX_MESSAGE_SIZE:
+        raise precondition_failed(
+            f"message size {len(message.body)} is larger than configured max size "
+            f"{MAX_MESSAGE_SIZE}"
+        )
+    props = PropertyList.parse(message.raw_properties)
+    user_id = props.shortstr(PropertySlot.USER_ID)
+    if user_id is not None and user_id != username.encode():
+        raise precondition_failed(
+            f"user_id property set to '{user_id.decode('utf-8', 'replace')}' but "
+            f"authenticated user was '{username}'"
+        )
+    expiration = props.shortstr(PropertySlot.EXPIRATION)
+    if expiration is not None:
+        parse_expiration(expiration)
+    mode_slot = props.slots[PropertySlot.DELIVERY_MODE]
+    if mode_slot is not None and mode_slot[0] not in (1, 2):
+        raise precondition_failed(f"invalid message: {{delivery_mode_unknown,{mode_slot[0]}}}")
+    headers = props.header_entries()
+    extra_keys = header_routes(headers)
+    if headers is not None and find_header(headers, b"BCC") is not None:
+        props.set_header_entries(without_header(headers, b"BCC"))
+        message = message.with_property_list(props, message.exchange, message.routing_key)
+    reply_to = props.shortstr(PropertySlot.REPLY_TO)
+    return PreparedPublish(
+        message,
+        (message.routing_key, *extra_keys),
+        wants_reply=reply_to == REPLY_QUEUE.encode(),
+    )
+
+
+def with_reply_to(message: Message, reply_to: str) -> Message:
+    """The message with its ``reply_to`` property replaced (direct reply-to)."""
+    props = PropertyList.parse(message.raw_properties)
+    props.set_shortstr(PropertySlot.REPLY_TO, reply_to.encode())
+    return message.with_property_list(props, message.exchange, message.routing_key)
+
+
+__all__ += ["with_reply_to"]

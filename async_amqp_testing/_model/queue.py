@@ -1,0 +1,351 @@
+"""One classic queue: ready messages, consumers and delivery order.
+
+The queue owns its ready messages (FIFO within a priority level, requeued
+messages back at their original position), its consumers (priorities,
+round-robin, single active consumer), and the rules that drop messages:
+message TTL at the head, x-max-length overflow. Deliveries are handed to the
+consumer's channel, which stages them; nothing here touches a connection.
+Dead-lettering is delegated to the vhost after the queue's own state is
+consistent, so a dead-letter that lands back here finds no half-done update.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol
+
+from .arguments import Overflow, QueueSettings
+from .fieldtable import Table
+from .message import Message, parse_expiration
+
+if TYPE_CHECKING:
+    from .vhost import Vhost
+
+__all__ = ["Consumer", "ConsumerChannel", "PublishOutcome", "Queue", "QueuedMessage"]
+
+
+class DeathReason(Enum):
+    """Why a message is dead-lettered (the ``reason`` in ``x-death``)."""
+
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    MAXLEN = "maxlen"
+
+
+class PublishOutcome(Enum):
+    """What a queue did with one published message."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(eq=False, slots=True)
+class QueuedMessage:
+    """A message as one queue holds it; ``seq`` fixes its position for requeues."""
+
+    message: Message
+    routing_keys: tuple[str, ...]
+    seq: int
+    priority: int
+    expires_at: float | None
+    redelivered: bool = False
+
+    @property
+    def size(self) -> int:
+        """Body size, what x-max-length-bytes counts."""
+        return len(self.message.body)
+
+
+class ConsumerChannel(Protocol):
+    """What a queue needs from the channel that owns a consumer."""
+
+    def consumer_has_capacity(self, consumer: Consumer) -> bool:
+        """Whether prefetch allows one more delivery to ``consumer``."""
+
+    def deliver(self, consumer: Consumer, queue: Queue, item: QueuedMessage) -> None:
+        """Assign a delivery tag and stage the delivery."""
+
+    def server_cancel(self, consumer: Consumer) -> None:
+        """Forget a consumer the server cancelled, notifying the client if it asked."""
+
+
+@dataclass(eq=False)
+class Consumer:
+    """A basic.consume registration."""
+
+    consumer_tag: str
+    channel: ConsumerChannel
+    queue: Queue
+    no_ack: bool
+    exclusive: bool
+    priority: int
+    prefetch_count: int
+    arguments: Table = field(default_factory=dict)
+    unacked: int = 0
+
+
+class Queue:
+    """A classic queue in one vhost."""
+
+    def __init__(
+        self,
+        vhost: Vhost,
+        name: str,
+        *,
+        durable: bool,
+        exclusive_owner: object | None,
+        auto_delete: bool,
+        arguments: Table,
+        settings: QueueSettings,
+        now: float,
+    ) -> None:
+        self.vhost = vhost
+        self.name = name
+        self.durable = durable
+        self.exclusive_owner = exclusive_owner
+        self.auto_delete = auto_delete
+        self.arguments = arguments
+        self.settings = settings
+        self.consumers: list[Consumer] = []
+        self.unacked_count = 0
+        self.deleted = False
+        self.last_used = now
+        self._levels: dict[int, deque[QueuedMessage]] = {}
+        self._priorities: list[int] = []  # descending
+        self._ready_count = 0
+        self._ready_bytes = 0
+        self._next_seq = 0
+        self._round_robin: list[Consumer] = []
+
+    # ---- inspection -------------------------------------------------------
+
+    @property
+    def message_count(self) -> int:
+        """Ready messages (including expired ones not yet at the head)."""
+        return self._ready_count
+
+    @property
+    def consumer_count(self) -> int:
+        """Registered consumers (all of them, also with single-active-consumer)."""
+        return len(self.consumers)
+
+    def ready(self) -> Iterator[QueuedMessage]:
+        """Ready messages in delivery order."""
+        for priority in self._priorities:
+            yield from self._levels[priority]
+
+    # ---- message store ----------------------------------------------------
+
+    def _priority_of(self, message: Message) -> int:
+        if self.settings.max_priority is None:
+            return 0
+        return min(message.properties.priority or 0, self.settings.max_priority)
+
+    def _insert(self, item: QueuedMessage) -> None:
+        level = self._levels.get(item.priority)
+        if level is None:
+            level = self._levels[item.priority] = deque()
+            self._priorities = sorted(self._levels, reverse=True)
+        if not level or level[-1].seq < item.seq:
+            level.append(item)
+        else:
+            level.insert(bisect.bisect_left(level, item.seq, key=lambda q: q.seq), item)
+        self._ready_count += 1
+        self._ready_bytes += item.size
+
+    def _head(self) -> QueuedMessage | None:
+        for priority in self._priorities:
+            level = self._levels[priority]
+            if level:
+                return level[0]
+        return None
+
+    def _pop_head(self) -> QueuedMessage | None:
+        for priority in self._priorities:
+            level = self._levels[priority]
+            if level:
+                item = level.popleft()
+                self._ready_count -= 1
+                self._ready_bytes -= item.size
+                return item
+        return None
+
+    def _over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+        max_length, max_bytes = self.settings.max_length, self.settings.max_length_bytes
+        return (max_length is not None and self._ready_count + extra_count > max_length) or (
+            max_bytes is not None and self._ready_bytes + extra_bytes > max_bytes
+        )
+
+    # ---- publishing -------------------------------------------------------
+
+    def new_item(
+        self, message: Message, routing_keys: tuple[str, ...], now: float
+    ) -> QueuedMessage:
+        """Wrap a message for this queue, computing its position, priority and expiry."""
+        ttl = self.settings.message_ttl
+        expiration = message.properties.expiration
+        if expiration:
+            per_message = parse_expiration(expiration.encode())
+            ttl = per_message if ttl is None else min(ttl, per_message)
+        self._next_seq += 1
+        return QueuedMessage(
+            message,
+            routing_keys,
+            self._next_seq,
+            self._priority_of(message),
+            None if ttl is None else now + ttl / 1000.0,
+        )
+
+    def publish(
+        self, message: Message, routing_keys: tuple[str, ...], now: float
+    ) -> PublishOutcome:
+        """Accept a routed message: overflow rules, direct delivery, else enqueue."""
+        item = self.new_item(message, routing_keys, now)
+        overflow = self.settings.overflow
+        if overflow is not Overflow.DROP_HEAD and self._over_limit(1, item.size):
+            if overflow is Overflow.REJECT_PUBLISH_DLX:
+                self.vhost.dead_letter(self, [item], DeathReason.MAXLEN, now)
+            return PublishOutcome.REJECTED
+        if self._ready_count == 0:
+            consumer = self._pick_consumer()
+            if consumer is not None:
+                # RabbitMQ hands a message to a waiting consumer before TTL or
+                # max-length are considered: TTL 0 still reaches such a consumer.
+                self._deliver(consumer, item)
+                return PublishOutcome.ACCEPTED
+        self._insert(item)
+        dropped: list[QueuedMessage] = []
+        while self._over_limit():
+            head = self._pop_head()
+            if head is None:
+                break
+            dropped.append(head)
+        if dropped:
+            self.vhost.dead_letter(self, dropped, DeathReason.MAXLEN, now)
+        if item.expires_at is not None and item.expires_at <= now:
+            self.expire(now)
+        return PublishOutcome.ACCEPTED
+
+    def requeue(self, item: QueuedMessage) -> None:
+        """Put an unacked message back at its original position, marked redelivered."""
+        self.unacked_count -= 1
+        if self.deleted:
+            return
+        item.redelivered = True
+        self._insert(item)
+
+    def settle(self, count: int = 1) -> None:
+        """Forget ``count`` acked (or dropped) unacked messages."""
+        self.unacked_count -= count
+
+    # ---- expiry -----------------------------------------------------------
+
+    def expire(self, now: float) -> None:
+        """Drop (or dead-letter) expired messages at the head of each priority level."""
+        expired: list[QueuedMessage] = []
+        for priority in self._priorities:
+            level = self._levels[priority]
+            while level and level[0].expires_at is not None and level[0].expires_at <= now:
+                item = level.popleft()
+                self._ready_count -= 1
+                self._ready_bytes -= item.size
+                expired.append(item)
+        if expired:
+            self.vhost.dead_letter(self, expired, DeathReason.EXPIRED, now)
+
+    def next_deadline(self) -> float | None:
+        """The earliest head expiry or queue expiry, if any."""
+        deadlines = [
+            level[0].expires_at
+            for level in self._levels.values()
+            if level and level[0].expires_at is not None
+        ]
+        if self.settings.expires is not None and not self.consumers:
+            deadlines.append(self.last_used + self.settings.expires / 1000.0)
+        return min(deadlines) if deadlines else None
+
+    def is_expired(self, now: float) -> bool:
+        """Whether x-expires has run out (no consumers and unused for long enough)."""
+        expires = self.settings.expires
+        return (
+            expires is not None and not self.consumers and now >= self.last_used + expires / 1000.0
+        )
+
+    # ---- consuming --------------------------------------------------------
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        """Register a consumer (deliveries start at the next `run`)."""
+        self.consumers.append(consumer)
+        self._round_robin.append(consumer)
+
+    def remove_consumer(self, consumer: Consumer, now: float) -> None:
+        """Unregister a consumer; the x-expires lease restarts when the last one goes."""
+        self.consumers.remove(consumer)
+        self._round_robin.remove(consumer)
+        if not self.consumers:
+            self.last_used = now
+
+    def _active_consumers(self) -> list[Consumer]:
+        if self.settings.single_active_consumer:
+            return self.consumers[:1]
+        if len({c.priority for c in self._round_robin}) > 1:
+            return sorted(self._round_robin, key=lambda c: -c.priority)
+        return self._round_robin
+
+    def _pick_consumer(self) -> Consumer | None:
+        for consumer in self._active_consumers():
+            if consumer.channel.consumer_has_capacity(consumer):
+                return consumer
+        return None
+
+    def _deliver(self, consumer: Consumer, item: QueuedMessage) -> None:
+        # Round robin: the consumer that just got a message goes to the back.
+        self._round_robin.remove(consumer)
+        self._round_robin.append(consumer)
+        if not consumer.no_ack:
+            consumer.unacked += 1
+            self.unacked_count += 1
+        consumer.channel.deliver(consumer, self, item)
+
+    def run(self, now: float) -> None:
+        """Expire heads, then hand ready messages to consumers with capacity."""
+        if self.deleted:
+            return
+        self.expire(now)
+        while self._ready_count:
+            consumer = self._pick_consumer()
+            if consumer is None:
+                return
+            item = self._pop_head()
+            assert item is not None
+            self._deliver(consumer, item)
+            self.expire(now)
+
+    def get(self, now: float, no_ack: bool) -> QueuedMessage | None:
+        """Take the head for basic.get (after dropping expired heads)."""
+        self.last_used = now
+        self.expire(now)
+        item = self._pop_head()
+        if item is not None and not no_ack:
+            self.unacked_count += 1
+        return item
+
+    def purge(self) -> int:
+        """Drop every ready message; returns how many."""
+        count = self._ready_count
+        self._levels.clear()
+        self._priorities = []
+        self._ready_count = 0
+        self._ready_bytes = 0
+        return count
+
+    def drain_consumers(self) -> list[Consumer]:
+        """Detach every consumer (queue deletion); returns them."""
+        consumers = list(self.consumers)
+        self.consumers.clear()
+        self._round_robin.clear()
+        return consumers
