@@ -163,17 +163,14 @@ class AmqpProtocol:
             stream = await self._stream_factory()
         self._stream = stream
         try:
-            async with anyio.create_task_group() as task_group:
+            async with _single_errors(), anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 task_group.start_soon(self._guard, self._write_loop)
                 task_group.start_soon(self._guard, self._read_loop)
                 try:
                     self._core.initiate()
                     self._wake_writer()
-                    if self._connection_timeout is not None:
-                        with anyio.fail_after(self._connection_timeout):
-                            await self._opened.wait()
-                    else:
+                    with anyio.fail_after(self._connection_timeout):
                         await self._opened.wait()
                     task_group.start_soon(self._guard, self._heartbeat_loop)
                     yield self
@@ -533,6 +530,22 @@ class AmqpProtocol:
     def new_channel(self, **kwargs: Any) -> _ChannelContext:
         """Open a channel for the duration of an ``async with`` block."""
         return _ChannelContext(self, kwargs)
+
+
+@asynccontextmanager
+async def _single_errors() -> AsyncIterator[None]:
+    """Let a lone exception out of a task group as itself, not as an ExceptionGroup.
+
+    The connection's own tasks never raise into their group (they record a fatal
+    error instead), so a group holding one exception holds the user's own.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) != 1:
+            raise
+        error = group.exceptions[0]
+        raise error from error.__cause__
 
 
 class _ChannelContext:

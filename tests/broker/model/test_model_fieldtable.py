@@ -1,0 +1,140 @@
+"""Typed field tables: decoding keeps tags and bytes; encoding matches pamqp byte for byte."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import struct
+
+import pytest
+from pamqp import encode
+
+from async_amqp_testing._model.fieldtable import (
+    TYPE_NAMES,
+    FieldTableError,
+    decode_table,
+    encode_table,
+    erlang_term,
+    format_value,
+    iter_raw_table,
+    to_table,
+    typed,
+)
+
+# One value per tag, encoded by hand (tag + bytes).
+ALL_TAGS: list[tuple[str, bytes]] = [
+    ("t", b"t\x01"),
+    ("b", b"b\xff"),
+    ("B", b"B\xff"),
+    ("s", b"s" + struct.pack(">h", -2)),
+    ("u", b"u" + struct.pack(">H", 65535)),
+    ("I", b"I" + struct.pack(">i", -5)),
+    ("i", b"i" + struct.pack(">I", 4_000_000_000)),
+    ("l", b"l" + struct.pack(">q", -(2**40))),
+    ("f", b"f" + struct.pack(">f", 1.5)),
+    ("d", b"d" + struct.pack(">d", 2.25)),
+    ("D", b"D\x02" + struct.pack(">i", 12345)),
+    ("T", b"T" + struct.pack(">Q", 1_600_000_000)),
+    ("S", b"S" + struct.pack(">I", 3) + b"\xff\xfe\x00"),
+    ("x", b"x" + struct.pack(">I", 2) + b"\x00\x01"),
+    ("V", b"V"),
+    ("F", b"F" + struct.pack(">I", 7) + b"\x01kI" + struct.pack(">i", 1)),
+    ("A", b"A" + struct.pack(">I", 5) + b"b\x01s\x00\x02"),
+]
+
+
+def _table(entries: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"".join(bytes([len(k)]) + k + v for k, v in entries)
+    return struct.pack(">I", len(body)) + body
+
+
+def test_every_tag_decodes_with_its_type_and_reencodes_identically() -> None:
+    entries = [(f"k{tag}".encode(), encoded) for tag, encoded in ALL_TAGS]
+    raw = _table(entries)
+    decoded = decode_table(raw[4:])
+    assert [v.tag for v in decoded.values()] == [tag for tag, _ in ALL_TAGS]
+    assert encode_table(decoded) == raw
+    assert set(TYPE_NAMES) == {tag for tag, _ in ALL_TAGS}
+
+
+def test_raw_iteration_keeps_duplicates_and_order() -> None:
+    raw = _table([(b"b", b"b\x01"), (b"a", b"b\x02"), (b"b", b"b\x03")])
+    assert [(k, v.value) for k, v in iter_raw_table(raw[4:])] == [(b"b", 1), (b"a", 2), (b"b", 3)]
+
+
+def test_non_utf8_longstr_survives() -> None:
+    raw = _table([(b"k", b"S" + struct.pack(">I", 2) + b"\xff\xfe")])
+    value = decode_table(raw[4:])["k"]
+    assert value.value == b"\xff\xfe"
+    assert encode_table({"k": value}) == raw
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        (True, "t"),
+        (5, "b"),
+        (-300, "s"),
+        (40_000, "u"),
+        (-100_000, "I"),
+        (3_000_000_000, "i"),
+        (2**40, "l"),
+        (1.5, "f"),
+        ("text", "S"),
+        (bytearray(b"\x00\x01"), "x"),
+        (None, "V"),
+        (decimal.Decimal("1.25"), "D"),
+        (datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC), "T"),
+    ],
+)
+def test_typed_encoding_matches_pamqp(value: object, tag: str) -> None:
+    expected = encode.encode_table_value(value)  # type: ignore[arg-type]
+    assert expected[:1] == tag.encode()
+    python_value = value
+    if tag == "D":
+        python_value = (2, 125)
+    elif tag == "T":
+        python_value = 1577836800
+    elif tag == "x":
+        python_value = bytes(value)  # type: ignore[arg-type]
+    assert typed(tag, python_value).encoded() == expected
+
+
+def test_nested_table_and_array_match_pamqp() -> None:
+    value = {"a": 1, "b": ["x", 2, {"c": True}]}
+    expected = encode.field_table(value)  # type: ignore[arg-type]
+    nested = typed(
+        "F",
+        {
+            "a": typed("b", 1),
+            "b": typed("A", [typed("S", "x"), typed("b", 2), typed("F", {"c": typed("t", True)})]),
+        },
+    )
+    assert nested.raw == expected
+
+
+def test_plain_python_arguments_are_typed_like_pika() -> None:
+    table = to_table({"n": 10, "big": 2**40, "s": "v", "flag": False})
+    assert {k: v.tag for k, v in table.items()} == {"n": "I", "big": "l", "s": "S", "flag": "t"}
+
+
+def test_erlang_equality_rules() -> None:
+    assert erlang_term(typed("I", 1)) == erlang_term(typed("l", 1))
+    assert erlang_term(typed("b", 1)) == erlang_term(typed("d", 1.0))
+    assert erlang_term(typed("S", b"ab")) == erlang_term(typed("x", b"ab"))
+    assert erlang_term(typed("t", True)) != erlang_term(typed("b", 1))
+    assert erlang_term(typed("t", False)) != erlang_term(typed("b", 0))
+
+
+def test_format_value_like_rabbitmq() -> None:
+    assert format_value(typed("I", 10)) == "10"
+    assert format_value(typed("d", 10.0)) == "10.0"
+    assert format_value(typed("t", True)) == "true"
+    assert format_value(typed("S", "dlx")) == "dlx"
+
+
+def test_truncated_table_is_an_error() -> None:
+    with pytest.raises(FieldTableError):
+        decode_table(b"\x01kI\x00\x00")
+    with pytest.raises(FieldTableError):
+        decode_table(b"\x01kU\x00\x00")
