@@ -11,7 +11,7 @@ import pytest
 # The helpers module sits next to this file; tests import it by name.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from modelkit import Client, FakeClock  # noqa: E402
+from modelkit import Client, FakeClock
 
 from async_amqp_testing._model import BrokerModel
 

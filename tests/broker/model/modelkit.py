@@ -117,7 +117,9 @@ def make_message(
     if raw_properties is not None:
         from async_amqp_testing._model import decode_properties
 
-        return Message(exchange, routing_key, decode_properties(raw_properties), raw_properties, body)
+        return Message(
+            exchange, routing_key, decode_properties(raw_properties), raw_properties, body
+        )
     return Message.build(exchange, routing_key, body, properties)
 
 

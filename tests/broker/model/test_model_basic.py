@@ -19,25 +19,59 @@ def setup_queue(client: Client, name: str = "q", **kwargs: object) -> None:
 
 def test_publish_to_missing_exchange_and_immediate(client: Client) -> None:
     raises(404, f"NOT_FOUND - no exchange 'nope' {V}", client.publish, "nope", "k")
-    err = raises(540, "NOT_IMPLEMENTED - immediate=true", client.channel(2).basic_publish, "", "q",
-                 False, True, __import__("modelkit").make_message("", "q", b""))
+    err = raises(
+        540,
+        "NOT_IMPLEMENTED - immediate=true",
+        client.channel(2).basic_publish,
+        "",
+        "q",
+        False,
+        True,
+        __import__("modelkit").make_message("", "q", b""),
+    )
     assert err.is_connection_error
 
 
 def test_publish_property_checks(client: Client) -> None:
     setup_queue(client)
-    raises(406, "PRECONDITION_FAILED - user_id property set to 'bob' but authenticated user was 'guest'",
-           client.publish, "", "q", properties=Basic.Properties(user_id="bob"))
+    raises(
+        406,
+        "PRECONDITION_FAILED - user_id property set to 'bob' but authenticated user was 'guest'",
+        client.publish,
+        "",
+        "q",
+        properties=Basic.Properties(user_id="bob"),
+    )
     client.publish("", "q", channel_id=2, properties=Basic.Properties(user_id="guest"))
     props = Basic.Properties()
     props.delivery_mode = 3
-    raises(406, "PRECONDITION_FAILED - invalid message: {delivery_mode_unknown,3}",
-           client.publish, "", "q", channel_id=3, properties=props)
-    raises(406, 'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"CC",longstr}',
-           client.publish, "", "q", channel_id=4, properties=Basic.Properties(headers={"CC": "x"}))
-    raises(406, 'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"BCC",signedint}',
-           client.publish, "", "q", channel_id=5,
-           raw_properties=__import__("modelkit").raw_props_with_headers([(b"BCC", typed("I", 1))]))
+    raises(
+        406,
+        "PRECONDITION_FAILED - invalid message: {delivery_mode_unknown,3}",
+        client.publish,
+        "",
+        "q",
+        channel_id=3,
+        properties=props,
+    )
+    raises(
+        406,
+        'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"CC",longstr}',
+        client.publish,
+        "",
+        "q",
+        channel_id=4,
+        properties=Basic.Properties(headers={"CC": "x"}),
+    )
+    raises(
+        406,
+        'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"BCC",signedint}',
+        client.publish,
+        "",
+        "q",
+        channel_id=5,
+        raw_properties=__import__("modelkit").raw_props_with_headers([(b"BCC", typed("I", 1))]),
+    )
 
 
 def test_invalid_expiration_texts(client: Client) -> None:
@@ -54,8 +88,15 @@ def test_invalid_expiration_texts(client: Client) -> None:
 
     for channel_id, (value, detail) in enumerate(cases, start=1):
         raw = raw_props_with_headers([], expiration=value.encode())
-        raises(406, f"PRECONDITION_FAILED - {detail}", client.publish, "", "q",
-               channel_id=channel_id, raw_properties=raw)
+        raises(
+            406,
+            f"PRECONDITION_FAILED - {detail}",
+            client.publish,
+            "",
+            "q",
+            channel_id=channel_id,
+            raw_properties=raw,
+        )
 
 
 def test_mandatory_return_carries_original_message(client: Client) -> None:
@@ -77,20 +118,28 @@ def test_cc_and_bcc_route_and_bcc_is_removed(client: Client) -> None:
         ch.queue_declare(name)
     from modelkit import raw_props_with_headers
 
-    raw = raw_props_with_headers([
-        (b"z", typed("b", 1)),
-        (b"BCC", typed("A", [typed("S", "bcc")])),
-        (b"CC", typed("A", [typed("S", "cc"), typed("S", "main")])),
-        (b"a", typed("S", b"\xff")),
-    ])
+    raw = raw_props_with_headers(
+        [
+            (b"z", typed("b", 1)),
+            (b"BCC", typed("A", [typed("S", "bcc")])),
+            (b"CC", typed("A", [typed("S", "cc"), typed("S", "main")])),
+            (b"a", typed("S", b"\xff")),
+        ]
+    )
     client.publish("", "main", raw_properties=raw)
     snapshot = client.broker.snapshot().queues
-    assert [q.message_count for q in (snapshot["main"], snapshot["cc"], snapshot["bcc"])] == [1, 1, 1]
-    expected = raw_props_with_headers([
-        (b"z", typed("b", 1)),
-        (b"CC", typed("A", [typed("S", "cc"), typed("S", "main")])),
-        (b"a", typed("S", b"\xff")),
-    ])
+    assert [q.message_count for q in (snapshot["main"], snapshot["cc"], snapshot["bcc"])] == [
+        1,
+        1,
+        1,
+    ]
+    expected = raw_props_with_headers(
+        [
+            (b"z", typed("b", 1)),
+            (b"CC", typed("A", [typed("S", "cc"), typed("S", "main")])),
+            (b"a", typed("S", b"\xff")),
+        ]
+    )
     for name in ("main", "cc", "bcc"):
         got = ch.basic_get(name)
         assert got is not None
@@ -105,7 +154,9 @@ def test_consume_tags(client: Client) -> None:
     assert re.fullmatch(r"amq\.ctag-[A-Za-z0-9_-]{22}", tag)
     ch.basic_consume("q", "mine")
     client.channel(2).basic_consume("q", "mine")  # same tag on another channel is fine
-    err = raises(530, "NOT_ALLOWED - attempt to reuse consumer tag 'mine'", ch.basic_consume, "q", "mine")
+    err = raises(
+        530, "NOT_ALLOWED - attempt to reuse consumer tag 'mine'", ch.basic_consume, "q", "mine"
+    )
     assert err.is_connection_error
     nowait_tag = client.channel(3).basic_consume("q", "", nowait=True)
     assert nowait_tag.startswith("amq.ctag-")
@@ -126,11 +177,23 @@ def test_exclusive_consumer(client: Client) -> None:
 
 def test_consumer_priority_argument(client: Client) -> None:
     setup_queue(client)
-    raises(406, f"PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'q' {V}: "
-           '"expected integer, got longstr"',
-           client.channel().basic_consume, "q", "c", arguments={"x-priority": "1"})
-    raises(540, "NOT_IMPLEMENTED - consumer argument x-credit (credit flow) is not supported",
-           client.channel(2).basic_consume, "q", "c", arguments={"x-credit": {"credit": 1}})
+    raises(
+        406,
+        f"PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'q' {V}: "
+        '"expected integer, got longstr"',
+        client.channel().basic_consume,
+        "q",
+        "c",
+        arguments={"x-priority": "1"},
+    )
+    raises(
+        540,
+        "NOT_IMPLEMENTED - consumer argument x-credit (credit flow) is not supported",
+        client.channel(2).basic_consume,
+        "q",
+        "c",
+        arguments={"x-credit": {"credit": 1}},
+    )
 
 
 def test_fifo_round_robin_and_delivery_fields(client: Client) -> None:
@@ -142,7 +205,11 @@ def test_fifo_round_robin_and_delivery_fields(client: Client) -> None:
         client.publish("", "q", body)
     deliveries = client.deliveries()
     assert [(d.consumer_tag, d.message.body) for d in deliveries] == [
-        ("a", b"1"), ("b", b"2"), ("a", b"3"), ("b", b"4")]
+        ("a", b"1"),
+        ("b", b"2"),
+        ("a", b"3"),
+        ("b", b"4"),
+    ]
     assert [d.delivery_tag for d in deliveries] == [1, 2, 3, 4]
     assert all(d.exchange == "" and d.routing_key == "q" and not d.redelivered for d in deliveries)
 
@@ -156,7 +223,9 @@ def test_consumer_priorities(client: Client) -> None:
     for body in (b"1", b"2", b"3"):
         client.publish("", "q", body)
     assert [(d.consumer_tag, d.message.body) for d in client.deliveries()] == [
-        ("high", b"1"), ("low", b"2")]
+        ("high", b"1"),
+        ("low", b"2"),
+    ]
     client.call(ch.basic_ack, 1)
     assert [(d.consumer_tag, d.message.body) for d in client.deliveries()] == [("high", b"3")]
 
@@ -243,7 +312,8 @@ def test_get_ignores_prefetch_and_reports_remaining(client: Client) -> None:
     first = ch.basic_get("q")
     second = ch.basic_get("q", no_ack=True)
     assert first == GetResult(1, False, "", "q", 2, first.message) if first else False
-    assert second is not None and (second.delivery_tag, second.message_count) == (2, 1)
+    assert second is not None
+    assert (second.delivery_tag, second.message_count) == (2, 1)
     raises(404, f"NOT_FOUND - no queue 'nope' {V}", client.channel(2).basic_get, "nope")
     ch = client.channel(3)
     assert ch.basic_get("q") is not None
@@ -256,7 +326,8 @@ def test_delivery_tags_shared_between_get_and_consume(client: Client) -> None:
     client.publish("", "q")
     client.publish("", "q")
     got = ch.basic_get("q")
-    assert got is not None and got.delivery_tag == 1
+    assert got is not None
+    assert got.delivery_tag == 1
     client.call(ch.basic_consume, "q", "c")
     assert [d.delivery_tag for d in client.deliveries()] == [2]
 
@@ -302,14 +373,20 @@ def test_requeue_returns_to_original_position(client: Client) -> None:
     ch = client.channel()
     first = ch.basic_get("q")
     second = ch.basic_get("q")
-    assert first and second
+    assert first
+    assert second
     ch.basic_reject(second.delivery_tag, requeue=True)
     ch.basic_nack(first.delivery_tag, requeue=True)
     messages = client.broker.snapshot().queues["q"].messages
     assert [(m.body, m.redelivered) for m in messages] == [
-        (b"1", True), (b"2", True), (b"3", False), (b"4", False)]
+        (b"1", True),
+        (b"2", True),
+        (b"3", False),
+        (b"4", False),
+    ]
     got = ch.basic_get("q")
-    assert got is not None and got.redelivered
+    assert got is not None
+    assert got.redelivered
 
 
 def test_reject_without_requeue_drops(client: Client) -> None:
@@ -332,7 +409,9 @@ def test_recover(client: Client) -> None:
     client.call(ch.basic_recover, True)
     deliveries = client.deliveries()
     assert [(d.message.body, d.redelivered, d.delivery_tag) for d in deliveries] == [
-        (b"a", True, 3), (b"b", True, 4)]
+        (b"a", True, 3),
+        (b"b", True, 4),
+    ]
     err = raises(540, "NOT_IMPLEMENTED - requeue=false", ch.basic_recover, False)
     assert err.is_connection_error
 
@@ -362,7 +441,10 @@ def test_channel_close_requeues_at_original_positions(client: Client, other: Cli
     messages = client.broker.snapshot().queues["q"].messages
     assert [(m.body, m.redelivered) for m in messages] == [(b"1", True), (b"3", True)]
     other.call(other.channel().basic_consume, "q", "o")
-    assert [(d.message.body, d.redelivered) for d in other.deliveries()] == [(b"1", True), (b"3", True)]
+    assert [(d.message.body, d.redelivered) for d in other.deliveries()] == [
+        (b"1", True),
+        (b"3", True),
+    ]
     other.connection.close()
     assert client.broker.snapshot().queues["q"].message_count == 2
 
@@ -377,7 +459,8 @@ def test_requeue_goes_to_next_consumer(client: Client) -> None:
     (first,) = client.deliveries()
     client.call(ch.basic_nack, first.delivery_tag, False, True)
     (second,) = client.deliveries()
-    assert second.redelivered and second.consumer_tag != first.consumer_tag
+    assert second.redelivered
+    assert second.consumer_tag != first.consumer_tag
 
 
 def test_single_active_consumer(client: Client) -> None:
@@ -403,7 +486,8 @@ def test_priority_queue(client: Client) -> None:
     ch = client.channel()
     first = ch.basic_get("pq")
     second = ch.basic_get("pq")
-    assert first and second
+    assert first
+    assert second
     client.publish("", "pq", b"f", properties=Basic.Properties(priority=5))
     ch.basic_reject(second.delivery_tag)
     ch.basic_reject(first.delivery_tag)
@@ -429,4 +513,5 @@ def test_deliver_event_type(client: Client, broker: BrokerModel) -> None:
     client.call(client.channel().basic_consume, "q", "c", no_ack=True)
     client.publish("", "q")
     (event,) = client.events()
-    assert isinstance(event, Deliver) and event.channel_id == 1
+    assert isinstance(event, Deliver)
+    assert event.channel_id == 1

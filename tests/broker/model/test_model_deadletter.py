@@ -12,8 +12,16 @@ from async_amqp_testing._model.fieldtable import FieldValue, encode_entries, typ
 NOW = 1_700_000_000  # the broker fixture's wall clock
 
 
-def death(first: bool, count: int, reason: str, queue: str, exchange: str,
-          keys: list[str], expiration: bytes | None = None, time: int = NOW) -> FieldValue:
+def death(
+    first: bool,
+    count: int,
+    reason: str,
+    queue: str,
+    exchange: str,
+    keys: list[str],
+    expiration: bytes | None = None,
+    time: int = NOW,
+) -> FieldValue:
     """One x-death entry: the very first one in RabbitMQ's insertion order, later ones sorted."""
     entries: list[tuple[str, FieldValue]] = [
         ("count", typed("l", count)),
@@ -54,7 +62,9 @@ def test_reject_dead_letters_with_x_death_exact_bytes(client: Client) -> None:
         (b"aa", typed("x", b"\xff\xfe")),
         (b"mm", typed("T", 7)),
     ]
-    raw = struct.pack(">H", 0x2000 | 0x1000 | 0x0100) + encode_entries(user) + b"\x02" + b"\x0560000"
+    raw = (
+        struct.pack(">H", 0x2000 | 0x1000 | 0x0100) + encode_entries(user) + b"\x02" + b"\x0560000"
+    )
     client.publish("", "work", b"body", raw_properties=raw)
     ch = client.channel()
     got = ch.basic_get("work")
@@ -68,7 +78,10 @@ def test_reject_dead_letters_with_x_death_exact_bytes(client: Client) -> None:
             (b"CC", typed("A", [typed("S", "cc-key")])),
             (b"aa", typed("x", b"\xff\xfe")),
             (b"mm", typed("T", 7)),
-            (b"x-death", typed("A", [death(True, 1, "rejected", "work", "", ["work", "cc-key"], b"60000")])),
+            (
+                b"x-death",
+                typed("A", [death(True, 1, "rejected", "work", "", ["work", "cc-key"], b"60000")]),
+            ),
             (b"x-first-death-exchange", typed("S", "")),
             (b"x-first-death-queue", typed("S", "work")),
             (b"x-first-death-reason", typed("S", "rejected")),
@@ -85,7 +98,9 @@ def test_dead_letter_routing_key_replaces_keys_and_drops_cc(client: Client) -> N
     ch = client.channel()
     ch.queue_declare("target")
     ch.queue_declare("cc-queue")
-    ch.queue_declare("work", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "target"})
+    ch.queue_declare(
+        "work", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "target"}
+    )
     raw = raw_props_with_headers([(b"CC", typed("A", [typed("S", "cc-queue")]))])
     client.publish("", "work", raw_properties=raw)
     got = ch.basic_get("cc-queue", no_ack=True)  # the CC copy, not dead-lettered
@@ -93,23 +108,32 @@ def test_dead_letter_routing_key_replaces_keys_and_drops_cc(client: Client) -> N
     assert got is not None
     ch.basic_nack(got.delivery_tag, requeue=False)
     dead = ch.basic_get("target")
-    assert dead is not None and (dead.exchange, dead.routing_key) == ("", "target")
+    assert dead is not None
+    assert (dead.exchange, dead.routing_key) == ("", "target")
     assert ch.queue_declare("cc-queue", passive=True)[1] == 0
-    expected = props([
-        (b"x-death", typed("A", [death(True, 1, "rejected", "work", "", ["work", "cc-queue"])])),
-        (b"x-first-death-exchange", typed("S", "")),
-        (b"x-first-death-queue", typed("S", "work")),
-        (b"x-first-death-reason", typed("S", "rejected")),
-    ])
+    expected = props(
+        [
+            (
+                b"x-death",
+                typed("A", [death(True, 1, "rejected", "work", "", ["work", "cc-queue"])]),
+            ),
+            (b"x-first-death-exchange", typed("S", "")),
+            (b"x-first-death-queue", typed("S", "work")),
+            (b"x-first-death-reason", typed("S", "rejected")),
+        ]
+    )
     assert dead.message.raw_properties == expected
 
 
-def test_repeated_deaths_newest_first_and_count_moves_to_front(client: Client,
-                                                              broker: BrokerModel) -> None:
+def test_repeated_deaths_newest_first_and_count_moves_to_front(
+    client: Client, broker: BrokerModel
+) -> None:
     ch = client.channel()
     ch.exchange_declare("x", "fanout")
     ch.queue_declare("a", arguments={"x-dead-letter-exchange": "x"})
-    ch.queue_declare("b", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "a"})
+    ch.queue_declare(
+        "b", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "a"}
+    )
     ch.queue_bind("b", "x")
     client.publish("", "a", b"m")
     times = iter([NOW, NOW + 1, NOW + 2, NOW + 3])
@@ -138,8 +162,9 @@ def test_repeated_deaths_newest_first_and_count_moves_to_front(client: Client,
     assert final.message.raw_properties == props([(b"x-death", typed("A", [b2, a2])), *tail])
 
 
-def test_expired_messages_dead_letter_with_reason_expired(client: Client, clock: FakeClock,
-                                                          broker: BrokerModel) -> None:
+def test_expired_messages_dead_letter_with_reason_expired(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
     setup_dlx(client, **{"x-message-ttl": 100})
     client.publish("", "work", b"m")
     clock.advance(0.1)
@@ -155,16 +180,26 @@ def test_maxlen_dead_letters_dropped_head_and_rejected_publish(client: Client) -
     client.publish("", "work", b"old")
     client.publish("", "work", b"new")
     ch = client.channel()
-    ch.queue_declare("work2", arguments={"x-dead-letter-exchange": "dlx", "x-max-length": 1,
-                                         "x-overflow": "reject-publish-dlx"})
+    ch.queue_declare(
+        "work2",
+        arguments={
+            "x-dead-letter-exchange": "dlx",
+            "x-max-length": 1,
+            "x-overflow": "reject-publish-dlx",
+        },
+    )
     ch.confirm_select()
     client.publish("", "work2", b"first")
     client.publish("", "work2", b"rejected")
     assert [type(e).__name__ for e in client.events()] == ["PublisherAck", "PublisherNack"]
     dead = [client.channel(2).basic_get("dead", no_ack=True) for _ in range(2)]
     assert [d.message.body for d in dead if d] == [b"old", b"rejected"]
-    assert all(d and d.message.properties.headers and
-               d.message.properties.headers["x-first-death-reason"] == "maxlen" for d in dead)
+    assert all(
+        d
+        and d.message.properties.headers
+        and d.message.properties.headers["x-first-death-reason"] == "maxlen"
+        for d in dead
+    )
 
 
 def test_missing_dlx_drops(client: Client) -> None:
@@ -177,16 +212,25 @@ def test_missing_dlx_drops(client: Client) -> None:
     assert ch.queue_declare("work", passive=True)[1] == 0
 
 
-def test_automatic_cycle_is_dropped_but_rejects_may_cycle(client: Client, clock: FakeClock,
-                                                          broker: BrokerModel) -> None:
+def test_automatic_cycle_is_dropped_but_rejects_may_cycle(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
     ch = client.channel()
-    ch.queue_declare("loop", arguments={"x-message-ttl": 10, "x-dead-letter-exchange": "",
-                                        "x-dead-letter-routing-key": "loop"})
+    ch.queue_declare(
+        "loop",
+        arguments={
+            "x-message-ttl": 10,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": "loop",
+        },
+    )
     client.publish("", "loop")
     clock.advance(1)
     broker.run_timers()
     assert ch.queue_declare("loop", passive=True)[1] == 0
-    ch.queue_declare("rej", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "rej"})
+    ch.queue_declare(
+        "rej", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "rej"}
+    )
     client.publish("", "rej")
     for expected_count in (1, 2):
         got = ch.basic_get("rej")

@@ -12,8 +12,13 @@ V = "in vhost '/'"
 
 
 def test_unknown_type_is_a_connection_error(client: Client) -> None:
-    err = raises(503, "COMMAND_INVALID - unknown exchange type 'Topic'",
-                 client.channel().exchange_declare, "x", "Topic")
+    err = raises(
+        503,
+        "COMMAND_INVALID - unknown exchange type 'Topic'",
+        client.channel().exchange_declare,
+        "x",
+        "Topic",
+    )
     assert err.is_connection_error
 
 
@@ -33,8 +38,9 @@ def test_passive_declare_checks_existence_only(client: Client) -> None:
         ({"internal": True}, "internal", "true", "false"),
     ],
 )
-def test_redeclare_mismatch(client: Client, kwargs: dict[str, object], flag: str,
-                            received: str, current: str) -> None:
+def test_redeclare_mismatch(
+    client: Client, kwargs: dict[str, object], flag: str, received: str, current: str
+) -> None:
     ch = client.channel()
     ch.exchange_declare("x", "fanout")
     args = {"name": "x", "type": "fanout", **kwargs}
@@ -42,7 +48,8 @@ def test_redeclare_mismatch(client: Client, kwargs: dict[str, object], flag: str
         406,
         f"PRECONDITION_FAILED - inequivalent arg '{flag}' for exchange 'x' {V}: "
         f"received '{received}' but current is '{current}'",
-        ch.exchange_declare, **args,
+        ch.exchange_declare,
+        **args,
     )
     assert not err.is_connection_error
 
@@ -50,29 +57,71 @@ def test_redeclare_mismatch(client: Client, kwargs: dict[str, object], flag: str
 def test_alternate_exchange_equivalence(client: Client) -> None:
     ch = client.channel()
     ch.exchange_declare("x", "fanout", arguments={"alternate-exchange": "ae"})
-    ch.exchange_declare("x", "fanout", arguments={"alternate-exchange": typed("x", b"ae"), "other": 1})
-    raises(406, f"PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' {V}: "
-           "received none but current is the value 'ae' of type 'longstr'",
-           ch.exchange_declare, "x", "fanout")
-    raises(406, f"PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' {V}: "
-           "received 'other' but current is 'ae'",
-           ch.exchange_declare, "x", "fanout", arguments={"alternate-exchange": "other"})
-    raises(406, f"PRECONDITION_FAILED - invalid type 'signedint' for arg 'alternate-exchange' in "
-           f"exchange 'y' {V}", ch.exchange_declare, "y", "fanout", arguments={"alternate-exchange": 1})
+    ch.exchange_declare(
+        "x", "fanout", arguments={"alternate-exchange": typed("x", b"ae"), "other": 1}
+    )
+    raises(
+        406,
+        f"PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' {V}: "
+        "received none but current is the value 'ae' of type 'longstr'",
+        ch.exchange_declare,
+        "x",
+        "fanout",
+    )
+    raises(
+        406,
+        f"PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' {V}: "
+        "received 'other' but current is 'ae'",
+        ch.exchange_declare,
+        "x",
+        "fanout",
+        arguments={"alternate-exchange": "other"},
+    )
+    raises(
+        406,
+        f"PRECONDITION_FAILED - invalid type 'signedint' for arg 'alternate-exchange' in "
+        f"exchange 'y' {V}",
+        ch.exchange_declare,
+        "y",
+        "fanout",
+        arguments={"alternate-exchange": 1},
+    )
 
 
 def test_reserved_names(client: Client) -> None:
     ch = client.channel()
-    raises(403, "ACCESS_REFUSED - exchange name 'amq.foo' contains reserved prefix 'amq.*'",
-           ch.exchange_declare, "amq.foo", "direct")
-    raises(404, f"NOT_FOUND - no exchange 'amq.foo' {V}", ch.exchange_declare, "amq.foo", "direct", True)
+    raises(
+        403,
+        "ACCESS_REFUSED - exchange name 'amq.foo' contains reserved prefix 'amq.*'",
+        ch.exchange_declare,
+        "amq.foo",
+        "direct",
+    )
+    raises(
+        404,
+        f"NOT_FOUND - no exchange 'amq.foo' {V}",
+        ch.exchange_declare,
+        "amq.foo",
+        "direct",
+        True,
+    )
     ch.exchange_declare("amq.direct", "direct", durable=True)
     ch.exchange_declare("amq.rabbitmq.trace", "topic", durable=True, internal=True)
     ch.exchange_declare("amq.match", "x", passive=True)
-    raises(406, f"PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'amq.topic' {V}: "
-           "received 'false' but current is 'true'", ch.exchange_declare, "amq.topic", "topic")
-    raises(403, f"ACCESS_REFUSED - deletion of system exchange 'amq.direct' {V} not allowed",
-           ch.exchange_delete, "amq.direct")
+    raises(
+        406,
+        f"PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'amq.topic' {V}: "
+        "received 'false' but current is 'true'",
+        ch.exchange_declare,
+        "amq.topic",
+        "topic",
+    )
+    raises(
+        403,
+        f"ACCESS_REFUSED - deletion of system exchange 'amq.direct' {V} not allowed",
+        ch.exchange_delete,
+        "amq.direct",
+    )
 
 
 def test_default_exchange_is_untouchable(client: Client) -> None:
@@ -87,7 +136,14 @@ def test_default_exchange_is_untouchable(client: Client) -> None:
     raises(403, text, ch.queue_unbind, "q", "")
     raises(403, text, ch.exchange_bind, "x", "")
     raises(403, text, ch.exchange_bind, "", "x")
-    raises(404, f"NOT_FOUND - no exchange 'amq.default' {V}", ch.exchange_declare, "amq.default", "direct", True)
+    raises(
+        404,
+        f"NOT_FOUND - no exchange 'amq.default' {V}",
+        ch.exchange_declare,
+        "amq.default",
+        "direct",
+        True,
+    )
     raises(404, f"NOT_FOUND - no exchange 'amq.default' {V}", client.publish, "amq.default", "q")
 
 
@@ -153,7 +209,12 @@ def test_alternate_exchange_chain_and_mandatory(client: Client) -> None:
     client.publish("y", "k", mandatory=True)
     (ret,) = client.events()
     assert isinstance(ret, Return)
-    assert (ret.reply_code, ret.reply_text, ret.exchange, ret.routing_key) == (312, "NO_ROUTE", "y", "k")
+    assert (ret.reply_code, ret.reply_text, ret.exchange, ret.routing_key) == (
+        312,
+        "NO_ROUTE",
+        "y",
+        "k",
+    )
 
 
 def test_internal_exchange(client: Client) -> None:
@@ -163,8 +224,13 @@ def test_internal_exchange(client: Client) -> None:
     ch.exchange_bind("int", "pub")
     ch.queue_declare("q")
     ch.queue_bind("q", "int")
-    raises(403, f"ACCESS_REFUSED - cannot publish to internal exchange 'int' {V}",
-           client.publish, "int", "")
+    raises(
+        403,
+        f"ACCESS_REFUSED - cannot publish to internal exchange 'int' {V}",
+        client.publish,
+        "int",
+        "",
+    )
     client.publish("pub", "", channel_id=2)
     assert client.channel(2).queue_declare("q", passive=True)[1] == 1
 
@@ -193,11 +259,26 @@ def test_headers_binding_validation(client: Client) -> None:
     ch = client.channel()
     ch.exchange_declare("h", "headers")
     ch.queue_declare("q")
-    raises(406, 'PRECONDITION_FAILED - Invalid x-match field value <<"foo">>; expected all, any, '
-           "all-with-x, or any-with-x", ch.queue_bind, "q", "h", "", {"x-match": "foo"})
+    raises(
+        406,
+        'PRECONDITION_FAILED - Invalid x-match field value <<"foo">>; expected all, any, '
+        "all-with-x, or any-with-x",
+        ch.queue_bind,
+        "q",
+        "h",
+        "",
+        {"x-match": "foo"},
+    )
     ch = client.channel(2)
-    raises(406, "PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr",
-           ch.queue_bind, "q", "h", "", {"x-match": 1})
+    raises(
+        406,
+        "PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr",
+        ch.queue_bind,
+        "q",
+        "h",
+        "",
+        {"x-match": 1},
+    )
 
 
 def test_headers_unbind_needs_exact_arguments(client: Client) -> None:
@@ -206,7 +287,9 @@ def test_headers_unbind_needs_exact_arguments(client: Client) -> None:
     ch.queue_declare("q")
     ch.queue_bind("q", "h", "", {"a": typed("I", 1)})
     ch.queue_unbind("q", "h", "", {"a": typed("l", 1)})  # different type: not the same binding
-    client.publish("h", "", properties=__import__("pamqp").commands.Basic.Properties(headers={"a": 1}))
+    client.publish(
+        "h", "", properties=__import__("pamqp").commands.Basic.Properties(headers={"a": 1})
+    )
     assert ch.queue_declare("q", passive=True)[1] == 1
     ch.queue_unbind("q", "h", "", {"a": typed("I", 1)})
     assert client.broker.snapshot().exchanges["h"].bindings == ()

@@ -115,4 +115,6 @@ def test_headers_x_keys_only_with_x_modes() -> None:
     assert not headers_match(with_x, h(x_k=typed("S", "w")))
     any_x = {**args, "x-match": typed("S", "any-with-x")}
     assert headers_match(any_x, h(x_k=typed("S", "v")))
-    assert not headers_match({"x-k": typed("S", "v"), "x-match": typed("S", "any")}, h(x_k=typed("S", "v")))
+    assert not headers_match(
+        {"x-k": typed("S", "v"), "x-match": typed("S", "any")}, h(x_k=typed("S", "v"))
+    )

@@ -27,8 +27,9 @@ def test_queue_ttl_expires_at_head(client: Client, clock: FakeClock, broker: Bro
     assert broker.next_deadline() is None
 
 
-def test_expiry_only_at_head_and_count_includes_expired(client: Client, clock: FakeClock,
-                                                          broker: BrokerModel) -> None:
+def test_expiry_only_at_head_and_count_includes_expired(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
     client.channel().queue_declare("q")
     client.publish("", "q", b"long", raw_properties=raw_props_with_headers([], expiration=b"10000"))
     client.publish("", "q", b"short", raw_properties=raw_props_with_headers([], expiration=b"10"))
@@ -36,14 +37,16 @@ def test_expiry_only_at_head_and_count_includes_expired(client: Client, clock: F
     broker.run_timers()
     assert count(client) == 2
     got = client.channel().basic_get("q", no_ack=True)
-    assert got is not None and got.message.body == b"long"
+    assert got is not None
+    assert got.message.body == b"long"
     # The expired one is now at the head: a get drops it first.
     assert client.channel().basic_get("q", no_ack=True) is None
     assert count(client) == 0
 
 
-def test_smaller_ttl_wins_and_expiration_is_preserved(client: Client, clock: FakeClock,
-                                                      broker: BrokerModel) -> None:
+def test_smaller_ttl_wins_and_expiration_is_preserved(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
     client.channel().queue_declare("q", arguments={"x-message-ttl": 100})
     raw = raw_props_with_headers([], expiration=b"60000")
     client.publish("", "q", b"m", raw_properties=raw)
@@ -54,7 +57,8 @@ def test_smaller_ttl_wins_and_expiration_is_preserved(client: Client, clock: Fak
     broker.run_timers()
     assert count(client, "q2") == 0
     got = client.channel().basic_get("q", no_ack=True)
-    assert got is not None and got.message.raw_properties == raw
+    assert got is not None
+    assert got.message.raw_properties == raw
 
 
 def test_ttl_zero_only_reaches_a_ready_consumer(client: Client, broker: BrokerModel) -> None:
@@ -76,7 +80,9 @@ def test_ttl_zero_only_reaches_a_ready_consumer(client: Client, broker: BrokerMo
     assert count(client) == 0
 
 
-def test_requeued_message_keeps_its_expiry(client: Client, clock: FakeClock, broker: BrokerModel) -> None:
+def test_requeued_message_keeps_its_expiry(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
     ch = client.channel()
     ch.queue_declare("q", arguments={"x-message-ttl": 1000})
     client.publish("", "q")

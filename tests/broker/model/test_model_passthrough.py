@@ -1,0 +1,107 @@
+"""Byte-for-byte property passthrough, and the raw property-list splicer."""
+
+from __future__ import annotations
+
+import datetime
+import struct
+
+from modelkit import Client
+from pamqp.commands import Basic
+from test_model_fieldtable import ALL_TAGS
+
+from async_amqp_testing._model import decode_properties
+from async_amqp_testing._model.fieldtable import typed
+from async_amqp_testing._model.message import PropertyList, PropertySlot
+
+
+def all_tags_headers() -> bytes:
+    body = b"".join(bytes([len(f"k{tag}")]) + f"k{tag}".encode() + enc for tag, enc in ALL_TAGS)
+    return struct.pack(">I", len(body)) + body
+
+
+def every_property_raw() -> bytes:
+    """All 14 properties set, headers with every tag, a non-UTF-8 longstr and cluster_id."""
+
+    def ss(value: bytes) -> bytes:
+        return bytes([len(value)]) + value
+
+    return (
+        struct.pack(">H", 0xFFFC)
+        + ss(b"text/plain")
+        + ss(b"gzip")
+        + all_tags_headers()
+        + b"\x02"
+        + b"\xff"
+        + ss(b"corr")
+        + ss(b"reply")
+        + ss(b"60000")
+        + ss(b"mid")
+        + struct.pack(">Q", 1_600_000_000)
+        + ss(b"type")
+        + ss(b"guest")
+        + ss(b"app")
+        + ss(b"cluster")
+    )
+
+
+def test_every_property_and_header_type_passes_through(client: Client) -> None:
+    ch = client.channel()
+    ch.queue_declare("q")
+    raw = every_property_raw()
+    client.call(ch.basic_consume, "q", "c", no_ack=True)
+    client.publish("", "q", b"body", raw_properties=raw)
+    (delivery,) = client.deliveries()
+    assert delivery.message.raw_properties == raw
+    client.publish("", "q", b"body", channel_id=2, raw_properties=raw)
+    ch.basic_cancel("c")
+    client.publish("", "q", b"body", channel_id=2, raw_properties=raw)
+    got = ch.basic_get("q")
+    assert got is not None
+    assert got.message.raw_properties == raw
+
+
+def test_property_list_roundtrip_matches_pamqp() -> None:
+    props = Basic.Properties(
+        content_type="a",
+        content_encoding="b",
+        headers={"x": 1, "y": [1, "z"]},
+        delivery_mode=2,
+        priority=3,
+        correlation_id="c",
+        reply_to="r",
+        expiration="10",
+        message_id="m",
+        timestamp=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+        message_type="t",
+        user_id="u",
+        app_id="p",
+    )
+    raw = props.marshal()
+    parsed = PropertyList.parse(raw)
+    assert parsed.encode() == raw
+    assert parsed.shortstr(PropertySlot.REPLY_TO) == b"r"
+    assert decode_properties(raw) == props
+
+
+def test_splicing_changes_only_the_touched_property() -> None:
+    raw = every_property_raw()
+    props = PropertyList.parse(raw)
+    props.set_shortstr(PropertySlot.REPLY_TO, b"new")
+    props.set_shortstr(PropertySlot.EXPIRATION, None)
+    spliced = props.encode()
+    decoded = decode_properties(spliced)
+    assert decoded.reply_to == "new"
+    assert decoded.expiration is None
+    assert decoded.content_type == "text/plain"
+    assert decoded.app_id == "app"
+    assert all_tags_headers() in spliced  # headers kept byte for byte
+    assert struct.unpack(">H", spliced[:2])[0] == 0xFFFC & ~0x0100
+
+
+def test_header_entries_rewrite_keeps_other_values() -> None:
+    props = PropertyList.parse(every_property_raw())
+    entries = props.header_entries()
+    assert entries is not None
+    props.set_header_entries([*entries, (b"new", typed("l", 1))])
+    assert props.slots[PropertySlot.HEADERS] is not None
+    assert props.slots[PropertySlot.HEADERS][4:].startswith(all_tags_headers()[4:])
