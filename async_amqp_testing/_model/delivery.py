@@ -1,0 +1,220 @@
+"""Deliveries and acknowledgements: the half of a channel that queues talk to.
+
+Queues hand messages to a channel's consumers through `consumer_has_capacity`
+and `deliver`; the channel tracks them as unacked deliveries (tags from 1,
+shared by get and consume), enforces per-consumer and channel-global prefetch,
+and settles them on ack, nack, reject, recover or close (requeueing at the
+original position, or dead-lettering). Acks on a tx channel are buffered here
+until commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from .errors import not_implemented, precondition_failed
+from .events import CancelNotify, Deliver
+from .message import Message
+from .queue import Consumer, DeathReason, Queue, QueuedMessage
+
+if TYPE_CHECKING:
+    from .connection import ConnectionModel
+
+__all__ = ["DeliveryChannel", "GetResult", "PublishMode", "Settle", "Unacked"]
+
+
+class PublishMode(Enum):
+    """A channel's publishing mode; confirm and tx exclude each other."""
+
+    PLAIN = "plain"
+    CONFIRM = "confirm"
+    TX = "tx"
+
+
+class Settle(Enum):
+    ACK = "ack"
+    REQUEUE = "requeue"
+    DISCARD = "discard"
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    """The values of basic.get-ok plus the message."""
+
+    delivery_tag: int
+    redelivered: bool
+    exchange: str
+    routing_key: str
+    message_count: int
+    message: Message
+
+
+@dataclass(eq=False, slots=True)
+class Unacked:
+    """A delivery awaiting ack; ``consumer`` is None for basic.get."""
+
+    delivery_tag: int
+    queue: Queue
+    item: QueuedMessage
+    consumer: Consumer | None
+
+
+class DeliveryChannel:
+    """Per-channel delivery state; `ChannelModel` adds the AMQP methods."""
+
+    def __init__(self, connection: ConnectionModel, channel_id: int) -> None:
+        self.connection = connection
+        self.channel_id = channel_id
+        self.vhost = connection.vhost
+        self.broker = connection.broker
+        self.consumers: dict[str, Consumer] = {}
+        self.unacked: dict[int, Unacked] = {}
+        self.mode = PublishMode.PLAIN
+        self.prefetch_count = 0
+        self.global_prefetch_count = 0
+        self.closed = False
+        self._next_delivery_tag = 1
+        self._consumer_unacked = 0
+        self._tx_settles: list[tuple[Settle, list[Unacked]]] = []
+        self.reply_consumer_tag: str | None = None
+        self.reply_key: str | None = None
+
+    # ---- helpers ----------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.broker.clock()
+
+    def _detach(self, consumer: Consumer) -> None:
+        queue = consumer.queue
+        if queue.deleted:
+            return
+        queue.remove_consumer(consumer, self._now())
+        if queue.auto_delete and not queue.consumers:
+            self.vhost.delete_queue(queue)
+        else:
+            queue.run(self._now())
+
+    # ConsumerChannel protocol, used by queues.
+
+    def consumer_has_capacity(self, consumer: Consumer) -> bool:
+        """Whether prefetch (per-consumer and channel-global) allows another delivery."""
+        if consumer.no_ack:
+            return True
+        if consumer.prefetch_count and consumer.unacked >= consumer.prefetch_count:
+            return False
+        return not (
+            self.global_prefetch_count and self._consumer_unacked >= self.global_prefetch_count
+        )
+
+    def deliver(self, consumer: Consumer, queue: Queue, item: QueuedMessage) -> None:
+        """Assign the next delivery tag and stage a Deliver for the dispatch step."""
+        tag = self._take_tag()
+        if not consumer.no_ack:
+            self.unacked[tag] = Unacked(tag, queue, item, consumer)
+            self._consumer_unacked += 1
+        message = item.message
+        self.connection.stage(
+            Deliver(
+                self.channel_id,
+                consumer.consumer_tag,
+                tag,
+                item.redelivered,
+                message.exchange,
+                message.routing_key,
+                message,
+            )
+        )
+
+    def server_cancel(self, consumer: Consumer) -> None:
+        """The queue went away: forget the consumer and notify the client if it asked to be."""
+        self.consumers.pop(consumer.consumer_tag, None)
+        if self.connection.consumer_cancel_notify and not self.closed:
+            self.connection.emit(CancelNotify(self.channel_id, consumer.consumer_tag))
+
+    def deliver_reply(self, message: Message, routing_key: str) -> None:
+        """Stage a direct reply-to delivery to this channel's reply consumer."""
+        assert self.reply_consumer_tag is not None
+        self.connection.stage(
+            Deliver(
+                self.channel_id,
+                self.reply_consumer_tag,
+                self._take_tag(),
+                False,
+                "",
+                routing_key,
+                message,
+            )
+        )
+
+    def _take_tag(self) -> int:
+        tag = self._next_delivery_tag
+        self._next_delivery_tag += 1
+        return tag
+
+    def _run_consumer_queues(self) -> None:
+        now = self._now()
+        for queue in {id(c.queue): c.queue for c in self.consumers.values()}.values():
+            queue.run(now)
+
+    # ---- acknowledgements -------------------------------------------------
+
+    def _collect(self, delivery_tag: int, multiple: bool) -> list[Unacked]:
+        if multiple and delivery_tag == 0:
+            collected = list(self.unacked.values())
+            self.unacked.clear()
+            return collected
+        if delivery_tag not in self.unacked:
+            raise precondition_failed(f"unknown delivery tag {delivery_tag}")
+        if not multiple:
+            return [self.unacked.pop(delivery_tag)]
+        tags = [tag for tag in self.unacked if tag <= delivery_tag]
+        return [self.unacked.pop(tag) for tag in tags]
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """basic.ack. :raises AmqpError: 406 ``unknown delivery tag N``."""
+        self._settle_or_buffer(Settle.ACK, self._collect(delivery_tag, multiple))
+
+    def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
+        """basic.nack. :raises AmqpError: 406 ``unknown delivery tag N``."""
+        kind = Settle.REQUEUE if requeue else Settle.DISCARD
+        self._settle_or_buffer(kind, self._collect(delivery_tag, multiple))
+
+    def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
+        """basic.reject. :raises AmqpError: 406 ``unknown delivery tag N``."""
+        kind = Settle.REQUEUE if requeue else Settle.DISCARD
+        self._settle_or_buffer(kind, self._collect(delivery_tag, False))
+
+    def basic_recover(self, requeue: bool = True) -> None:
+        """basic.recover / recover-async. :raises AmqpError: 540 for requeue=false."""
+        if not requeue:
+            raise not_implemented("requeue=false")
+        collected = list(self.unacked.values())
+        self.unacked.clear()
+        self._settle(Settle.REQUEUE, collected)
+
+    def _settle_or_buffer(self, kind: Settle, entries: list[Unacked]) -> None:
+        if self.mode is PublishMode.TX:
+            self._tx_settles.append((kind, entries))
+        else:
+            self._settle(kind, entries)
+
+    def _settle(self, kind: Settle, entries: list[Unacked]) -> None:
+        now = self._now()
+        touched: dict[int, Queue] = {}
+        for entry in entries:
+            queue = entry.queue
+            if entry.consumer is not None:
+                entry.consumer.unacked -= 1
+                self._consumer_unacked -= 1
+            if kind is Settle.REQUEUE:
+                queue.requeue(entry.item)
+            else:
+                queue.settle()
+                if kind is Settle.DISCARD and not queue.deleted:
+                    self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
+            touched[id(queue)] = queue
+        for queue in touched.values():
+            queue.run(now)
+        self._run_consumer_queues()
