@@ -38,7 +38,14 @@ from .wire import (
 #: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
 ACCEPTED_HEADERS = frozenset({PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09"})
 
-_CONTENT_METHODS = (commands.Basic.Publish,)
+#: Methods followed by content. Only publish is valid from a client, but RabbitMQ reads the
+#: content of a client-sent deliver/get-ok/return before refusing it (503).
+_CONTENT_METHODS = (
+    commands.Basic.Publish,
+    commands.Basic.Deliver,
+    commands.Basic.GetOk,
+    commands.Basic.Return,
+)
 
 
 class ServerState(enum.Enum):
@@ -118,13 +125,18 @@ class ChannelOpened(ServerEvent):
 
 
 class MethodReceived(ServerEvent):
-    """A method (other than channel open/close) arrived on an open channel."""
+    """A method (other than channel open/close) arrived on an open channel.
 
-    __slots__ = ("channel_id", "method")
+    ``payload`` is the method frame's payload as received, for arguments whose
+    exact encoding matters (field tables keep their type tags there).
+    """
 
-    def __init__(self, channel_id: int, method: Frame) -> None:
+    __slots__ = ("channel_id", "method", "payload")
+
+    def __init__(self, channel_id: int, method: Frame, payload: bytes = b"") -> None:
         self.channel_id = channel_id
         self.method = method
+        self.payload = payload
 
 
 class ContentReceived(ServerEvent):
@@ -432,7 +444,7 @@ class ServerConnection:
                     self._outgoing.append(encode_method(channel_id, commands.Channel.CloseOk()))
                 return None
             channel.content.check_method_allowed()
-            return self._on_channel_method(channel, method)
+            return self._on_channel_method(channel, method, payload)
         if channel is None:
             raise ProtocolError(ReplyCode.CHANNEL_ERROR, "expected 'channel.open'")
         if channel.closing:
@@ -449,7 +461,6 @@ class ServerConnection:
 
     def _content_complete(self, channel: _ServerChannel) -> ServerEvent:
         method, properties_payload, body = channel.content.finish()
-        assert isinstance(method, commands.Basic.Publish)
         return ContentReceived(channel.channel_id, method, properties_payload, body)
 
     def _on_handshake_frame(
@@ -547,9 +558,11 @@ class ServerConnection:
         self._outgoing.append(encode_method(channel_id, commands.Channel.OpenOk()))
         return ChannelOpened(channel_id)
 
-    def _on_channel_method(self, channel: _ServerChannel, method: Frame) -> ServerEvent | None:
+    def _on_channel_method(
+        self, channel: _ServerChannel, method: Frame, payload: bytes
+    ) -> ServerEvent | None:
         method_class = type(method)
-        if method_class is commands.Basic.Publish:
+        if method_class in _CONTENT_METHODS:
             channel.content.start(method)
             return None
         if method_class is commands.Channel.Close:
@@ -570,4 +583,4 @@ class ServerConnection:
                 "unexpected method in connection state running",
                 **_where(method),
             )
-        return MethodReceived(channel.channel_id, method)
+        return MethodReceived(channel.channel_id, method, payload)
