@@ -77,7 +77,6 @@ class Channel:
         self._closed = False
         self._flow_active = anyio.Event()
         self._flow_active.set()
-        self.publisher_confirms = False
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
@@ -87,6 +86,11 @@ class Channel:
     def is_open(self) -> bool:
         """True until the channel is closed (by us, the broker, or the connection)."""
         return not self._closed
+
+    @property
+    def publisher_confirms(self) -> bool:
+        """True once confirm mode is on: ``publish`` then waits for the broker's ack."""
+        return self._core.confirming(self.channel_id)
 
     @property
     def close_reason(self) -> BaseException | None:
@@ -104,6 +108,7 @@ class Channel:
 
     async def _call(self, method: Frame, context: Any = None) -> ev.ReplyArrived:
         """Send a synchronous request and wait for its reply."""
+        await anyio.lowlevel.checkpoint_if_cancelled()  # cancelled before sending: send nothing
         waiter = Waiter(context)
         try:
             slot = self._core.call(self.channel_id, method, waiter)
@@ -113,12 +118,14 @@ class Channel:
         try:
             reply: ev.ReplyArrived = await waiter.wait()
         except BaseException:
-            slot.abandoned = True
+            self._core.abandon(self.channel_id, slot)
+            self.protocol._wake_writer()
             raise
         return reply
 
     async def _send(self, method: Frame) -> None:
         """Send a method that gets no reply."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             self._core.send(self.channel_id, method)
         except (ChannelUnavailable, ConnectionUnavailable):
@@ -141,7 +148,9 @@ class Channel:
             consumer: Consumer = waiter.context
             if slot.abandoned:
                 self._orphan(method.consumer_tag, consumer.no_ack)
-                self._core.send(self.channel_id, commands.Basic.Cancel(method.consumer_tag))
+                self._core.send(
+                    self.channel_id, commands.Basic.Cancel(method.consumer_tag, nowait=True)
+                )
                 return
             consumer.consumer_tag = method.consumer_tag
             self._consumers[method.consumer_tag] = consumer
@@ -548,6 +557,7 @@ class Channel:
         :raises MessageReturnedError: a mandatory message was unroutable (confirm mode)
         :raises ConnectionBlockedError: the broker blocked publishing past ``blocked_timeout``
         """
+        await anyio.lowlevel.checkpoint_if_cancelled()
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
         protocol = self.protocol
@@ -556,7 +566,7 @@ class Channel:
             await protocol._wait_publishable(core.pending_bytes)
         if not self._flow_active.is_set():
             await self._flow_active.wait()
-        if not self.publisher_confirms:
+        if not core.confirming(self.channel_id):
             try:
                 core.publish(
                     self.channel_id,
@@ -594,7 +604,6 @@ class Channel:
 
     async def confirm_select(self, *, no_wait: bool = False) -> bool | None:
         """Put the channel in confirm mode: from now on ``publish`` waits for the broker's ack."""
-        self.publisher_confirms = True
         reply = await self._request(commands.Confirm.Select(nowait=no_wait), no_wait)
         return None if reply is None else True
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from . import exceptions
 from ._channel import Channel
@@ -323,16 +324,14 @@ class AmqpProtocol:
                 self._wake_writer()
 
     async def _flush_quietly(self) -> None:
-        stream = self._stream
-        if stream is None:
-            return
-        data = self._core.data_to_send(anyio.current_time())
-        if data:
-            with anyio.move_on_after(1), anyio.CancelScope(shield=True):
-                try:
-                    await stream.send(data)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                    pass
+        """Let the writer send what is queued (a connection.close), for at most a second."""
+        with anyio.move_on_after(1):
+            while self._core.has_data_to_send:
+                drained = self._drained
+                if drained.is_set():
+                    self._drained = drained = anyio.Event()
+                self._wake_writer()
+                await drained.wait()
 
     def _on_eof(self, error: BaseException) -> None:
         state = self._core.state
@@ -508,6 +507,7 @@ class AmqpProtocol:
 
         :raises NoChannelAvailableError: when channel_max channels are open
         """
+        await anyio.lowlevel.checkpoint_if_cancelled()
         self._check_usable()
         waiter = Waiter()
         try:
@@ -523,7 +523,7 @@ class AmqpProtocol:
         try:
             await waiter.wait()
         except BaseException:
-            slot.abandoned = True
+            self._core.abandon(channel_id, slot)  # channel.open is always on the wire
             raise
         return channel
 

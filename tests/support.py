@@ -76,5 +76,3 @@ class BrokerTarget:
                             await chan.queue_delete(name)
                         else:
                             await chan.exchange_delete(name)
-
-

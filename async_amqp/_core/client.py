@@ -63,6 +63,7 @@ CLIENT_CAPABILITIES: dict[str, Any] = {
     "per_consumer_qos": True,
 }
 
+_CONFIRM_SELECT = commands.Confirm.Select.index.to_bytes(4, "big")
 DEFAULT_CHANNEL_MAX = 2047
 DEFAULT_FRAME_MAX = 131072
 SUPPORTED_MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
@@ -302,23 +303,53 @@ class ClientConnection:
         else:
             raise NoFreeChannel(f"all {self.channel_max} channels are in use")
         channel = channels[channel_id] = _Channel(channel_id)
-        self._outgoing.append(encode_method(channel_id, commands.Channel.Open()))
-        return channel_id, channel.replies.expect(commands.Channel.Open, waiter)
+        slot = channel.replies.expect(
+            commands.Channel.Open, waiter, encode_method(channel_id, commands.Channel.Open())
+        )
+        self._send_next_request(channel)
+        return channel_id, slot
 
     def call(self, channel_id: int, method: Frame, waiter: Any = None) -> PendingReply:
-        """Send a synchronous request on an open channel; return its reply slot.
+        """Queue a synchronous request on an open channel; return its reply slot.
+
+        The request goes out when every earlier request of the channel has been
+        answered; channel.close goes out at once.
 
         :raises ChannelUnavailable: when the channel is not open
         """
         self._require_open()
         channel = self._open_channel_state(channel_id)
         method_class = type(method)
-        if method_class is commands.Confirm.Select and channel.confirms is None:
-            channel.confirms = ConfirmTracker()
-        elif method_class is commands.Channel.Close:
+        frame = encode_method(channel_id, method)
+        if method_class is commands.Channel.Close:
             channel.state = ChannelState.CLOSING
-        self._outgoing.append(encode_method(channel_id, method))
-        return channel.replies.expect(method_class, waiter)
+            self._outgoing.append(frame)
+            return channel.replies.expect_sent(method_class, waiter)
+        slot = channel.replies.expect(method_class, waiter, frame)
+        self._send_next_request(channel)
+        return slot
+
+    def abandon(self, channel_id: int, slot: PendingReply) -> None:
+        """The caller of *slot* stopped waiting (see :meth:`ReplyQueue.abandon`)."""
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            return
+        channel.replies.abandon(slot)
+        if channel.state is ChannelState.OPEN:
+            self._send_next_request(channel)
+
+    def _send_next_request(self, channel: _Channel) -> None:
+        frame = channel.replies.take_sendable()
+        if frame is None:
+            return
+        self._outgoing.append(frame)
+        if frame[7:11] == _CONFIRM_SELECT and channel.confirms is None:
+            channel.confirms = ConfirmTracker()  # the broker numbers publishes from here on
+
+    def confirming(self, channel_id: int) -> bool:
+        """True when publishes on *channel_id* will be confirmed."""
+        channel = self._channels.get(channel_id)
+        return channel is not None and channel.confirms is not None
 
     def send(self, channel_id: int, method: Frame) -> None:
         """Send a method that gets no reply (acks, ``no_wait`` requests).
@@ -328,7 +359,7 @@ class ClientConnection:
         self._require_open()
         channel = self._open_channel_state(channel_id)
         if type(method) is commands.Confirm.Select and channel.confirms is None:
-            channel.confirms = ConfirmTracker()
+            channel.confirms = ConfirmTracker()  # no_wait select: numbering starts now
         self._outgoing.append(encode_method(channel_id, method))
 
     def publish(
@@ -599,6 +630,9 @@ class ClientConnection:
         )
 
     def _on_reply(self, channel: _Channel, method: Frame) -> Event | None:
+        method_class = type(method)
+        if method_class is commands.Channel.CloseOk:
+            return self._end_channel(channel, 200, "closed by client", 0, 0, by_server=False)
         try:
             slot = channel.replies.match(method)
         except UnexpectedReplyError as error:
@@ -608,13 +642,9 @@ class ClientConnection:
                 class_id=method.index >> 16,
                 method_id=method.index & 0xFFFF,
             ) from None
-        method_class = type(method)
+        self._send_next_request(channel)
         if method_class is commands.Channel.OpenOk:
             channel.state = ChannelState.OPEN
-        elif method_class is commands.Channel.CloseOk:
-            return self._end_channel(
-                channel, 200, "closed by client", 0, 0, by_server=False, extra=[slot]
-            )
         elif method_class is commands.Basic.GetOk:
             channel.content.start(method)
             channel.get_slot = slot
@@ -684,11 +714,10 @@ class ClientConnection:
         method_id: int,
         *,
         by_server: bool,
-        extra: list[PendingReply] | None = None,
     ) -> ChannelClosed:
         channel.state = ChannelState.CLOSED
         del self._channels[channel.channel_id]
-        pending = (extra or []) + channel.replies.drain()
+        pending = channel.replies.drain()
         if channel.get_slot is not None:
             pending.append(channel.get_slot)
         return ChannelClosed(

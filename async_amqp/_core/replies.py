@@ -1,10 +1,14 @@
 """Matching synchronous replies to requests, per channel, first in first out.
 
-AMQP answers a channel's synchronous methods in the order they were sent, so
-each channel keeps a FIFO of pending requests. Expected reply classes come
+Each channel keeps a FIFO of synchronous requests, and only its head is on
+the wire: RabbitMQ does not always answer pipelined requests in order (a
+consume-ok travels through the queue process and can arrive after the
+qos-ok of a later basic.qos), so, like the reference clients, we send the
+next request when the previous one is answered. Expected reply classes come
 from pamqp's ``valid_responses``. A caller that stops waiting (cancelled)
-*abandons* its slot instead of removing it: the late reply still has to be
-consumed in order, and the slot tells the I/O layer nobody wants it.
+*abandons* its slot: a request not yet sent is simply dropped; one on the
+wire keeps its place, its late reply is consumed and the I/O layer is told
+nobody wants it.
 """
 
 from __future__ import annotations
@@ -40,13 +44,16 @@ class PendingReply:
     :param waiter: an opaque object of the I/O layer that is woken with the reply
     """
 
-    __slots__ = ("abandoned", "expected", "request", "waiter")
+    __slots__ = ("abandoned", "expected", "frame", "request", "sent", "waiter")
 
-    def __init__(self, request: type[Frame], waiter: Any = None) -> None:
+    def __init__(self, request: type[Frame], waiter: Any = None, frame: bytes = b"") -> None:
         self.request = request
         self.expected = expected_replies(request)
         self.waiter = waiter
         self.abandoned = False
+        #: the encoded request, until it is sent
+        self.frame = frame
+        self.sent = False
 
     def __repr__(self) -> str:
         return f"<PendingReply {self.request.name}{' abandoned' if self.abandoned else ''}>"
@@ -67,11 +74,38 @@ class ReplyQueue:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def expect(self, request: type[Frame], waiter: Any = None) -> PendingReply:
-        """Register a request just sent; return its slot."""
-        slot = PendingReply(request, waiter)
+    def expect(self, request: type[Frame], waiter: Any = None, frame: bytes = b"") -> PendingReply:
+        """Queue a request (its encoded *frame* is sent by :meth:`take_sendable`)."""
+        slot = PendingReply(request, waiter, frame)
         self._pending.append(slot)
         return slot
+
+    def expect_sent(self, request: type[Frame], waiter: Any = None) -> PendingReply:
+        """Register a request that went out at once, ahead of the queue (channel.close)."""
+        slot = self.expect(request, waiter)
+        slot.sent = True
+        return slot
+
+    def take_sendable(self) -> bytes | None:
+        """Return the head request's frame when it has not been sent yet."""
+        if not self._pending:
+            return None
+        head = self._pending[0]
+        if head.sent:
+            return None
+        head.sent = True
+        frame, head.frame = head.frame, b""
+        return frame
+
+    def abandon(self, slot: PendingReply) -> None:
+        """The caller stopped waiting: drop the request if unsent, else ignore its reply."""
+        if not slot.sent:
+            try:
+                self._pending.remove(slot)
+            except ValueError:
+                pass
+            return
+        slot.abandoned = True
 
     def match(self, reply: Frame) -> PendingReply:
         """Pop and return the slot *reply* answers.

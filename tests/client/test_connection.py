@@ -38,7 +38,9 @@ async def test_connect_amqp_with_explicit_parameters(amqp_broker: BrokerTarget) 
         client_properties={"connection_name": "explicit"},
     ) as conn:
         assert (conn.server_channel_max, conn.server_frame_max, conn.server_heartbeat) == (
-            10, 8192, 5,
+            10,
+            8192,
+            5,
         )
         assert conn.client_properties["connection_name"] == "explicit"
         assert conn.client_properties["capabilities"]["authentication_failure_close"] is True

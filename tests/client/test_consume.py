@@ -108,9 +108,7 @@ async def test_prefetch_limits_unacked_deliveries(amqp_broker: BrokerTarget) -> 
                     break
             async with conn.new_channel() as probe:
                 # three are out, unacked; seven still ready
-                assert (await probe.queue_declare(queue, passive=True) or {})[
-                    "message_count"
-                ] == 7
+                assert (await probe.queue_declare(queue, passive=True) or {})["message_count"] == 7
             await chan.basic_ack(tags[-1], multiple=True)
             async for _, envelope, _ in listener:
                 tags.append(envelope.delivery_tag)

@@ -57,7 +57,9 @@ async def test_queue_counts_and_purge_and_delete(amqp_broker: BrokerTarget) -> N
         for index in range(3):
             await chan.publish(str(index), "", queue)
         assert await chan.queue_declare(queue, passive=True) == {
-            "queue": queue, "message_count": 3, "consumer_count": 0,
+            "queue": queue,
+            "message_count": 3,
+            "consumer_count": 0,
         }
         assert await chan.queue_purge(queue) == {"message_count": 3}
         await chan.publish("again", "", queue)
@@ -74,7 +76,10 @@ async def test_queue_delete_if_empty_refuses(amqp_broker: BrokerTarget) -> None:
             await chan.publish("x", "", queue)
             with pytest.raises(async_amqp.PreconditionFailedError) as caught:
                 await chan.queue_delete(queue, if_empty=True)
-        assert caught.value.reply_text == f"PRECONDITION_FAILED - queue '{queue}' in vhost '/' not empty"
+        assert (
+            caught.value.reply_text
+            == f"PRECONDITION_FAILED - queue '{queue}' in vhost '/' not empty"
+        )
 
 
 async def test_queue_redeclare_with_other_flags_is_406(amqp_broker: BrokerTarget) -> None:
@@ -187,7 +192,10 @@ async def test_exchange_delete_if_unused(amqp_broker: BrokerTarget) -> None:
     ],
 )
 async def test_routing_by_exchange_type(
-    amqp_broker: BrokerTarget, exchange_type: str, binding_key: str, routing_key: str,
+    amqp_broker: BrokerTarget,
+    exchange_type: str,
+    binding_key: str,
+    routing_key: str,
     routed: bool,
 ) -> None:
     exchange = amqp_broker.exchange_name()

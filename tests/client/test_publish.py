@@ -15,8 +15,15 @@ ALL_PROPERTIES = {
     "content_type": "application/json",
     "content_encoding": "utf-8",
     "headers": {
-        "int": 42, "neg": -7, "big": 2**40, "str": "text", "bool": True, "float": 1.5,
-        "list": [1, "two", False], "table": {"nested": "yes"}, "none": None,
+        "int": 42,
+        "neg": -7,
+        "big": 2**40,
+        "str": "text",
+        "bool": True,
+        "float": 1.5,
+        "list": [1, "two", False],
+        "table": {"nested": "yes"},
+        "none": None,
         "time": datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC),
     },
     "delivery_mode": 2,
@@ -114,8 +121,16 @@ async def test_returns_are_buffered_until_iterated(amqp_broker: BrokerTarget) ->
         await chan.publish(b"dropped silently", "", nowhere)
         returned = []
         async for body, envelope, properties in chan:
-            returned.append((body, envelope.reply_code, envelope.reply_text,
-                             envelope.exchange_name, envelope.routing_key, properties.message_id))
+            returned.append(
+                (
+                    body,
+                    envelope.reply_code,
+                    envelope.reply_text,
+                    envelope.exchange_name,
+                    envelope.routing_key,
+                    properties.message_id,
+                )
+            )
             if len(returned) == 2:
                 break
     assert returned == [

@@ -401,3 +401,34 @@ def test_blocked_and_unblocked_events() -> None:
         ev.ConnectionUnblocked,
     ]
     assert pair.client_events[-2].reason == "low on memory"  # type: ignore[attr-defined]
+
+
+def test_only_one_synchronous_request_per_channel_is_on_the_wire() -> None:
+    pair = Pair()
+    pair.handshake()
+    channel_id = open_channel(pair)
+    first = pair.client.call(channel_id, commands.Basic.Qos(prefetch_count=1), "first")
+    second = pair.client.call(channel_id, commands.Basic.Qos(prefetch_count=2), "second")
+    third = pair.client.call(channel_id, commands.Basic.Qos(prefetch_count=3), "third")
+    assert (first.sent, second.sent, third.sent) == (True, False, False)
+    pair.client.abandon(channel_id, second)  # never sent: dropped, not sent later
+    pair.server.receive(pair.client.data_to_send(0.0), 0.0)
+    pair.server.send_method(channel_id, commands.Basic.QosOk())
+    pair.client_events += pair.client.receive(pair.server.data_to_send(0.0), 0.0)
+    assert third.sent
+    sent = pair.server.receive(pair.client.data_to_send(0.0), 0.0)
+    assert [e.method.prefetch_count for e in sent] == [3]  # type: ignore[attr-defined]
+
+
+def test_channel_close_goes_out_at_once_and_fails_queued_requests() -> None:
+    pair = Pair()
+    pair.handshake()
+    channel_id = open_channel(pair)
+    in_flight = pair.client.call(channel_id, commands.Basic.Qos(prefetch_count=1), "a")
+    queued = pair.client.call(channel_id, commands.Basic.Recover(), "b")
+    closing = pair.client.call(channel_id, commands.Channel.Close(200, "", 0, 0), "c")
+    pair.pump()
+    closed = pair.client_events[-1]
+    assert isinstance(closed, ev.ChannelClosed)
+    assert closed.pending == [in_flight, queued, closing]
+    assert not queued.sent
