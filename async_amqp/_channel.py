@@ -9,6 +9,7 @@ fetched, a channel opened), undone.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import uuid
@@ -706,10 +707,10 @@ class Channel:
         with anyio.CancelScope(shield=True):
             tag = consumer.consumer_tag
             if self.is_open and self.protocol.is_open and tag in self._consumers:
-                try:
+                with contextlib.suppress(
+                    exceptions.ChannelClosedError, exceptions.ConnectionClosedError
+                ):
                     await self.basic_cancel(tag)
-                except (exceptions.ChannelClosedError, exceptions.ConnectionClosedError):
-                    pass
             consumer._finish()
             unprocessed = consumer._take_unprocessed()
             if consumer.no_ack or not unprocessed or not self.is_open:
@@ -738,7 +739,7 @@ class Channel:
     async def basic_qos(
         self, prefetch_size: int = 0, prefetch_count: int = 0, connection_global: bool = False
     ) -> bool:
-        """Limit unacknowledged deliveries (per consumer, or per channel with ``connection_global``)."""
+        """Limit unacknowledged deliveries per consumer (per channel: ``connection_global``)."""
         await self._call(commands.Basic.Qos(prefetch_size, prefetch_count, connection_global))
         return True
 
@@ -792,7 +793,7 @@ class Channel:
         """Like :meth:`basic_recover` without waiting for the broker (deprecated method)."""
         await self._send(commands.Basic.RecoverAsync(requeue))
 
-    # -- tx class ------------------------------------------------------------------------------------
+    # -- tx class -------------------------------------------------------------------------
 
     async def tx_select(self) -> bool:
         """Make the channel transactional."""

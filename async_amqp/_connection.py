@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
@@ -564,11 +564,12 @@ class _ChannelContext:
         channel = self._channel
         if channel is None or not channel.is_open:
             return
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
-            try:
-                await channel.close()
-            except (exceptions.ChannelClosedError, exceptions.ConnectionClosedError):
-                pass
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(CLOSE_TIMEOUT),
+            suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
+        ):
+            await channel.close()
 
 
 __all__ = ["AmqpProtocol"]

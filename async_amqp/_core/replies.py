@@ -13,6 +13,7 @@ nobody wants it.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from typing import Any
 
@@ -100,10 +101,8 @@ class ReplyQueue:
     def abandon(self, slot: PendingReply) -> None:
         """The caller stopped waiting: drop the request if unsent, else ignore its reply."""
         if not slot.sent:
-            try:
+            with contextlib.suppress(ValueError):
                 self._pending.remove(slot)
-            except ValueError:
-                pass
             return
         slot.abandoned = True
 

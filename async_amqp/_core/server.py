@@ -383,7 +383,6 @@ class ServerConnection:
                 self.state = ServerState.CLOSED
                 events.append(ProtocolHeaderRefused(header))
                 return events
-            channel_max, frame_max, heartbeat = self.offered
             self._outgoing.append(
                 encode_method(
                     0,
@@ -507,7 +506,7 @@ class ServerConnection:
         offered_channel_max, offered_frame_max, _ = self.offered
         valid = (
             1 <= method.channel_max <= (offered_channel_max or 65535)
-            and FRAME_MIN_SIZE <= method.frame_max
+            and method.frame_max >= FRAME_MIN_SIZE
             and (not offered_frame_max or method.frame_max <= offered_frame_max)
         )
         if not valid:

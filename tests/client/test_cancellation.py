@@ -76,10 +76,9 @@ async def test_queue_declare(amqp_broker: BrokerTarget) -> None:
         # the next call gets its own reply, not the late one
         assert (await chan.queue_declare("", exclusive=True) or {})["queue"].startswith("amq.gen-")
         assert (await chan.queue_declare(second, passive=True) or {})["queue"] == second
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            with pytest.raises(async_amqp.NotFoundError):
-                await chan.queue_declare(first, passive=True)  # never sent
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        with pytest.raises(async_amqp.NotFoundError):
+            await chan.queue_declare(first, passive=True)  # never sent
 
 
 @pytest.mark.parametrize(

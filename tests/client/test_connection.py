@@ -7,7 +7,6 @@ import pytest
 
 import async_amqp
 from async_amqp import parse_url
-
 from tests.support import BrokerTarget
 
 
@@ -105,26 +104,25 @@ async def test_connection_error_fails_calls_in_other_tasks(amqp_broker: BrokerTa
     errors: list[BaseException] = []
     consuming = anyio.Event()
     with pytest.raises(async_amqp.NotImplementedByBrokerError):
-        async with amqp_broker.connect() as conn:
-            async with conn.new_channel() as waiting_chan:
-                await waiting_chan.queue_declare(queue)
+        async with amqp_broker.connect() as conn, conn.new_channel() as waiting_chan:
+            await waiting_chan.queue_declare(queue)
 
-                async def consume() -> None:
-                    try:
-                        async with waiting_chan.new_consumer(queue_name=queue) as listener:
-                            consuming.set()
-                            async for _ in listener:
-                                pass
-                    except async_amqp.AmqpError as error:
-                        errors.append(error)
+            async def consume() -> None:
+                try:
+                    async with waiting_chan.new_consumer(queue_name=queue) as listener:
+                        consuming.set()
+                        async for _ in listener:
+                            pass
+                except async_amqp.AmqpError as error:
+                    errors.append(error)
 
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(consume)
-                    await consuming.wait()
-                    async with conn.new_channel() as chan:
-                        with pytest.raises(async_amqp.NotImplementedByBrokerError):
-                            await chan.basic_recover(requeue=False)  # 540 ends the connection
-                        await anyio.sleep_forever()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume)
+                await consuming.wait()
+                async with conn.new_channel() as chan:
+                    with pytest.raises(async_amqp.NotImplementedByBrokerError):
+                        await chan.basic_recover(requeue=False)  # 540 ends the connection
+                    await anyio.sleep_forever()
     assert len(errors) == 1
     assert isinstance(errors[0], async_amqp.NotImplementedByBrokerError)
     assert errors[0].reply_text == "NOT_IMPLEMENTED - requeue=false"
@@ -152,7 +150,7 @@ async def test_connection_refused_is_an_os_error() -> None:
             pass
 
 
-class socket_free_port:  # noqa: N801 - used as a context manager
+class socket_free_port:
     """A local port with nothing listening on it."""
 
     def __enter__(self) -> int:

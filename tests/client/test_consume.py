@@ -155,11 +155,10 @@ async def test_basic_get(amqp_broker: BrokerTarget) -> None:
 
 
 async def test_unknown_delivery_tag_is_406(amqp_broker: BrokerTarget) -> None:
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.basic_ack(99)
-            with pytest.raises(async_amqp.PreconditionFailedError) as caught:
-                await chan.basic_qos(prefetch_count=1)
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.basic_ack(99)
+        with pytest.raises(async_amqp.PreconditionFailedError) as caught:
+            await chan.basic_qos(prefetch_count=1)
     assert caught.value.reply_text == "PRECONDITION_FAILED - unknown delivery tag 99"
     assert (caught.value.class_id, caught.value.method_id) == (60, 80)
 
@@ -235,14 +234,15 @@ async def test_duplicate_consumer_tag_is_refused_locally(amqp_broker: BrokerTarg
 
 async def test_exclusive_consumer_is_403(amqp_broker: BrokerTarget) -> None:
     queue = amqp_broker.queue_name()
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.queue_declare(queue)
-            async with chan.new_consumer(queue_name=queue, exclusive=True):
-                async with conn.new_channel() as other:
-                    with pytest.raises(async_amqp.AccessRefusedError) as caught:
-                        async with other.new_consumer(queue_name=queue):
-                            pass
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_declare(queue)
+        async with (
+            chan.new_consumer(queue_name=queue, exclusive=True),
+            conn.new_channel() as other,
+        ):
+            with pytest.raises(async_amqp.AccessRefusedError) as caught:
+                async with other.new_consumer(queue_name=queue):
+                    pass
     assert caught.value.reply_text == (
         f"ACCESS_REFUSED - queue '{queue}' in vhost '/' in exclusive use"
     )
@@ -262,19 +262,22 @@ async def test_no_wait_consumer_gets_a_client_tag(amqp_broker: BrokerTarget) -> 
 async def test_slow_consumer_does_not_stall_other_channels(amqp_broker: BrokerTarget) -> None:
     slow_queue = amqp_broker.queue_name("slow")
     fast_queue = amqp_broker.queue_name("fast")
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as slow, conn.new_channel() as fast:
-            await fill(slow, slow_queue, 200)
-            await fill(fast, fast_queue, 200)
-            async with slow.new_consumer(queue_name=slow_queue, no_ack=True):
-                # nobody reads the slow consumer: its deliveries pile up in its buffer
-                received = 0
-                async with fast.new_consumer(queue_name=fast_queue, no_ack=True) as listener:
-                    async for _ in listener:
-                        received += 1
-                        if received == 200:
-                            break
-            assert received == 200
+    async with (
+        amqp_broker.connect() as conn,
+        conn.new_channel() as slow,
+        conn.new_channel() as fast,
+    ):
+        await fill(slow, slow_queue, 200)
+        await fill(fast, fast_queue, 200)
+        async with slow.new_consumer(queue_name=slow_queue, no_ack=True):
+            # nobody reads the slow consumer: its deliveries pile up in its buffer
+            received = 0
+            async with fast.new_consumer(queue_name=fast_queue, no_ack=True) as listener:
+                async for _ in listener:
+                    received += 1
+                    if received == 200:
+                        break
+        assert received == 200
 
 
 async def test_cancel_ends_iteration_after_buffered_messages(amqp_broker: BrokerTarget) -> None:
@@ -303,8 +306,7 @@ async def test_tx_commit_and_rollback(amqp_broker: BrokerTarget) -> None:
 
 
 async def test_tx_commit_without_select_is_406(amqp_broker: BrokerTarget) -> None:
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            with pytest.raises(async_amqp.PreconditionFailedError) as caught:
-                await chan.tx_commit()
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        with pytest.raises(async_amqp.PreconditionFailedError) as caught:
+            await chan.tx_commit()
     assert caught.value.reply_text == "PRECONDITION_FAILED - channel is not transactional"

@@ -31,22 +31,20 @@ async def test_api_document_queue_declare_example(amqp_broker: BrokerTarget) -> 
 async def test_api_document_bind_example(amqp_broker: BrokerTarget) -> None:
     queue = amqp_broker.queue_name()
     exchange = amqp_broker.exchange_name()
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.queue_declare(queue_name=queue)
-            await chan.exchange_declare(exchange_name=exchange)
-            await chan.queue_bind(queue, exchange, routing_key="")
-            await chan.confirm_select()  # the ack means "enqueued": a reliable barrier
-            await chan.publish("routed", exchange, "")
-            assert (await chan.queue_declare(queue, passive=True) or {})["message_count"] == 1
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_declare(queue_name=queue)
+        await chan.exchange_declare(exchange_name=exchange)
+        await chan.queue_bind(queue, exchange, routing_key="")
+        await chan.confirm_select()  # the ack means "enqueued": a reliable barrier
+        await chan.publish("routed", exchange, "")
+        assert (await chan.queue_declare(queue, passive=True) or {})["message_count"] == 1
 
 
 async def test_api_document_exchange_declare_example(amqp_broker: BrokerTarget) -> None:
     exchange = amqp_broker.exchange_name()
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.exchange_declare(exchange_name=exchange, auto_delete=True)
-            assert await chan.exchange_declare(exchange, passive=True) is True
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.exchange_declare(exchange_name=exchange, auto_delete=True)
+        assert await chan.exchange_declare(exchange, passive=True) is True
 
 
 async def test_queue_counts_and_purge_and_delete(amqp_broker: BrokerTarget) -> None:
@@ -84,11 +82,10 @@ async def test_queue_delete_if_empty_refuses(amqp_broker: BrokerTarget) -> None:
 
 async def test_queue_redeclare_with_other_flags_is_406(amqp_broker: BrokerTarget) -> None:
     queue = amqp_broker.queue_name()
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.queue_declare(queue, durable=False)
-            with pytest.raises(async_amqp.PreconditionFailedError) as caught:
-                await chan.queue_declare(queue, durable=True)
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_declare(queue, durable=False)
+        with pytest.raises(async_amqp.PreconditionFailedError) as caught:
+            await chan.queue_declare(queue, durable=True)
     assert caught.value.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg 'durable' for queue '{queue}' in vhost '/': "
         "received 'true' but current is 'false'"
@@ -128,11 +125,10 @@ async def test_exchange_passive_missing_and_reserved_names(amqp_broker: BrokerTa
 
 async def test_exchange_redeclare_with_other_type_is_406(amqp_broker: BrokerTarget) -> None:
     exchange = amqp_broker.exchange_name()
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.exchange_declare(exchange, "fanout")
-            with pytest.raises(async_amqp.PreconditionFailedError) as caught:
-                await chan.exchange_declare(exchange, "topic")
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.exchange_declare(exchange, "fanout")
+        with pytest.raises(async_amqp.PreconditionFailedError) as caught:
+            await chan.exchange_declare(exchange, "topic")
     assert caught.value.reply_text == (
         f"PRECONDITION_FAILED - inequivalent arg 'type' for exchange '{exchange}' in vhost '/': "
         "received 'topic' but current is 'fanout'"
@@ -245,10 +241,9 @@ async def test_no_wait_declare_then_barrier(amqp_broker: BrokerTarget) -> None:
 
 async def test_no_wait_error_arrives_as_channel_close(amqp_broker: BrokerTarget) -> None:
     missing = amqp_broker.queue_name("missing")
-    async with amqp_broker.connect() as conn:
-        async with conn.new_channel() as chan:
-            await chan.queue_delete(missing, no_wait=True)  # fine: deleting nothing
-            await chan.queue_bind(missing, "amq.direct", "k", no_wait=True)
-            with pytest.raises(async_amqp.NotFoundError):
-                with anyio.fail_after(5):
-                    await chan.queue_declare(missing, passive=True)
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_delete(missing, no_wait=True)  # fine: deleting nothing
+        await chan.queue_bind(missing, "amq.direct", "k", no_wait=True)
+        with pytest.raises(async_amqp.NotFoundError):
+            with anyio.fail_after(5):
+                await chan.queue_declare(missing, passive=True)

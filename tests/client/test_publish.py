@@ -72,7 +72,7 @@ async def test_all_properties_round_trip(amqp_broker: BrokerTarget, as_object: b
         await chan.queue_declare(queue)
         await chan.publish(b"p", "", queue, properties=properties)
         async with chan.new_consumer(queue_name=queue, no_ack=True) as listener:
-            async for _body, _envelope, received in listener:
+            async for _body, _envelope, received in listener:  # noqa: B007
                 break
     assert isinstance(received, Properties)
     assert received.as_dict() == ALL_PROPERTIES
@@ -200,7 +200,7 @@ async def test_confirmed_mandatory_return_tells_its_publisher(amqp_broker: Broke
             f"r{index}": ("acked" if index % 3 else "returned") for index in range(20)
         }
         returned = []
-        async for body, envelope, _ in chan:
+        async for body, envelope, _ in chan:  # noqa: B007 - envelope is used below
             returned.append(body)
             if len(returned) == 7:
                 break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,8 +15,6 @@ from async_amqp._core.errors import UnexpectedFrameError
 from async_amqp._core.heartbeat import HeartbeatAction, HeartbeatClock
 from async_amqp._core.replies import ReplyQueue, UnexpectedReplyError
 from async_amqp._core.wire import EMPTY_PROPERTIES
-
-import struct
 
 
 def header(body_size: int, class_id: int = 60) -> bytes:
@@ -104,7 +104,7 @@ def test_an_abandoned_slot_still_consumes_its_reply() -> None:
 def test_a_reply_for_another_request_is_an_error() -> None:
     replies = ReplyQueue()
     replies.expect(commands.Queue.Declare)
-    with pytest.raises(UnexpectedReplyError, match="Queue.DeclareOk"):
+    with pytest.raises(UnexpectedReplyError, match=r"Queue\.DeclareOk"):
         replies.match(commands.Exchange.DeclareOk())
     with pytest.raises(UnexpectedReplyError, match="no request"):
         ReplyQueue().match(commands.Exchange.DeclareOk())
