@@ -245,25 +245,27 @@ class Queue:
     # ---- expiry -----------------------------------------------------------
 
     def expire(self, now: float) -> None:
-        """Drop (or dead-letter) expired messages at the head of each priority level."""
+        """Drop (or dead-letter) expired messages at the head of the queue.
+
+        Only the head in delivery order counts, also on priority queues (observed: an
+        expired low-priority message behind a live high-priority one stays counted).
+        """
         expired: list[QueuedMessage] = []
-        for priority in self._priorities:
-            level = self._levels[priority]
-            while level and level[0].expires_at is not None and level[0].expires_at <= now:
-                item = level.popleft()
-                self._ready_count -= 1
-                self._ready_bytes -= item.size
-                expired.append(item)
+        while True:
+            head = self._head()
+            if head is None or head.expires_at is None or head.expires_at > now:
+                break
+            self._pop_head()
+            expired.append(head)
         if expired:
             self.vhost.dead_letter(self, expired, DeathReason.EXPIRED, now)
 
     def next_deadline(self) -> float | None:
         """The earliest head expiry or queue expiry, if any."""
-        deadlines = [
-            level[0].expires_at
-            for level in self._levels.values()
-            if level and level[0].expires_at is not None
-        ]
+        deadlines: list[float] = []
+        head = self._head()
+        if head is not None and head.expires_at is not None:
+            deadlines.append(head.expires_at)
         if self.settings.expires is not None and not self.consumers:
             deadlines.append(self.last_used + self.settings.expires / 1000.0)
         return min(deadlines) if deadlines else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
 from modelkit import Client, raises
 from pamqp.commands import Basic
 
@@ -515,3 +517,48 @@ def test_deliver_event_type(client: Client, broker: BrokerModel) -> None:
     (event,) = client.events()
     assert isinstance(event, Deliver)
     assert event.channel_id == 1
+
+
+def test_return_carries_properties_without_bcc(client: Client) -> None:
+    from modelkit import raw_props_with_headers
+
+    raw = raw_props_with_headers(
+        [(b"a", typed("b", 1)), (b"BCC", typed("A", [typed("S", "nope")])), (b"z", typed("b", 2))]
+    )
+    client.publish("amq.direct", "nowhere", b"ret", mandatory=True, raw_properties=raw)
+    (ret,) = client.events()
+    assert isinstance(ret, Return)
+    assert ret.message.raw_properties == bytes.fromhex("20000000000801616201017a6202")
+
+
+def test_get_does_not_count_toward_global_prefetch(client: Client) -> None:
+    setup_queue(client)
+    for body in (b"0", b"1", b"2", b"3"):
+        client.publish("", "q", body)
+    ch = client.channel()
+    ch.basic_qos(prefetch_count=1, global_=True)
+    got = ch.basic_get("q")
+    assert got is not None
+    client.call(ch.basic_consume, "q", "c")
+    assert [(d.delivery_tag, d.message.body) for d in client.deliveries()] == [(2, b"1")]
+    client.call(ch.basic_ack, got.delivery_tag)
+    assert client.deliveries() == []
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 20)), max_size=30))
+def test_requeue_always_restores_publish_order(steps: list[tuple[bool, int]]) -> None:
+    broker = BrokerModel(clock=lambda: 0.0)
+    client = Client(broker)
+    ch = client.channel()
+    ch.queue_declare("q")
+    for index in range(10):
+        client.publish("", "q", bytes([index]))
+    for take, pick in steps:
+        if take:
+            ch.basic_get("q")
+        elif ch.unacked:
+            tags = sorted(ch.unacked)
+            ch.basic_reject(tags[pick % len(tags)], requeue=True)
+    ch.basic_recover(True)
+    bodies = [m.body for m in broker.snapshot().queues["q"].messages]
+    assert bodies == [bytes([i]) for i in range(10)]

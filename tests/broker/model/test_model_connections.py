@@ -232,3 +232,22 @@ def test_seeded_names_are_reproducible(clock: FakeClock) -> None:
         broker = BrokerModel(clock, rng=random.Random(1))
         names.append(broker.open_connection("guest", "/").open_channel(1).queue_declare("")[0])
     assert names[0] == names[1]
+
+
+def test_second_reply_consumer_is_refused(client: Client) -> None:
+    ch = client.channel()
+    ch.basic_consume("amq.rabbitmq.reply-to", "r1", no_ack=True)
+    raises(
+        406,
+        "PRECONDITION_FAILED - reply consumer already set",
+        ch.basic_consume,
+        "amq.rabbitmq.reply-to",
+        "r2",
+        no_ack=True,
+    )
+    raises(
+        404,
+        "NOT_FOUND - no queue 'amq.rabbitmq.reply-to' in vhost '/'",
+        client.channel(2).basic_get,
+        "amq.rabbitmq.reply-to",
+    )

@@ -167,3 +167,21 @@ def test_unroutable_mandatory_in_confirm_mode_return_before_ack(client: Client) 
     client.publish("amq.direct", "nowhere", mandatory=True)
     events = client.events()
     assert [type(e) for e in events] == [Return, PublisherAck]
+
+
+def test_priority_queue_expires_only_the_head(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
+    from pamqp.commands import Basic
+
+    client.channel().queue_declare("pq", arguments={"x-max-priority": 5})
+    client.publish("", "pq", b"high", properties=Basic.Properties(priority=5, expiration="100000"))
+    client.publish("", "pq", b"low", properties=Basic.Properties(priority=1, expiration="10"))
+    assert broker.next_deadline() == clock.now + 100
+    clock.advance(1)
+    broker.run_timers()
+    assert count(client, "pq") == 2
+    got = client.channel().basic_get("pq", no_ack=True)
+    assert got is not None
+    assert got.message.body == b"high"
+    assert client.channel().basic_get("pq", no_ack=True) is None
