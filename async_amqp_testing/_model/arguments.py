@@ -201,13 +201,14 @@ def validate_queue_arguments(
     """
     what = f"queue '{name}' in vhost '{vhost}'"
     check = _ArgCheck(arguments, what)
-    expires = check.ttl("x-expires", zero_allowed=False)
-    message_ttl = check.ttl("x-message-ttl", zero_allowed=True)
+    # The DLX type is checked by the channel before the queue-type validation runs.
     dlx_value = arguments.get("x-dead-letter-exchange")
     if dlx_value is not None and dlx_value.tag not in BINARY_TAGS:
         raise precondition_failed(
             f"invalid type '{dlx_value.type_name}' for arg 'x-dead-letter-exchange' in {what}"
         )
+    expires = check.ttl("x-expires", zero_allowed=False)
+    message_ttl = check.ttl("x-message-ttl", zero_allowed=True)
     dlrk = check.string("x-dead-letter-routing-key")
     if dlrk is not None and dlx_value is None:
         raise check.invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined")

@@ -22,6 +22,23 @@ def test_unknown_type_is_a_connection_error(client: Client) -> None:
     assert err.is_connection_error
 
 
+def test_type_is_checked_first_and_atom_names_are_invalid(client: Client) -> None:
+    raises(
+        503,
+        "COMMAND_INVALID - unknown exchange type 'nope'",
+        client.channel().exchange_declare,
+        "",
+        "nope",
+    )
+    raises(
+        503,
+        "COMMAND_INVALID - invalid exchange type 'foo'",
+        client.channel(2).exchange_declare,
+        "amq.x",
+        "foo",
+    )
+
+
 def test_passive_declare_checks_existence_only(client: Client) -> None:
     ch = client.channel()
     ch.exchange_declare("x", "fanout")

@@ -376,6 +376,24 @@ def test_exclusive_owner_flip_and_other_channels(client: Client) -> None:
     assert "q" not in client.broker.snapshot().queues
 
 
+def test_exclusive_queues_are_never_durable(client: Client) -> None:
+    ch = client.channel()
+    ch.queue_declare("q", durable=True, exclusive=True)
+    ch.queue_declare("q", durable=False, exclusive=True)
+    assert not client.broker.snapshot().queues["q"].durable
+
+
+def test_dlx_type_reported_before_other_arguments(client: Client) -> None:
+    raises(
+        406,
+        "PRECONDITION_FAILED - invalid type 'signedint' for arg 'x-dead-letter-exchange' "
+        "in queue 'q' in vhost '/'",
+        client.channel().queue_declare,
+        "q",
+        arguments={"x-expires": 0, "x-dead-letter-exchange": 1},
+    )
+
+
 def test_non_exclusive_queue_flipped_to_exclusive_is_locked(client: Client) -> None:
     ch = client.channel()
     ch.queue_declare("q")
