@@ -46,6 +46,11 @@ logger = logging.getLogger("async_amqp")
 Arguments = Mapping[str, Any] | None
 
 
+def _no_arguments(method: str, arguments: Arguments) -> None:
+    if arguments:
+        raise ValueError(f"{method} takes no AMQP arguments (got {dict(arguments)!r})")
+
+
 class _PublishWaiter(Waiter):
     """The outcome of one publish in confirm mode."""
 
@@ -351,9 +356,10 @@ class Channel:
         arguments: Arguments = None,
         *,
         internal: bool = False,
-    ) -> bool | None:
+    ) -> dict[str, str] | None:
         """Declare an exchange (or check that it exists with ``passive=True``).
 
+        :returns: ``{'exchange': name, 'type': type_name}`` (None with ``no_wait``)
         :raises PreconditionFailedError: when it exists with other settings
         :raises NotFoundError: when passive and missing
         """
@@ -371,12 +377,21 @@ class Channel:
             ),
             no_wait,
         )
-        return None if reply is None else True
+        return None if reply is None else {"exchange": exchange_name, "type": type_name}
 
     async def exchange_delete(
-        self, exchange_name: str, if_unused: bool = False, no_wait: bool = False
+        self,
+        exchange_name: str,
+        if_unused: bool = False,
+        no_wait: bool = False,
+        arguments: Arguments = None,
     ) -> bool | None:
-        """Delete an exchange (deleting a missing one succeeds)."""
+        """Delete an exchange (deleting a missing one succeeds).
+
+        :param arguments: accepted for compatibility; exchange.delete carries none
+        :raises ValueError: when *arguments* is not empty
+        """
+        _no_arguments("exchange_delete", arguments)
         reply = await self._request(
             make_method(
                 commands.Exchange.Delete,
@@ -476,8 +491,14 @@ class Channel:
         if_unused: bool = False,
         if_empty: bool = False,
         no_wait: bool = False,
+        arguments: Arguments = None,
     ) -> dict[str, int] | None:
-        """Delete a queue; returns ``{'message_count': ready messages deleted}``."""
+        """Delete a queue; returns ``{'message_count': ready messages deleted}``.
+
+        :param arguments: accepted for compatibility; queue.delete carries none
+        :raises ValueError: when *arguments* is not empty
+        """
+        _no_arguments("queue_delete", arguments)
         reply = await self._request(
             make_method(
                 commands.Queue.Delete,
@@ -518,8 +539,13 @@ class Channel:
         exchange_name: str,
         routing_key: str = "",
         arguments: Arguments = None,
+        no_wait: bool = False,
     ) -> bool:
-        """Remove a queue binding (removing a missing one succeeds)."""
+        """Remove a queue binding (removing a missing one succeeds).
+
+        AMQP's queue.unbind has no ``nowait`` bit, so this always waits for
+        the broker; ``no_wait`` is accepted for compatibility.
+        """
         await self._call(
             make_method(
                 commands.Queue.Unbind,

@@ -44,7 +44,11 @@ async def test_api_document_exchange_declare_example(amqp_broker: BrokerTarget) 
     exchange = amqp_broker.exchange_name()
     async with amqp_broker.connect() as conn, conn.new_channel() as chan:
         await chan.exchange_declare(exchange_name=exchange, auto_delete=True)
-        assert await chan.exchange_declare(exchange, passive=True) is True
+        # a passive declare checks existence only; the reply names what was asked
+        assert await chan.exchange_declare(exchange, passive=True) == {
+            "exchange": exchange,
+            "type": "direct",
+        }
 
 
 async def test_queue_counts_and_purge_and_delete(amqp_broker: BrokerTarget) -> None:
@@ -120,7 +124,7 @@ async def test_exchange_passive_missing_and_reserved_names(amqp_broker: BrokerTa
                 "ACCESS_REFUSED - exchange name 'amq.mine' contains reserved prefix 'amq.*'"
             )
         async with conn.new_channel() as chan:
-            assert await chan.exchange_declare("amq.topic", "topic", durable=True) is True
+            assert await chan.exchange_declare("amq.topic", "topic", durable=True)
 
 
 async def test_exchange_redeclare_with_other_type_is_406(amqp_broker: BrokerTarget) -> None:
