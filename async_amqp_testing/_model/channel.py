@@ -21,7 +21,7 @@ from .errors import access_refused, not_allowed, not_found, not_implemented, pre
 from .events import PublisherAck, PublisherNack, Return
 from .exchange import DestinationKind
 from .fieldtable import to_table
-from .message import Message, PropertyList
+from .message import Message
 from .publish import REPLY_PREFIX, REPLY_QUEUE, prepare_publish, with_reply_to
 from .queue import Consumer, PublishOutcome, Queue
 
@@ -309,16 +309,16 @@ class ChannelModel(DeliveryChannel):
         self,
         exchange: str,
         routing_key: str,
-        mandatory: bool = False,
-        immediate: bool = False,
-        message: Message | None = None,
+        mandatory: bool,
+        immediate: bool,
+        message: Message,
     ) -> None:
         """basic.publish: route now (or at tx.commit), appending Return/confirm events inline.
 
         ``message.exchange``/``routing_key`` are taken from the arguments.
-        :raises AmqpError: 540 immediate, 404 missing exchange, 403 internal, 406 bad properties.
+        :raises AmqpError: 540 immediate, 404 missing exchange, 403 internal, 406 bad
+            properties, 541 for a header table RabbitMQ cannot parse.
         """
-        assert message is not None, "basic_publish needs the message"
         if immediate:
             raise not_implemented("immediate=true")
         target = self.vhost.exchange(exchange)
@@ -337,8 +337,7 @@ class ChannelModel(DeliveryChannel):
                 raise precondition_failed("fast reply consumer does not exist")
             message = with_reply_to(message, self._reply_key())
         reply_key = routing_key if exchange == "" and routing_key.startswith(REPLY_PREFIX) else None
-        headers = PropertyList.parse(message.raw_properties).header_entries()
-        queues = self.vhost.route(target, prepared.routing_keys, headers)
+        queues = self.vhost.route(target, prepared.routing_keys, prepared.headers)
         pending = _TxPublish(
             message, prepared.routing_keys, tuple(q.name for q in queues), mandatory, reply_key
         )

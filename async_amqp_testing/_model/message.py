@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pamqp.commands import Basic
 
 from .errors import AmqpError, precondition_failed
-from .fieldtable import FieldTableError, FieldValue, encode_entries, iter_raw_table
+from .fieldtable import FieldValue, encode_entries, iter_raw_table
 
 __all__ = [
     "MAX_EXPIRY_MS",
@@ -24,7 +24,10 @@ __all__ = [
     "PropertyList",
     "PropertySlot",
     "decode_properties",
+    "find_header",
+    "header_routes",
     "parse_expiration",
+    "without_header",
 ]
 
 # RabbitMQ refuses TTLs above ten years (observed bound for x-message-ttl,
@@ -245,6 +248,3 @@ def parse_expiration(value: bytes) -> int:
 
 def _bad_expiration(text: str, reason: str) -> AmqpError:
     return precondition_failed(f"invalid expiration '{text}': {reason}")
-
-
-__all__ += ["FieldTableError", "find_header", "header_routes", "without_header"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import precondition_failed
+from .errors import internal_error, precondition_failed
+from .fieldtable import FieldTableError, FieldValue
 from .message import (
     Message,
     PropertyList,
@@ -21,7 +22,14 @@ from .message import (
     without_header,
 )
 
-__all__ = ["MAX_MESSAGE_SIZE", "REPLY_PREFIX", "REPLY_QUEUE", "PreparedPublish", "prepare_publish"]
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "REPLY_PREFIX",
+    "REPLY_QUEUE",
+    "PreparedPublish",
+    "prepare_publish",
+    "with_reply_to",
+]
 
 REPLY_QUEUE = "amq.rabbitmq.reply-to"
 REPLY_PREFIX = "amq.rabbitmq.reply-to."
@@ -36,20 +44,26 @@ class PreparedPublish:
     message: Message
     routing_keys: tuple[str, ...]
     wants_reply: bool
+    headers: list[tuple[bytes, FieldValue]] | None
 
 
 def prepare_publish(message: Message, username: str) -> PreparedPublish:
     """Check a publish's properties and strip BCC, as RabbitMQ does before routing.
 
     :raises AmqpError: 406 for size, ``user_id``, ``expiration``, ``delivery_mode`` and
-        CC/BCC type violations, with RabbitMQ's texts.
+        CC/BCC type violations, with RabbitMQ's texts; 541 when the property list or its
+        headers cannot be parsed (RabbitMQ's answer to e.g. the spec-only ``U`` tag).
     """
     if len(message.body) > MAX_MESSAGE_SIZE:
         raise precondition_failed(
             f"message size {len(message.body)} is larger than configured max size "
             f"{MAX_MESSAGE_SIZE}"
         )
-    props = PropertyList.parse(message.raw_properties)
+    try:
+        props = PropertyList.parse(message.raw_properties)
+        headers = props.header_entries()
+    except (ValueError, IndexError, FieldTableError):
+        raise internal_error() from None
     user_id = props.shortstr(PropertySlot.USER_ID)
     if user_id is not None and user_id != username.encode():
         raise precondition_failed(
@@ -62,16 +76,17 @@ def prepare_publish(message: Message, username: str) -> PreparedPublish:
     mode_slot = props.slots[PropertySlot.DELIVERY_MODE]
     if mode_slot is not None and mode_slot[0] not in (1, 2):
         raise precondition_failed(f"invalid message: {{delivery_mode_unknown,{mode_slot[0]}}}")
-    headers = props.header_entries()
     extra_keys = header_routes(headers)
     if headers is not None and find_header(headers, b"BCC") is not None:
-        props.set_header_entries(without_header(headers, b"BCC"))
+        headers = without_header(headers, b"BCC")
+        props.set_header_entries(headers)
         message = message.with_property_list(props, message.exchange, message.routing_key)
     reply_to = props.shortstr(PropertySlot.REPLY_TO)
     return PreparedPublish(
         message,
         (message.routing_key, *extra_keys),
         wants_reply=reply_to == REPLY_QUEUE.encode(),
+        headers=headers,
     )
 
 
@@ -80,6 +95,3 @@ def with_reply_to(message: Message, reply_to: str) -> Message:
     props = PropertyList.parse(message.raw_properties)
     props.set_shortstr(PropertySlot.REPLY_TO, reply_to.encode())
     return message.with_property_list(props, message.exchange, message.routing_key)
-
-
-__all__ += ["with_reply_to"]

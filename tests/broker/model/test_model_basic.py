@@ -562,3 +562,18 @@ def test_requeue_always_restores_publish_order(steps: list[tuple[bool, int]]) ->
     ch.basic_recover(True)
     bodies = [m.body for m in broker.snapshot().queues["q"].messages]
     assert bodies == [bytes([i]) for i in range(10)]
+
+
+def test_unparseable_header_tag_is_internal_error(client: Client) -> None:
+    import struct
+
+    setup_queue(client)
+    table = b"\x01kU\x00\x01"
+    raw = struct.pack(">HI", 0x2000, len(table)) + table
+    from async_amqp_testing._model import Message
+
+    message = Message("", "q", Basic.Properties(), raw, b"")
+    err = raises(
+        541, "INTERNAL_ERROR", client.channel().basic_publish, "", "q", False, False, message
+    )
+    assert err.is_connection_error
