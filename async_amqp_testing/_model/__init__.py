@@ -14,6 +14,7 @@ from .errors import AmqpError, ReplyCode
 from .events import CancelNotify, Deliver, Event, PublisherAck, PublisherNack, Return
 from .fieldtable import FieldValue, decode_table, encode_table, typed
 from .message import Message, decode_properties
+from .wireargs import method_arguments
 
 __all__ = [
     "AmqpError",
@@ -34,5 +35,6 @@ __all__ = [
     "decode_properties",
     "decode_table",
     "encode_table",
+    "method_arguments",
     "typed",
 ]
