@@ -251,3 +251,31 @@ def test_second_reply_consumer_is_refused(client: Client) -> None:
         client.channel(2).basic_get,
         "amq.rabbitmq.reply-to",
     )
+
+
+def test_cancel_hook_deletes_auto_delete_queue(client: Client, broker: BrokerModel) -> None:
+    quiet = Client(broker, cancel_notify=False)
+    ch = quiet.channel()
+    ch.queue_declare("ad", auto_delete=True)
+    quiet.call(ch.basic_consume, "ad", "c")
+    assert broker.cancel_consumer("/", "ad", "c") == 1
+    assert quiet.events() == []
+    assert "ad" not in broker.snapshot().queues
+
+
+def test_inline_events_wake_the_writer(client: Client) -> None:
+    client.channel().confirm_select()
+    before = client.wakeups
+    client.publish("amq.direct", "nowhere", mandatory=True)
+    assert client.wakeups == before + 2  # the return, then the ack
+    assert [type(e).__name__ for e in client.events()] == ["Return", "PublisherAck"]
+
+
+def test_closed_connection_gets_nothing(client: Client, other: Client) -> None:
+    ch = client.channel()
+    ch.queue_declare("q")
+    client.call(ch.basic_consume, "q", "c", no_ack=True)
+    client.connection.close()
+    other.publish("", "q")
+    assert client.events() == []
+    assert other.channel().queue_declare("q", passive=True) == ("q", 1, 0)

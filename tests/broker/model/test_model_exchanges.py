@@ -318,3 +318,37 @@ def test_channel_errors_are_not_connection_errors(broker: BrokerModel) -> None:
     assert not AmqpError(404, "NOT_FOUND - x").is_connection_error
     for code in (501, 503, 504, 505, 530, 540, 541):
         assert AmqpError(code, "X").is_connection_error
+
+
+def test_auto_delete_cascades_through_e2e_chain(client: Client) -> None:
+    ch = client.channel()
+    ch.exchange_declare("top", "fanout", auto_delete=True)
+    ch.exchange_declare("mid", "fanout", auto_delete=True)
+    ch.queue_declare("q")
+    ch.exchange_bind("mid", "top")
+    ch.queue_bind("q", "mid")
+    ch.queue_delete("q")  # mid loses its last binding, and with it top loses its own
+    exchanges = client.broker.snapshot().exchanges
+    assert "mid" not in exchanges
+    assert "top" not in exchanges
+
+
+def test_routing_per_exchange_type(client: Client) -> None:
+    from pamqp.commands import Basic
+
+    ch = client.channel()
+    for name in ("d", "f", "t", "h"):
+        ch.queue_declare(name)
+    ch.queue_bind("d", "amq.direct", "key")
+    ch.queue_bind("f", "amq.fanout", "ignored")
+    ch.queue_bind("t", "amq.topic", "a.*.c")
+    ch.queue_bind("h", "amq.headers", "", {"x-match": "any", "k": "v", "n": 1})
+    client.publish("amq.direct", "key")
+    client.publish("amq.direct", "KEY")
+    client.publish("amq.fanout", "anything")
+    client.publish("amq.topic", "a.b.c")
+    client.publish("amq.topic", "a.b.b.c")
+    client.publish("amq.headers", "x", properties=Basic.Properties(headers={"n": 1}))
+    client.publish("amq.headers", "x", properties=Basic.Properties(headers={"k": "w"}))
+    counts = {n: q.message_count for n, q in client.broker.snapshot().queues.items()}
+    assert counts == {"d": 1, "f": 1, "t": 1, "h": 1}

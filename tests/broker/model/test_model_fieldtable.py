@@ -7,6 +7,8 @@ import decimal
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pamqp import encode
 
 from async_amqp_testing._model.fieldtable import (
@@ -138,3 +140,27 @@ def test_truncated_table_is_an_error() -> None:
         decode_table(b"\x01kI\x00\x00")
     with pytest.raises(FieldTableError):
         decode_table(b"\x01kU\x00\x00")
+
+
+_scalars = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, width=32),
+    st.text(max_size=5),
+    st.binary(max_size=5).map(bytearray),
+    st.none(),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(min_size=1, max_size=4), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=6), _values, max_size=5))
+def test_pamqp_encoded_tables_roundtrip_byte_for_byte(value: dict[str, object]) -> None:
+    raw = encode.field_table(value)  # type: ignore[arg-type]
+    assert encode_table(decode_table(raw[4:])) == raw
