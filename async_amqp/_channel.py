@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -23,7 +23,7 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from . import exceptions
-from ._consumer import Consumer, ConsumerCallback, Delivery
+from ._consumer import Consumer, ConsumerCallback
 from ._core import events as ev
 from ._core.client import ChannelUnavailable, ConnectionUnavailable
 from ._core.replies import PendingReply
@@ -44,6 +44,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("async_amqp")
 
 Arguments = Mapping[str, Any] | None
+Returned = tuple[bytes, ReturnEnvelope, Properties]
+_R = TypeVar("_R", bound=Frame)
+
+
+def _reply(event: ev.ReplyArrived, reply_class: type[_R]) -> _R:
+    """Return the reply method, checked to be the kind the request expects."""
+    method = event.method
+    if not isinstance(method, reply_class):
+        raise exceptions.SynchronizationError(
+            f"expected {reply_class.name}, the broker answered {method.name}"
+        )
+    return method
 
 
 def _no_arguments(method: str, arguments: Arguments) -> None:
@@ -77,7 +89,7 @@ class Channel:
         self._consumers: dict[str, Consumer] = {}
         #: consumer tags we stopped listening to, with their no_ack flag
         self._orphans: dict[str, bool] = {}
-        self._returns: deque[Delivery] = deque()
+        self._returns: deque[Returned] = deque()
         self._returns_wakeup: anyio.Event | None = None
         self._error: BaseException | None = None
         self._closed = False
@@ -150,20 +162,20 @@ class Channel:
     def _on_reply(self, slot: PendingReply, event: ev.ReplyArrived) -> None:
         waiter = slot.waiter
         method = event.method
-        if type(method) is commands.Basic.ConsumeOk and waiter is not None:
+        if isinstance(method, commands.Basic.ConsumeOk) and waiter is not None:
             consumer: Consumer = waiter.context
+            tag = method.consumer_tag or ""
             if slot.abandoned:
-                self._orphan(method.consumer_tag, consumer.no_ack)
-                self._core.send(
-                    self.channel_id, commands.Basic.Cancel(method.consumer_tag, nowait=True)
-                )
+                self._orphan(tag, consumer.no_ack)
+                self._core.send(self.channel_id, commands.Basic.Cancel(tag, nowait=True))
                 return
-            consumer.consumer_tag = method.consumer_tag
-            self._consumers[method.consumer_tag] = consumer
-        elif type(method) is commands.Basic.CancelOk:
-            consumer_gone = self._consumers.pop(method.consumer_tag, None)
+            consumer.consumer_tag = tag
+            self._consumers[tag] = consumer
+        elif isinstance(method, commands.Basic.CancelOk):
+            tag = method.consumer_tag or ""
+            consumer_gone = self._consumers.pop(tag, None)
             if consumer_gone is not None:
-                self._orphan(method.consumer_tag, consumer_gone.no_ack)
+                self._orphan(tag, consumer_gone.no_ack)
                 consumer_gone._finish()
         if slot.abandoned:
             self._undo_abandoned(event, waiter.context if waiter is not None else None)
@@ -176,10 +188,9 @@ class Channel:
 
     def _undo_abandoned(self, event: ev.ReplyArrived, context: Any) -> None:
         method = event.method
-        method_class = type(method)
-        if method_class is commands.Channel.OpenOk:
+        if isinstance(method, commands.Channel.OpenOk):
             self._request_close()
-        elif method_class is commands.Basic.GetOk:
+        elif isinstance(method, commands.Basic.GetOk):
             if context:  # no_ack: the broker already forgot the message
                 logger.warning(
                     "a cancelled basic_get(no_ack=True) on channel %s lost a message from %r",
@@ -193,9 +204,10 @@ class Channel:
 
     def _on_delivered(self, event: ev.MessageDelivered) -> None:
         method = event.method
-        consumer = self._consumers.get(method.consumer_tag)
+        tag = method.consumer_tag or ""
+        consumer = self._consumers.get(tag)
         if consumer is None:
-            no_ack = self._orphans.get(method.consumer_tag, True)
+            no_ack = self._orphans.get(tag, True)
             if not no_ack:  # nobody listens any more: give it back to the queue now
                 self._core.send(
                     self.channel_id, commands.Basic.Reject(method.delivery_tag, requeue=True)
@@ -205,11 +217,11 @@ class Channel:
             (
                 event.body,
                 Envelope(
-                    method.consumer_tag,
-                    method.delivery_tag,
-                    method.exchange,
-                    method.routing_key,
-                    method.redelivered,
+                    tag,
+                    method.delivery_tag or 0,
+                    method.exchange or "",
+                    method.routing_key or "",
+                    bool(method.redelivered),
                 ),
                 Properties.decode(event.properties_payload),
             )
@@ -218,7 +230,10 @@ class Channel:
     def _on_returned(self, event: ev.MessageReturned) -> None:
         method = event.method
         envelope = ReturnEnvelope(
-            method.reply_code, method.reply_text or "", method.exchange, method.routing_key
+            method.reply_code or 0,
+            method.reply_text or "",
+            method.exchange or "",
+            method.routing_key or "",
         )
         item = (event.body, envelope, Properties.decode(event.properties_payload))
         token = event.token
@@ -306,7 +321,7 @@ class Channel:
     def __aiter__(self) -> Channel:
         return self
 
-    async def __anext__(self) -> Delivery:
+    async def __anext__(self) -> Returned:
         """Return the next message the broker returned to this channel.
 
         Ends when the channel is closed normally; raises the reason when the
@@ -341,7 +356,7 @@ class Channel:
     async def flow(self, active: bool) -> dict[str, bool]:
         """Ask the broker to pause or resume deliveries (RabbitMQ refuses ``active=False``)."""
         reply = await self._call(commands.Channel.Flow(active))
-        return {"active": bool(reply.method.active)}
+        return {"active": bool(_reply(reply, commands.Channel.FlowOk).active)}
 
     # -- exchange class ---------------------------------------------------------------------
 
@@ -478,7 +493,7 @@ class Channel:
         )
         if reply is None:
             return None
-        method = reply.method
+        method = _reply(reply, commands.Queue.DeclareOk)
         return {
             "queue": method.queue,
             "message_count": method.message_count,
@@ -509,7 +524,9 @@ class Channel:
             ),
             no_wait,
         )
-        return None if reply is None else {"message_count": reply.method.message_count}
+        if reply is None:
+            return None
+        return {"message_count": _reply(reply, commands.Queue.DeleteOk).message_count or 0}
 
     async def queue_bind(
         self,
@@ -562,7 +579,9 @@ class Channel:
         reply = await self._request(
             make_method(commands.Queue.Purge, queue=queue_name, nowait=no_wait), no_wait
         )
-        return None if reply is None else {"message_count": reply.method.message_count}
+        if reply is None:
+            return None
+        return {"message_count": _reply(reply, commands.Queue.PurgeOk).message_count or 0}
 
     # -- basic class: publishing ------------------------------------------------------------------
 
@@ -760,7 +779,7 @@ class Channel:
                 consumer._finish()
             return {"consumer_tag": consumer_tag}
         reply = await self._call(commands.Basic.Cancel(consumer_tag))
-        return {"consumer_tag": reply.method.consumer_tag}
+        return {"consumer_tag": _reply(reply, commands.Basic.CancelOk).consumer_tag or ""}
 
     async def basic_qos(
         self, prefetch_size: int = 0, prefetch_count: int = 0, connection_global: bool = False
@@ -777,9 +796,9 @@ class Channel:
         reply = await self._call(
             make_method(commands.Basic.Get, queue=queue_name, no_ack=no_ack), context=no_ack
         )
-        method = reply.method
-        if type(method) is commands.Basic.GetEmpty:
+        if isinstance(reply.method, commands.Basic.GetEmpty):
             raise exceptions.EmptyQueueError(f"queue {queue_name!r} is empty")
+        method = _reply(reply, commands.Basic.GetOk)
         return {
             "routing_key": method.routing_key,
             "redelivered": method.redelivered,

@@ -50,6 +50,7 @@ from .wire import (
     encode_heartbeat,
     encode_method,
     encode_publish,
+    make_method,
 )
 
 #: What RabbitMQ clients announce; the broker enables the matching extensions.
@@ -262,7 +263,7 @@ class ClientConnection:
         self._outgoing = []
         self._pending_size = 0
         self.heartbeat.sent(now)
-        return outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
+        return b"".join(outgoing)
 
     def poll_heartbeat(self, now: float) -> HeartbeatAction:
         """Check the heartbeat clock; queue a heartbeat frame when one is due."""
@@ -507,30 +508,33 @@ class ClientConnection:
     # connection-level methods
 
     def _on_connection_method(self, method: Frame) -> Event | None:
-        method_class = type(method)
-        if method_class is commands.Connection.Close:
+        if isinstance(method, commands.Connection.Close):
             return self._on_server_connection_close(method)
         state = self.state
         if state is ConnectionState.CLOSING:
-            if method_class is commands.Connection.CloseOk:
+            if isinstance(method, commands.Connection.CloseOk):
                 self.state = ConnectionState.CLOSED
                 return ConnectionClosed(200, "closed by client", 0, 0, by_server=False)
             return None
-        if state is ConnectionState.AWAIT_START and method_class is commands.Connection.Start:
-            return self._on_start(method)
-        if state is ConnectionState.AWAIT_TUNE and method_class is commands.Connection.Tune:
-            return self._on_tune(method)
-        if state is ConnectionState.AWAIT_OPEN_OK and method_class is commands.Connection.OpenOk:
+        if state is ConnectionState.AWAIT_START and isinstance(method, commands.Connection.Start):
+            self._on_start(method)
+            return None
+        if state is ConnectionState.AWAIT_TUNE and isinstance(method, commands.Connection.Tune):
+            self._on_tune(method)
+            return None
+        if state is ConnectionState.AWAIT_OPEN_OK and isinstance(
+            method, commands.Connection.OpenOk
+        ):
             self.state = ConnectionState.OPEN
             return ConnectionOpened(
                 self.server_properties, self.channel_max, self.frame_max, self.heartbeat_interval
             )
         if state is ConnectionState.OPEN:
-            if method_class is commands.Connection.Blocked:
+            if isinstance(method, commands.Connection.Blocked):
                 return ConnectionBlocked(method.reason or "")
-            if method_class is commands.Connection.Unblocked:
+            if isinstance(method, commands.Connection.Unblocked):
                 return ConnectionUnblocked()
-        if method_class is commands.Connection.Secure:
+        if isinstance(method, commands.Connection.Secure):
             raise ProtocolError(
                 ReplyCode.NOT_IMPLEMENTED,
                 f"SASL challenge for mechanism {self.login_method} is not supported",
@@ -566,7 +570,6 @@ class ClientConnection:
         start_ok.response = response  # type: ignore[assignment]
         self._outgoing.append(encode_method(0, start_ok))
         self.state = ConnectionState.AWAIT_TUNE
-        return None
 
     def _on_tune(self, method: commands.Connection.Tune) -> None:
         channel_max, frame_max, heartbeat = self._requested
@@ -585,20 +588,20 @@ class ClientConnection:
                 ),
             )
         )
-        open_method = commands.Connection.Open(virtual_host=self.virtualhost)
-        open_method.insist = self._insist
+        open_method = make_method(
+            commands.Connection.Open, virtual_host=self.virtualhost, insist=self._insist
+        )
         self._outgoing.append(encode_method(0, open_method))
         self.state = ConnectionState.AWAIT_OPEN_OK
-        return None
 
     def _on_server_connection_close(self, method: commands.Connection.Close) -> Event:
         self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
         self.state = ConnectionState.CLOSED
         return ConnectionClosed(
-            method.reply_code,
+            method.reply_code or 0,
             method.reply_text or "",
-            method.class_id,
-            method.method_id,
+            method.class_id or 0,
+            method.method_id or 0,
             by_server=True,
         )
 
@@ -657,13 +660,14 @@ class ClientConnection:
 
     def _complete_content(self, channel: _Channel) -> Event:
         method, properties_payload, body = channel.content.finish()
-        method_class = type(method)
-        if method_class is commands.Basic.Deliver:
+        if isinstance(method, commands.Basic.Deliver):
             return MessageDelivered(channel.channel_id, method, properties_payload, body)
-        if method_class is commands.Basic.Return:
+        if isinstance(method, commands.Basic.Return):
             token = None
             if channel.confirms is not None:
-                token = channel.confirms.match_return(method.exchange, method.routing_key, body)
+                token = channel.confirms.match_return(
+                    method.exchange or "", method.routing_key or "", body
+                )
             return MessageReturned(channel.channel_id, method, properties_payload, body, token)
         slot = channel.get_slot
         assert slot is not None
@@ -686,7 +690,7 @@ class ClientConnection:
             self._outgoing.append(
                 encode_method(channel.channel_id, commands.Basic.CancelOk(method.consumer_tag))
             )
-        return ConsumerCancelled(channel.channel_id, method.consumer_tag)
+        return ConsumerCancelled(channel.channel_id, method.consumer_tag or "")
 
     def _on_server_flow(self, channel: _Channel, method: commands.Channel.Flow) -> Event:
         self._outgoing.append(
@@ -698,10 +702,10 @@ class ClientConnection:
         self._outgoing.append(encode_method(channel.channel_id, commands.Channel.CloseOk()))
         return self._end_channel(
             channel,
-            method.reply_code,
+            method.reply_code or 0,
             method.reply_text or "",
-            method.class_id,
-            method.method_id,
+            method.class_id or 0,
+            method.method_id or 0,
             by_server=True,
         )
 

@@ -21,7 +21,8 @@ from pamqp import commands
 from pamqp.base import Frame
 
 _CLASSES_BY_NAME: dict[str, type[Frame]] = {
-    method_class.name: method_class for method_class in commands.INDEX_MAPPING.values()
+    method_class.name: method_class  # type: ignore[attr-defined]  # pamqp: type[Frame] | type
+    for method_class in commands.INDEX_MAPPING.values()
 }
 
 

@@ -171,20 +171,24 @@ class _ArgumentCodec:
         return b"".join(parts)
 
 
-def _encode_value(value: object, data_type: str) -> bytes:
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    return bytes(value or b"")
+
+
+def _encode_value(value: Any, data_type: str) -> bytes:
     if data_type == "shortstr":
-        encoded = (value or "").encode() if isinstance(value, str) else bytes(value or b"")  # type: ignore[arg-type]
+        encoded = _as_bytes(value)
         if len(encoded) > 255:
             raise ValueError(f"short string longer than 255 bytes: {encoded[:32]!r}...")
         return bytes((len(encoded),)) + encoded
     if data_type == "longstr":
-        encoded = value.encode() if isinstance(value, str) else bytes(value or b"")  # type: ignore[arg-type]
+        encoded = _as_bytes(value)
         return _method_index.pack(len(encoded)) + encoded
     if data_type == "table":
-        return encode.field_table(value or {})  # type: ignore[arg-type]
-    if value is None:
-        value = 0
-    return encode.by_type(value, data_type)  # type: ignore[arg-type]
+        return encode.field_table(value or {})
+    return encode.by_type(0 if value is None else value, data_type)
 
 
 _codecs: dict[type[Frame], _ArgumentCodec] = {}
@@ -295,7 +299,7 @@ def decode_method(payload: bytes) -> Frame:
     class_id, method_id = index >> 16, index & 0xFFFF
     if method_class is None:
         raise ProtocolError(503, f"unknown method {class_id}/{method_id}", send_close=False)
-    method = method_class()
+    method: Frame = method_class()
     try:
         method.unmarshal(payload[4:])
     except (struct.error, ValueError, TypeError, IndexError) as error:
