@@ -23,7 +23,7 @@ from .exchange import DestinationKind
 from .fieldtable import to_table
 from .message import Message
 from .publish import REPLY_PREFIX, REPLY_QUEUE, prepare_publish, with_reply_to
-from .queue import Consumer, PublishOutcome, Queue
+from .queue import Consumer, PublishOutcome, Queue, QueuedMessage
 
 if TYPE_CHECKING:
     from .connection import ConnectionModel
@@ -446,10 +446,13 @@ class ChannelModel(DeliveryChannel):
         collected = list(self.unacked.values())
         self.unacked.clear()
         now = self._now()
+        requeues: dict[int, tuple[Queue, list[QueuedMessage]]] = {}
         for entry in collected:
             if entry.consumer is not None:
                 entry.consumer.unacked -= 1
-            entry.queue.requeue(entry.item)
+            requeues.setdefault(id(entry.queue), (entry.queue, []))[1].append(entry.item)
+        for queue, items in requeues.values():
+            queue.requeue(items, now)
         self._consumer_unacked = 0
         for consumer in consumers:
             self._detach(consumer)

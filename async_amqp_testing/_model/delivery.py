@@ -203,18 +203,21 @@ class DeliveryChannel:
     def _settle(self, kind: Settle, entries: list[Unacked]) -> None:
         now = self._now()
         touched: dict[int, Queue] = {}
+        requeues: dict[int, list[QueuedMessage]] = {}
         for entry in entries:
             queue = entry.queue
             if entry.consumer is not None:
                 entry.consumer.unacked -= 1
                 self._consumer_unacked -= 1
-            if kind is Settle.REQUEUE:
-                queue.requeue(entry.item)
-            else:
-                queue.settle()
-                if kind is Settle.DISCARD and not queue.deleted:
-                    self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
             touched[id(queue)] = queue
+            if kind is Settle.REQUEUE:
+                requeues.setdefault(id(queue), []).append(entry.item)
+                continue
+            queue.settle()
+            if kind is Settle.DISCARD and not queue.deleted:
+                self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
+        for key, items in requeues.items():
+            touched[key].requeue(items, now)
         for queue in touched.values():
             queue.run(now)
         self._run_consumer_queues()

@@ -218,6 +218,27 @@ class Queue:
                 self._deliver(consumer, item)
                 return PublishOutcome.ACCEPTED
         self._insert(item)
+        self._drop_heads(now)
+        if item.expires_at is not None and item.expires_at <= now:
+            self.expire(now)
+        return PublishOutcome.ACCEPTED
+
+    def requeue(self, items: list[QueuedMessage], now: float) -> None:
+        """Put unacked messages back at their original positions, marked redelivered.
+
+        As in RabbitMQ, a drop-head queue then sheds heads beyond its limits (observed: a
+        requeued message can be dropped straight away when the queue is full).
+        """
+        self.unacked_count -= len(items)
+        if self.deleted:
+            return
+        for item in items:
+            item.redelivered = True
+            self._insert(item)
+        if self.settings.overflow is Overflow.DROP_HEAD:
+            self._drop_heads(now)
+
+    def _drop_heads(self, now: float) -> None:
         dropped: list[QueuedMessage] = []
         while self._over_limit():
             head = self._pop_head()
@@ -226,17 +247,6 @@ class Queue:
             dropped.append(head)
         if dropped:
             self.vhost.dead_letter(self, dropped, DeathReason.MAXLEN, now)
-        if item.expires_at is not None and item.expires_at <= now:
-            self.expire(now)
-        return PublishOutcome.ACCEPTED
-
-    def requeue(self, item: QueuedMessage) -> None:
-        """Put an unacked message back at its original position, marked redelivered."""
-        self.unacked_count -= 1
-        if self.deleted:
-            return
-        item.redelivered = True
-        self._insert(item)
 
     def settle(self, count: int = 1) -> None:
         """Forget ``count`` acked (or dropped) unacked messages."""

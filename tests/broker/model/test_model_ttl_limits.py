@@ -185,3 +185,22 @@ def test_priority_queue_expires_only_the_head(
     assert got is not None
     assert got.message.body == b"high"
     assert client.channel().basic_get("pq", no_ack=True) is None
+
+
+def test_requeue_into_full_drop_head_queue_drops_the_head(client: Client) -> None:
+    ch = client.channel()
+    ch.queue_declare("q", arguments={"x-max-length": 1})
+    client.publish("", "q", b"A")
+    got = ch.basic_get("q")
+    assert got is not None
+    client.publish("", "q", b"B")
+    ch.basic_reject(got.delivery_tag, requeue=True)
+    assert [m.body for m in client.broker.snapshot().queues["q"].messages] == [b"B"]
+
+
+def test_max_length_zero_still_reaches_a_ready_consumer(client: Client) -> None:
+    ch = client.channel()
+    ch.queue_declare("q", arguments={"x-max-length": 0})
+    client.call(ch.basic_consume, "q", "c", no_ack=True)
+    client.publish("", "q", b"m")
+    assert [d.message.body for d in client.deliveries()] == [b"m"]
