@@ -68,7 +68,8 @@ class ServerEvent:
     __slots__ = ()
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        names: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}({fields})"
 
 
@@ -147,7 +148,7 @@ class ContentReceived(ServerEvent):
     def __init__(
         self,
         channel_id: int,
-        method: commands.Basic.Publish,
+        method: Frame,
         properties_payload: bytes,
         body: bytes,
     ) -> None:
@@ -200,10 +201,6 @@ class _ServerChannel:
         self.channel_id = channel_id
         self.closing = False
         self.content = ContentAssembler()
-
-
-def _where(method: Frame) -> dict[str, int]:
-    return {"class_id": method.index >> 16, "method_id": method.index & 0xFFFF}
 
 
 class ServerConnection:
@@ -354,6 +351,11 @@ class ServerConnection:
             )
         )
 
+    @property
+    def closed(self) -> bool:
+        """True once the connection is over (the socket should be closed)."""
+        return self.state is ServerState.CLOSED
+
     def channel_is_open(self, channel_id: int) -> bool:
         """True when *channel_id* is open and not being closed by the broker."""
         channel = self._channels.get(channel_id)
@@ -402,7 +404,7 @@ class ServerConnection:
             event = self._on_frame(frame_type, channel_id, payload)
             if event is not None:
                 events.append(event)
-            if self.state is ServerState.CLOSED:
+            if self.closed:  # a handler may have ended the connection
                 break
         return events
 
@@ -472,34 +474,32 @@ class ServerConnection:
                 send_close=False,
             )
         method = decode_method(payload)
-        method_class = type(method)
         state = self.state
-        if method_class is commands.Connection.Close:
+        if isinstance(method, commands.Connection.Close):
             self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
             self.state = ServerState.CLOSED
-            return ConnectionClosedByClient(method.reply_code, method.reply_text or "")
-        if state is ServerState.AWAIT_START_OK and method_class is commands.Connection.StartOk:
+            return ConnectionClosedByClient(method.reply_code or 0, method.reply_text or "")
+        if state is ServerState.AWAIT_START_OK and isinstance(method, commands.Connection.StartOk):
             self.client_properties = dict(method.client_properties or {})
             self.state = ServerState.AWAIT_LOGIN_DECISION
-            response = method.response
-            if isinstance(response, str):
-                response = response.encode()
+            response: str | bytes = method.response or b""
             return LoginRequested(
                 method.mechanism or "",
-                bytes(response or b""),
+                response.encode() if isinstance(response, str) else bytes(response),
                 self.client_properties,
                 method.locale or "",
             )
-        if state is ServerState.AWAIT_TUNE_OK and method_class is commands.Connection.TuneOk:
+        if state is ServerState.AWAIT_TUNE_OK and isinstance(method, commands.Connection.TuneOk):
             return self._on_tune_ok(method)
-        if state is ServerState.AWAIT_OPEN and method_class is commands.Connection.Open:
+        if state is ServerState.AWAIT_OPEN and isinstance(method, commands.Connection.Open):
             self.state = ServerState.AWAIT_OPEN_DECISION
             return OpenRequested(method.virtual_host or "")
         raise ProtocolError(
             ReplyCode.COMMAND_INVALID,
             f"unexpected {method.name} during the handshake",
             send_close=False,
-            **_where(method),
+            class_id=method.index >> 16,
+            method_id=method.index & 0xFFFF,
         )
 
     def _on_tune_ok(self, method: commands.Connection.TuneOk) -> ServerEvent:
@@ -526,26 +526,35 @@ class ServerConnection:
 
     def _on_connection_method(self, method: Frame) -> ServerEvent | None:
         method_class = type(method)
-        if method_class is commands.Connection.Close:
+        if isinstance(method, commands.Connection.Close):
             self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
             self.state = ServerState.CLOSED
             self._channels.clear()
-            return ConnectionClosedByClient(method.reply_code, method.reply_text or "")
+            return ConnectionClosedByClient(method.reply_code or 0, method.reply_text or "")
         if method_class is commands.Connection.UpdateSecret:
             self._outgoing.append(encode_method(0, commands.Connection.UpdateSecretOk()))
             return None
         if method_class is commands.Connection.CloseOk:
-            raise ProtocolError(ReplyCode.COMMAND_INVALID, "unimplemented method", **_where(method))
+            raise ProtocolError(
+                ReplyCode.COMMAND_INVALID,
+                "unimplemented method",
+                class_id=method.index >> 16,
+                method_id=method.index & 0xFFFF,
+            )
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "unexpected method in connection state running",
-            **_where(method),
+            class_id=method.index >> 16,
+            method_id=method.index & 0xFFFF,
         )
 
     def _on_closed_channel_method(self, channel_id: int, method: Frame) -> ServerEvent:
         if type(method) is not commands.Channel.Open:
             raise ProtocolError(
-                ReplyCode.CHANNEL_ERROR, "expected 'channel.open'", **_where(method)
+                ReplyCode.CHANNEL_ERROR,
+                "expected 'channel.open'",
+                class_id=method.index >> 16,
+                method_id=method.index & 0xFFFF,
             )
         if len(self._channels) >= self.channel_max:
             raise ProtocolError(
@@ -564,22 +573,31 @@ class ServerConnection:
         if method_class in _CONTENT_METHODS:
             channel.content.start(method)
             return None
-        if method_class is commands.Channel.Close:
+        if isinstance(method, commands.Channel.Close):
             del self._channels[channel.channel_id]
             self._outgoing.append(encode_method(channel.channel_id, commands.Channel.CloseOk()))
             return ChannelClosedByClient(
-                channel.channel_id, method.reply_code, method.reply_text or ""
+                channel.channel_id, method.reply_code or 0, method.reply_text or ""
             )
         if method_class is commands.Channel.Open:
             raise ProtocolError(
-                ReplyCode.CHANNEL_ERROR, "second 'channel.open' seen", **_where(method)
+                ReplyCode.CHANNEL_ERROR,
+                "second 'channel.open' seen",
+                class_id=method.index >> 16,
+                method_id=method.index & 0xFFFF,
             )
         if method_class is commands.Channel.CloseOk:
-            raise ProtocolError(ReplyCode.COMMAND_INVALID, "unimplemented method", **_where(method))
+            raise ProtocolError(
+                ReplyCode.COMMAND_INVALID,
+                "unimplemented method",
+                class_id=method.index >> 16,
+                method_id=method.index & 0xFFFF,
+            )
         if method.index >> 16 == commands.Connection.frame_id:
             raise ProtocolError(
                 ReplyCode.CHANNEL_ERROR,
                 "unexpected method in connection state running",
-                **_where(method),
+                class_id=method.index >> 16,
+                method_id=method.index & 0xFFFF,
             )
         return MethodReceived(channel.channel_id, method, payload)
