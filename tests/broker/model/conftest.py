@@ -11,9 +11,9 @@ import pytest
 # The helpers module sits next to this file; tests import it by name.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from modelkit import Client, FakeClock
-
 from async_amqp_testing._model import BrokerModel
+
+from .modelkit import Client, FakeClock
 
 
 @pytest.fixture

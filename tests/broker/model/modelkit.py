@@ -22,8 +22,30 @@ from async_amqp_testing._model import (
     Deliver,
     Event,
     Message,
+    decode_properties,
 )
 from async_amqp_testing._model.fieldtable import FieldValue, encode_entries, typed
+
+# One value per tag, encoded by hand (tag + bytes).
+ALL_TAGS: list[tuple[str, bytes]] = [
+    ("t", b"t\x01"),
+    ("b", b"b\xff"),
+    ("B", b"B\xff"),
+    ("s", b"s" + struct.pack(">h", -2)),
+    ("u", b"u" + struct.pack(">H", 65535)),
+    ("I", b"I" + struct.pack(">i", -5)),
+    ("i", b"i" + struct.pack(">I", 4_000_000_000)),
+    ("l", b"l" + struct.pack(">q", -(2**40))),
+    ("f", b"f" + struct.pack(">f", 1.5)),
+    ("d", b"d" + struct.pack(">d", 2.25)),
+    ("D", b"D\x02" + struct.pack(">i", 12345)),
+    ("T", b"T" + struct.pack(">Q", 1_600_000_000)),
+    ("S", b"S" + struct.pack(">I", 3) + b"\xff\xfe\x00"),
+    ("x", b"x" + struct.pack(">I", 2) + b"\x00\x01"),
+    ("V", b"V"),
+    ("F", b"F" + struct.pack(">I", 7) + b"\x01kI" + struct.pack(">i", 1)),
+    ("A", b"A" + struct.pack(">I", 5) + b"b\x01s\x00\x02"),
+]
 
 
 class FakeClock:
@@ -115,8 +137,6 @@ def make_message(
 ) -> Message:
     """A message as the wire side would decode it."""
     if raw_properties is not None:
-        from async_amqp_testing._model import decode_properties
-
         return Message(
             exchange, routing_key, decode_properties(raw_properties), raw_properties, body
         )
@@ -147,6 +167,7 @@ def raw_props_with_headers(entries: list[tuple[bytes, FieldValue]], **shortstrs:
 
 
 __all__ = [
+    "ALL_TAGS",
     "Client",
     "FakeClock",
     "make_message",

@@ -6,11 +6,12 @@ import re
 
 from hypothesis import given
 from hypothesis import strategies as st
-from modelkit import Client, raises
 from pamqp.commands import Basic
 
 from async_amqp_testing._model import BrokerModel, Deliver, GetResult, Return
 from async_amqp_testing._model.fieldtable import typed
+
+from .modelkit import Client, make_message, raises, raw_props_with_headers
 
 V = "in vhost '/'"
 
@@ -29,7 +30,7 @@ def test_publish_to_missing_exchange_and_immediate(client: Client) -> None:
         "q",
         False,
         True,
-        __import__("modelkit").make_message("", "q", b""),
+        make_message("", "q", b""),
     )
     assert err.is_connection_error
 
@@ -72,7 +73,7 @@ def test_publish_property_checks(client: Client) -> None:
         "",
         "q",
         channel_id=5,
-        raw_properties=__import__("modelkit").raw_props_with_headers([(b"BCC", typed("I", 1))]),
+        raw_properties=raw_props_with_headers([(b"BCC", typed("I", 1))]),
     )
 
 
@@ -86,7 +87,6 @@ def test_invalid_expiration_texts(client: Client) -> None:
         ("1.5", "invalid expiration '1.5': {leftover_string,\".5\"}"),
         ("315360000001", "invalid expiration '315360000001': {value_too_large,315360000001}"),
     ]
-    from modelkit import raw_props_with_headers
 
     for channel_id, (value, detail) in enumerate(cases, start=1):
         raw = raw_props_with_headers([], expiration=value.encode())
@@ -118,7 +118,6 @@ def test_cc_and_bcc_route_and_bcc_is_removed(client: Client) -> None:
     ch = client.channel()
     for name in ("main", "cc", "bcc"):
         ch.queue_declare(name)
-    from modelkit import raw_props_with_headers
 
     raw = raw_props_with_headers(
         [
@@ -520,7 +519,6 @@ def test_deliver_event_type(client: Client, broker: BrokerModel) -> None:
 
 
 def test_return_carries_properties_without_bcc(client: Client) -> None:
-    from modelkit import raw_props_with_headers
 
     raw = raw_props_with_headers(
         [(b"a", typed("b", 1)), (b"BCC", typed("A", [typed("S", "nope")])), (b"z", typed("b", 2))]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modelkit import Client, raises
-
 from async_amqp_testing._model import PublisherAck, Return
+
+from .modelkit import Client, raises
 
 
 def test_confirm_sequence_starts_at_select(client: Client) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 import re
 
-from modelkit import Client, FakeClock, raises, raw_props_with_headers
 from pamqp.commands import Basic
 
 from async_amqp_testing._model import BrokerModel, CancelNotify, Deliver, Return
 from async_amqp_testing._model.message import PropertyList, PropertySlot
+
+from .modelkit import Client, FakeClock, raises, raw_props_with_headers
 
 
 def test_authentication_and_vhost_access(clock: FakeClock) -> None:

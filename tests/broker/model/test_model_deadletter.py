@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import struct
 
-from modelkit import Client, FakeClock, raw_props_with_headers
-
 from async_amqp_testing._model import BrokerModel
 from async_amqp_testing._model.fieldtable import FieldValue, encode_entries, typed
+
+from .modelkit import Client, FakeClock, raw_props_with_headers
 
 NOW = 1_700_000_000  # the broker fixture's wall clock
 

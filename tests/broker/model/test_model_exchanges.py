@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from modelkit import Client, raises
+from pamqp.commands import Basic
 
 from async_amqp_testing._model import AmqpError, BrokerModel, Return
 from async_amqp_testing._model.fieldtable import typed
+
+from .modelkit import Client, raises
 
 V = "in vhost '/'"
 
@@ -304,9 +306,7 @@ def test_headers_unbind_needs_exact_arguments(client: Client) -> None:
     ch.queue_declare("q")
     ch.queue_bind("q", "h", "", {"a": typed("I", 1)})
     ch.queue_unbind("q", "h", "", {"a": typed("l", 1)})  # different type: not the same binding
-    client.publish(
-        "h", "", properties=__import__("pamqp").commands.Basic.Properties(headers={"a": 1})
-    )
+    client.publish("h", "", properties=Basic.Properties(headers={"a": 1}))
     assert ch.queue_declare("q", passive=True)[1] == 1
     ch.queue_unbind("q", "h", "", {"a": typed("I", 1)})
     assert client.broker.snapshot().exchanges["h"].bindings == ()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import struct
 
-from modelkit import Client, raw_props_with_headers
-
 from async_amqp_testing._model import BrokerModel
 from async_amqp_testing._model.fieldtable import typed
+
+from .modelkit import Client, raw_props_with_headers
 
 X = "model-probe-1c83b9c0x"
 A = "model-probe-8ee22c70a"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 import struct
 
-from modelkit import Client
 from pamqp.commands import Basic
-from test_model_fieldtable import ALL_TAGS
 
 from async_amqp_testing._model import decode_properties
 from async_amqp_testing._model.fieldtable import typed
 from async_amqp_testing._model.message import PropertyList, PropertySlot
+
+from .modelkit import ALL_TAGS, Client
 
 
 def all_tags_headers() -> bytes:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from modelkit import Client, raises
 
 from async_amqp_testing._model import BrokerModel, CancelNotify
 from async_amqp_testing._model.fieldtable import typed
+
+from .modelkit import Client, raises
 
 V = "in vhost '/'"
 QV = "for queue 'q' in vhost '/'"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modelkit import Client, FakeClock, raw_props_with_headers
-
 from async_amqp_testing._model import BrokerModel, PublisherAck, PublisherNack, Return
+
+from .modelkit import Client, FakeClock, raw_props_with_headers
 
 
 def count(client: Client, name: str = "q") -> int:
