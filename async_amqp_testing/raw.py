@@ -172,14 +172,14 @@ class RawConnection:
         port: int = 5672,
         *,
         ssl_context: ssl.SSLContext | None = None,
-        timeout: float = 5.0,
+        read_timeout: float = 5.0,
     ) -> RawConnection:
         """Open a TCP (or TLS) connection; nothing is sent yet.
 
         :param host: broker address
         :param port: broker port
         :param ssl_context: wrap the connection in TLS with this context
-        :param timeout: default seconds every read may wait
+        :param read_timeout: seconds every read may wait (the ``timeout`` attribute)
         :raises OSError: when the connection cannot be made
         """
         stream: anyio.abc.ByteStream
@@ -187,7 +187,7 @@ class RawConnection:
             stream = await anyio.connect_tcp(host, port)
         else:
             stream = await anyio.connect_tcp(host, port, ssl_context=ssl_context, tls=True)
-        return cls(stream, timeout=timeout)
+        return cls(stream, timeout=read_timeout)
 
     async def __aenter__(self) -> RawConnection:
         return self
@@ -258,16 +258,14 @@ class RawConnection:
         method = commands.Basic.Publish(
             exchange=exchange, routing_key=routing_key, mandatory=mandatory, immediate=immediate
         )
-        payload = (
-            properties if isinstance(properties, bytes) else encode_properties(properties)
-        )
+        payload = properties if isinstance(properties, bytes) else encode_properties(properties)
         pieces = encode_content(channel_id, payload, body, frame_max or self.frame_max)
         await self.send(encode_method(channel_id, method) + b"".join(bytes(p) for p in pieces))
 
     # -- receiving ------------------------------------------------------------------
 
-    async def _fill(self, timeout: float | None) -> None:
-        with anyio.fail_after(self.timeout if timeout is None else timeout):
+    async def _fill(self) -> None:
+        with anyio.fail_after(self.timeout):
             try:
                 data = await self.stream.receive()
             except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
@@ -282,16 +280,15 @@ class RawConnection:
                     method = None
             self._frames.append(RawFrame(frame_type, channel_id, payload, method))
 
-    async def receive_bytes(self, size: int, timeout: float | None = None) -> bytes:
+    async def receive_bytes(self, size: int) -> bytes:
         """Read exactly *size* raw bytes (e.g. a protocol header sent back).
 
         :param size: how many bytes
-        :param timeout: seconds to wait (default: the connection's)
         :raises PeerClosedError: when the peer closes first
-        :raises TimeoutError: when they do not arrive in time
+        :raises TimeoutError: when they do not arrive within ``timeout`` seconds
         """
         buffer = bytearray()
-        with anyio.fail_after(self.timeout if timeout is None else timeout):
+        with anyio.fail_after(self.timeout):
             while len(buffer) < size:
                 try:
                     buffer += await self.stream.receive(size - len(buffer))
@@ -299,38 +296,32 @@ class RawConnection:
                     raise PeerClosedError(bytes(buffer)) from None
         return bytes(buffer)
 
-    async def receive_frame(
-        self, timeout: float | None = None, *, skip_heartbeats: bool = True
-    ) -> RawFrame:
+    async def receive_frame(self, *, skip_heartbeats: bool = True) -> RawFrame:
         """Return the next frame.
 
-        :param timeout: seconds to wait (default: the connection's)
         :param skip_heartbeats: ignore heartbeat frames
         :raises PeerClosedError: when the peer closes the connection first
-        :raises TimeoutError: when no frame arrives in time
+        :raises TimeoutError: when no frame arrives within ``timeout`` seconds
         """
         while True:
             while not self._frames:
                 if self._eof:
                     raise PeerClosedError(b"")
-                await self._fill(timeout)
+                await self._fill()
             frame = self._frames.pop(0)
             if skip_heartbeats and frame.is_heartbeat:
                 continue
             return frame
 
-    async def expect(
-        self, method_class: type[_M], channel_id: int | None = None, timeout: float | None = None
-    ) -> _M:
+    async def expect(self, method_class: type[_M], channel_id: int | None = None) -> _M:
         """Return the next frame's method, which must be a *method_class*.
 
         :param method_class: the pamqp class expected
         :param channel_id: the channel it must arrive on (``None``: any)
-        :param timeout: seconds to wait
         :raises UnexpectedRawFrameError: when another frame arrives
         :raises PeerClosedError: when the peer closes the connection first
         """
-        frame = await self.receive_frame(timeout)
+        frame = await self.receive_frame()
         if not isinstance(frame.method, method_class) or (
             channel_id is not None and frame.channel_id != channel_id
         ):
@@ -338,39 +329,37 @@ class RawConnection:
             raise UnexpectedRawFrameError(f"{method_class.__name__}{where}", frame)
         return frame.method
 
-    async def expect_content(
-        self, timeout: float | None = None
-    ) -> tuple[commands.Basic.Properties, bytes]:
+    async def expect_content(self) -> tuple[commands.Basic.Properties, bytes]:
         """Read a content header and its body frames; return ``(properties, body)``.
 
-        :param timeout: seconds to wait for each frame
         :raises UnexpectedRawFrameError: when another frame arrives
         """
-        frame = await self.receive_frame(timeout)
+        frame = await self.receive_frame()
         if frame.frame_type != FRAME_HEADER:
             raise UnexpectedRawFrameError("a content header", frame)
         _, body_size, properties = frame.content_header()
         body = bytearray()
         while len(body) < body_size:
-            frame = await self.receive_frame(timeout)
+            frame = await self.receive_frame()
             if frame.frame_type != FRAME_BODY:
                 raise UnexpectedRawFrameError("a content body frame", frame)
             body += frame.payload
         return properties, bytes(body)
 
-    async def wait_closed(self, timeout: float | None = None) -> list[RawFrame]:
+    async def wait_closed(self) -> list[RawFrame]:
         """Wait until the peer closes the socket; return the frames that came first.
 
-        :param timeout: seconds to wait
-        :raises TimeoutError: when the socket is still open after *timeout*
+        Heartbeats are skipped.
+
+        :raises TimeoutError: when nothing arrives for ``timeout`` seconds and the socket
+            is still open
         """
         frames: list[RawFrame] = []
-        with anyio.fail_after(self.timeout if timeout is None else timeout):
-            while True:
-                try:
-                    frames.append(await self.receive_frame(skip_heartbeats=False, timeout=1e9))
-                except PeerClosedError:
-                    return frames
+        while True:
+            try:
+                frames.append(await self.receive_frame())
+            except PeerClosedError:
+                return frames
 
     # -- conversations ------------------------------------------------------------------
 
@@ -409,9 +398,7 @@ class RawConnection:
                 response = plain_response(user, password)
         properties: dict[str, Any] = {"product": "async_amqp_testing.raw"}
         properties.update(client_properties or {})
-        properties["capabilities"] = (
-            DEFAULT_CAPABILITIES if capabilities is None else capabilities
-        )
+        properties["capabilities"] = DEFAULT_CAPABILITIES if capabilities is None else capabilities
         start_ok = commands.Connection.StartOk(
             client_properties=properties, mechanism=mechanism, response="", locale="en_US"
         )
@@ -500,17 +487,16 @@ class RawConnection:
         await self.send_method(channel_id, method)
         return await self.expect(reply_class, channel_id)
 
-    async def expect_connection_close(
-        self, timeout: float | None = None, *, answer: bool = True
-    ) -> commands.Connection.Close:
+    async def expect_connection_close(self, *, answer: bool = True) -> commands.Connection.Close:
         """Wait for the broker's connection.close (optionally answering close-ok).
 
-        :param timeout: seconds to wait
+        Method frames on other channels that arrive first are skipped.
+
         :param answer: send connection.close-ok
         :raises UnexpectedRawFrameError: when another frame arrives
         """
         while True:
-            frame = await self.receive_frame(timeout)
+            frame = await self.receive_frame()
             if isinstance(frame.method, commands.Connection.Close):
                 break
             if frame.channel_id != 0 and frame.method is not None:
@@ -521,29 +507,25 @@ class RawConnection:
         return frame.method
 
     async def expect_channel_close(
-        self, channel_id: int, timeout: float | None = None, *, answer: bool = True
+        self, channel_id: int, *, answer: bool = True
     ) -> commands.Channel.Close:
         """Wait for channel.close on *channel_id* (optionally answering close-ok).
 
         :param channel_id: the channel number
-        :param timeout: seconds to wait
         :param answer: send channel.close-ok
         :raises UnexpectedRawFrameError: when another frame arrives
         """
-        close = await self.expect(commands.Channel.Close, channel_id, timeout)
+        close = await self.expect(commands.Channel.Close, channel_id)
         if answer:
             await self.send_method(channel_id, commands.Channel.CloseOk())
         return close
 
-    async def close(self, timeout: float | None = None) -> None:
-        """Close gracefully: connection.close, wait for close-ok, close the socket.
-
-        :param timeout: seconds to wait for close-ok
-        """
+    async def close(self) -> None:
+        """Close gracefully: connection.close, wait for close-ok, close the socket."""
         try:
             await self.send_method(0, commands.Connection.Close(200, "Goodbye", 0, 0))
             while True:
-                frame = await self.receive_frame(timeout)
+                frame = await self.receive_frame()
                 if isinstance(frame.method, commands.Connection.CloseOk):
                     break
         finally:

@@ -1,0 +1,552 @@
+"""The FakeBroker facade: listener, sessions, timers, inspection and fault injection.
+
+:class:`FakeBroker` owns one broker model and serves it on a TCP listener
+inside ``async with broker.serve()``: every accepted stream gets a
+:class:`~async_amqp_testing._session.Session`, a timer task runs the model's
+TTL and expiry deadlines, and the methods below let a test look at the state
+(read-only snapshots) and inject faults (forced closes, drops, resource
+alarms, server-side cancels, paused or delayed replies). Everything here runs
+in the broker's event loop; :meth:`FakeBroker.in_thread` runs it in a
+background thread for synchronous code.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+from anyio.abc import SocketAttribute
+
+from async_amqp import AmqpProtocol, connect_amqp
+from async_amqp._version import __version__
+
+from ._model import BrokerModel
+from ._model.fieldtable import Table
+from ._model.inspect import (
+    BindingInfo,
+    ConnectionInfo,
+    ExchangeInfo,
+    MessageInfo,
+    QueueInfo,
+    UnackedInfo,
+    VhostInfo,
+)
+from ._session import SHUTDOWN_TEXT, Session
+
+if TYPE_CHECKING:
+    from ._blocking import BlockingFakeBroker
+
+__all__ = ["Binding", "ConnectionRef", "FakeBroker", "server_properties"]
+
+logger = logging.getLogger("async_amqp_testing")
+
+#: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
+FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
+#: Capabilities RabbitMQ 3.10 announces in connection.start, all true.
+CAPABILITIES = (
+    "publisher_confirms",
+    "exchange_exchange_bindings",
+    "basic.nack",
+    "consumer_cancel_notify",
+    "connection.blocked",
+    "consumer_priorities",
+    "authentication_failure_close",
+    "per_consumer_qos",
+    "direct_reply_to",
+)
+
+#: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
+ConnectionRef = int | str | ConnectionInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A binding, as :meth:`FakeBroker.bindings` lists it."""
+
+    source: str
+    destination_kind: str
+    destination: str
+    routing_key: str
+    arguments: Table
+
+
+def server_properties(cluster_name: str) -> dict[str, Any]:
+    """The connection.start properties: RabbitMQ's keys and capabilities, our own identity.
+
+    :param cluster_name: the ``cluster_name`` value
+    """
+    return {
+        "capabilities": dict.fromkeys(CAPABILITIES, True),
+        "cluster_name": cluster_name,
+        "copyright": "Copyright (c) the async_amqp authors",
+        "information": "async_amqp_testing: an in-process broker that behaves like RabbitMQ 3.10",
+        "platform": f"Python {sys.version.split()[0]}",
+        "product": "async_amqp_testing",
+        "version": __version__,
+    }
+
+
+def _clock() -> float:
+    try:
+        return anyio.current_time()
+    except RuntimeError:  # outside the event loop (no timers run there)
+        return time.monotonic()
+
+
+class FakeBroker:
+    """An AMQP 0-9-1 broker that behaves like RabbitMQ 3.10; serve it with :meth:`serve`.
+
+    :param users: user name → password (default ``{'guest': 'guest'}``)
+    :param vhosts: virtual hosts (default ``['/']``)
+    :param permissions: user → vhosts they may open (default: every user, every vhost)
+    :param heartbeat: heartbeat offered in connection.tune (seconds, 0: none)
+    :param frame_max: frame_max offered in connection.tune
+    :param channel_max: channel_max offered in connection.tune
+    :param host: address to listen on
+    :param port: port to listen on (0: a free port)
+    :param ssl_context: serve TLS with this server-side context
+    :param login_failure_delay: seconds before the socket closes after a refused login
+        (RabbitMQ: 3)
+    :param close_timeout: seconds to wait for close-ok, or for the client's TCP close after
+        its connection.close (RabbitMQ: 30)
+    :param shutdown_timeout: seconds :meth:`serve` waits for clients to answer its
+        320 CONNECTION_FORCED close when it ends
+    :param reply_delay: seconds every batch of outgoing frames is held (fault injection)
+    """
+
+    def __init__(
+        self,
+        users: Mapping[str, str] | None = None,
+        vhosts: Iterable[str] | None = None,
+        permissions: Mapping[str, Iterable[str]] | None = None,
+        *,
+        heartbeat: int = 60,
+        frame_max: int = 131072,
+        channel_max: int = 2047,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        login_failure_delay: float = 3.0,
+        close_timeout: float = 30.0,
+        shutdown_timeout: float = 2.0,
+        reply_delay: float = 0.0,
+        cluster_name: str | None = None,
+    ) -> None:
+        self.users = dict(users) if users is not None else {"guest": "guest"}
+        if not self.users:
+            raise ValueError("FakeBroker needs at least one user")
+        self.model = BrokerModel(
+            clock=_clock,
+            users=self.users,
+            vhosts=tuple(vhosts) if vhosts is not None else ("/",),
+            permissions=permissions,
+        )
+        self.heartbeat = heartbeat
+        self.frame_max = frame_max
+        self.channel_max = channel_max
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self.ssl_context = ssl_context
+        self.login_failure_delay = login_failure_delay
+        self.close_timeout = close_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.reply_delay = reply_delay
+        self.server_properties = server_properties(cluster_name or f"async_amqp_testing@{host}")
+        self.blocked_reason: str | None = None
+        self._paused = False
+        self._resumed: anyio.Event | None = None
+        self._sessions: set[Session] = set()
+        self._by_connection_id: dict[int, Session] = {}
+        self._next_session_id = 1
+        self._all_ended: anyio.Event | None = None
+        self._timer_wake: anyio.Event | None = None
+        self._timer_target = math.inf
+        self._serving = False
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self._port}" if self._port is not None else "not serving"
+        return f"<FakeBroker {where} connections={len(self._sessions)}>"
+
+    # -- address -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the broker listens on.
+
+        :raises RuntimeError: before :meth:`serve` has started
+        """
+        if self._port is None:
+            raise RuntimeError("the broker is not serving: use 'async with broker.serve()'")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``amqp://USER:PASSWORD@HOST:PORT/`` for the first user (``amqps`` with TLS)."""
+        user, password = next(iter(self.users.items()))
+        scheme = "amqps" if self.ssl_context is not None else "amqp"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{self.port}/"
+
+    def connect(self, **kwargs: Any) -> AmqpProtocol:
+        """Return an async_amqp connection to this broker (use it as ``async with``).
+
+        Keyword arguments go to :func:`async_amqp.connect_amqp`; login and password
+        default to the first user's.
+        """
+        user, password = next(iter(self.users.items()))
+        kwargs.setdefault("login", user)
+        kwargs.setdefault("password", password)
+        return connect_amqp(self.host, self.port, **kwargs)
+
+    # -- serving -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def serve(self) -> AsyncIterator[FakeBroker]:
+        """Listen and serve inside the block; connections are accepted once it starts.
+
+        On exit every client gets ``320 CONNECTION_FORCED`` (as on a RabbitMQ shutdown).
+
+        :raises OSError: when the address cannot be bound (e.g. the port is in use)
+        :raises RuntimeError: when the broker is already serving
+        """
+        if self._serving:
+            raise RuntimeError("this FakeBroker is already serving")
+        self._serving = True
+        self._resumed = anyio.Event()
+        self._resumed.set()
+        self._timer_wake = anyio.Event()
+        try:
+            async with anyio.create_task_group() as task_group:
+                await task_group.start(self._listen)
+                task_group.start_soon(self._timer_loop)
+                try:
+                    yield self
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._shutdown()
+                    task_group.cancel_scope.cancel()
+        finally:
+            self._serving = False
+            self._port = None
+
+    async def _listen(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        listener = await anyio.create_tcp_listener(
+            local_host=self.host, local_port=self._requested_port
+        )
+        async with listener:
+            self._port = int(listener.extra(SocketAttribute.local_port))
+            logger.info("listening on %s:%s", self.host, self._port)
+            task_status.started()
+            await listener.serve(self._accept)
+
+    async def _accept(self, stream: anyio.abc.SocketStream) -> None:
+        try:
+            remote = stream.extra(SocketAttribute.remote_address)
+            peer = f"{remote[0]}:{remote[1]}" if isinstance(remote, tuple) else str(remote)
+            raw = stream.extra(SocketAttribute.raw_socket)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            byte_stream: anyio.abc.ByteStream = stream
+            if self.ssl_context is not None:
+                byte_stream = await self._wrap_tls(stream, peer)
+        except Exception as error:
+            logger.info("connection from %s failed before AMQP: %r", stream, error)
+            await anyio.aclose_forcefully(stream)
+            return
+        session = Session(self, byte_stream, self._next_session_id, peer)
+        self._next_session_id += 1
+        self._sessions.add(session)
+        await session.run()
+
+    async def _wrap_tls(self, stream: anyio.abc.SocketStream, peer: str) -> anyio.abc.ByteStream:
+        from anyio.streams.tls import TLSStream
+
+        assert self.ssl_context is not None
+        with anyio.fail_after(10):
+            return await TLSStream.wrap(
+                stream, server_side=True, ssl_context=self.ssl_context, standard_compatible=False
+            )
+
+    async def _shutdown(self) -> None:
+        self.unblock()
+        self.resume()
+        if self._sessions:
+            self._all_ended = anyio.Event()
+            for session in list(self._sessions):
+                session.server_close(320, SHUTDOWN_TEXT)
+            with anyio.move_on_after(self.shutdown_timeout):
+                await self._all_ended.wait()
+        for session in list(self._sessions):
+            session.abort()
+
+    def _session_opened(self, session: Session) -> None:
+        assert session.connection is not None
+        self._by_connection_id[session.connection.connection_id] = session
+
+    def _session_ended(self, session: Session) -> None:
+        self._sessions.discard(session)
+        if session.connection is not None:
+            self._by_connection_id.pop(session.connection.connection_id, None)
+        if not self._sessions and self._all_ended is not None:
+            self._all_ended.set()
+        self._poke_timer()
+
+    # -- timers --------------------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        model = self.model
+        while True:
+            deadline = model.next_deadline()
+            now = anyio.current_time()
+            if deadline is not None and deadline <= now:
+                model.run_timers()
+                await anyio.lowlevel.checkpoint()
+                continue
+            self._timer_target = math.inf if deadline is None else deadline
+            self._timer_wake = wake = anyio.Event()
+            with anyio.move_on_after(self._timer_target - now):
+                await wake.wait()
+
+    def _poke_timer(self) -> None:
+        """Wake the timer task when the model's next deadline moved earlier."""
+        if self._timer_wake is None:
+            return
+        deadline = self.model.next_deadline()
+        if deadline is not None and deadline < self._timer_target:
+            self._timer_wake.set()
+
+    def _after_change(self) -> None:
+        """Run pending deliveries and re-arm the timer after an out-of-band model change."""
+        self.model.dispatch()
+        self._poke_timer()
+
+    # -- administration ------------------------------------------------------------------
+
+    def add_user(self, user: str, password: str, vhosts: Iterable[str] | None = None) -> None:
+        """Add (or replace) a user.
+
+        :param user: user name
+        :param password: password
+        :param vhosts: vhosts the user may open when permissions are explicit
+        """
+        self.users[user] = password
+        self.model.add_user(user, password, vhosts)
+
+    def add_vhost(self, name: str) -> None:
+        """Create a virtual host (with its ``amq.*`` exchanges) if it does not exist.
+
+        :param name: the vhost name
+        """
+        self.model.add_vhost(name)
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def snapshot(self, vhost: str = "/") -> VhostInfo:
+        """A read-only copy of a vhost: exchanges (the default one as ``''``) and queues.
+
+        :param vhost: the vhost name
+        :raises KeyError: for an unknown vhost
+        """
+        return self.model.snapshot(vhost)
+
+    def exchanges(self, vhost: str = "/") -> dict[str, ExchangeInfo]:
+        """Snapshots of every exchange of a vhost, by name.
+
+        :param vhost: the vhost name
+        """
+        return self.snapshot(vhost).exchanges
+
+    def exchange(self, name: str, vhost: str = "/") -> ExchangeInfo:
+        """A snapshot of one exchange.
+
+        :param name: the exchange name
+        :param vhost: the vhost name
+        :raises KeyError: when there is no such exchange
+        """
+        exchanges = self.exchanges(vhost)
+        if name not in exchanges:
+            raise KeyError(f"no exchange {name!r} in vhost {vhost!r}")
+        return exchanges[name]
+
+    def queues(self, vhost: str = "/") -> dict[str, QueueInfo]:
+        """Snapshots of every queue of a vhost (messages, consumers), by name.
+
+        :param vhost: the vhost name
+        """
+        return self.snapshot(vhost).queues
+
+    def queue(self, name: str, vhost: str = "/") -> QueueInfo:
+        """A snapshot of one queue, with its ready messages and consumers.
+
+        :param name: the queue name
+        :param vhost: the vhost name
+        :raises KeyError: when there is no such queue
+        """
+        queues = self.queues(vhost)
+        if name not in queues:
+            raise KeyError(f"no queue {name!r} in vhost {vhost!r}")
+        return queues[name]
+
+    def messages(self, queue: str, vhost: str = "/") -> tuple[MessageInfo, ...]:
+        """The ready messages of a queue, in delivery order (body and decoded properties).
+
+        :param queue: the queue name
+        :param vhost: the vhost name
+        :raises KeyError: when there is no such queue
+        """
+        return self.queue(queue, vhost).messages
+
+    def bindings(self, vhost: str = "/") -> list[Binding]:
+        """Every binding of a vhost (queue and exchange destinations).
+
+        :param vhost: the vhost name
+        """
+        return [
+            _binding(source, info)
+            for source, exchange in self.exchanges(vhost).items()
+            for info in exchange.bindings
+        ]
+
+    def connections(self) -> list[ConnectionInfo]:
+        """Snapshots of every open connection, with its channels and unacked deliveries."""
+        return self.model.connection_snapshots()
+
+    def unacked(self) -> list[UnackedInfo]:
+        """Every delivery awaiting an ack, over all connections and channels."""
+        return [
+            delivery
+            for connection in self.connections()
+            for channel in connection.channels
+            for delivery in channel.unacked
+        ]
+
+    # -- fault injection -----------------------------------------------------------------
+
+    def _select(self, connection: ConnectionRef) -> list[Session]:
+        if connection is None:
+            return list(self._sessions)
+        if isinstance(connection, ConnectionInfo):
+            connection = connection.connection_id
+        if isinstance(connection, int):
+            session = self._by_connection_id.get(connection)
+            return [] if session is None else [session]
+        return [
+            session
+            for session in self._by_connection_id.values()
+            if session.connection is not None
+            and session.connection.client_properties.get("connection_name") == connection
+        ]
+
+    def close_connection(
+        self,
+        connection: ConnectionRef = None,
+        reply_code: int = 320,
+        reply_text: str = FORCED_CLOSE_TEXT,
+    ) -> int:
+        """Close connections from the server side with connection.close; return how many.
+
+        :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
+        :param reply_code: the reply code (320 CONNECTION_FORCED by default)
+        :param reply_text: the full reply text
+        """
+        sessions = self._select(connection)
+        for session in sessions:
+            session.server_close(reply_code, reply_text)
+        self._after_change()
+        return len(sessions)
+
+    def drop_connection(self, connection: ConnectionRef = None) -> int:
+        """Close connections' sockets abruptly, with no AMQP close; return how many.
+
+        :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
+        """
+        sessions = self._select(connection)
+        for session in sessions:
+            session.abort()
+        return len(sessions)
+
+    def block(self, reason: str = "low on memory") -> None:
+        """Raise a resource alarm, as RabbitMQ does when memory or disk runs low.
+
+        A connection that then publishes gets ``connection.blocked`` (when it announced
+        the capability) and is no longer read from until :meth:`unblock`.
+
+        :param reason: the reason sent in connection.blocked
+        """
+        self.blocked_reason = reason
+
+    def unblock(self) -> None:
+        """Clear the resource alarm: blocked connections get ``connection.unblocked``."""
+        self.blocked_reason = None
+        for session in list(self._sessions):
+            session.unblock()
+
+    def cancel_consumer(self, queue: str, consumer_tag: str | None = None, vhost: str = "/") -> int:
+        """Cancel consumers from the server side (basic.cancel to clients that support it).
+
+        :param queue: the queue consumed from
+        :param consumer_tag: one consumer (``None``: every consumer of the queue)
+        :param vhost: the vhost name
+        :raises KeyError: for an unknown vhost
+        """
+        count = self.model.cancel_consumer(vhost, queue, consumer_tag)
+        self._after_change()
+        return count
+
+    def pause(self) -> None:
+        """Hold every outgoing frame (replies, deliveries, heartbeats) until :meth:`resume`."""
+        if not self._paused:
+            self._paused = True
+            self._resumed = anyio.Event()
+
+    def resume(self) -> None:
+        """Send everything held since :meth:`pause`."""
+        if self._paused:
+            self._paused = False
+            assert self._resumed is not None
+            self._resumed.set()
+
+    async def _wait_resumed(self) -> None:
+        while self._paused and self._resumed is not None:
+            await self._resumed.wait()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold outgoing frames for the duration of a ``with`` block."""
+        self.pause()
+        try:
+            yield
+        finally:
+            self.resume()
+
+    # -- threads -------------------------------------------------------------------------
+
+    def in_thread(self, backend: str = "asyncio") -> AbstractContextManager[BlockingFakeBroker]:
+        """Serve from a background thread: ``with FakeBroker().in_thread() as broker:``.
+
+        The context manager yields a :class:`BlockingFakeBroker` whose methods are safe to
+        call from any thread (for pika, kombu and other synchronous clients).
+
+        :param backend: the anyio backend of the broker's thread
+        """
+        from ._blocking import serve_in_thread
+
+        return serve_in_thread(self, backend)
+
+
+def _binding(source: str, info: BindingInfo) -> Binding:
+    return Binding(
+        source, info.destination_kind, info.destination, info.routing_key, info.arguments
+    )
