@@ -213,6 +213,8 @@ class Session:
         except Exception:
             logger.exception("%s: internal error in the fake broker", self.name)
         finally:
+            self._task_group = None
+            self._aborted = True
             self._release_model()
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(self.stream)
@@ -231,6 +233,8 @@ class Session:
         :param reply_code: the reply code
         :param reply_text: the full reply text
         """
+        if self._aborted:
+            return
         if self.core.state is sv.ServerState.OPEN:
             self._close_connection(reply_code, reply_text, 0, 0)
         elif self.core.state not in (sv.ServerState.CLOSING, sv.ServerState.CLOSED):

@@ -1,0 +1,122 @@
+"""``python -m async_amqp_testing``: run the fake broker in the foreground.
+
+For trying a client by hand, or for tests in other languages and processes:
+the first line of standard output is the broker's URL (printed once it
+listens), logs go to standard error, and SIGINT or SIGTERM stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from ._broker import FakeBroker
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("async_amqp_testing")
+
+
+def _user(value: str) -> tuple[str, str]:
+    name, separator, password = value.partition(":")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD, got {value!r}")
+    return name, password
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m async_amqp_testing",
+        description="Run an AMQP 0-9-1 broker that behaves like RabbitMQ 3.10 (for tests).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=5672, help="port to listen on (0: any free port)"
+    )
+    parser.add_argument(
+        "--user",
+        dest="users",
+        type=_user,
+        action="append",
+        metavar="NAME:PASSWORD",
+        help="a user (repeatable; default guest:guest); the first one is in the printed URL",
+    )
+    parser.add_argument(
+        "--vhost",
+        dest="vhosts",
+        action="append",
+        metavar="VHOST",
+        help="a virtual host (repeatable; default /)",
+    )
+    parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat offered (seconds)")
+    parser.add_argument("--frame-max", type=int, default=131072, help="frame_max offered")
+    parser.add_argument("--channel-max", type=int, default=2047, help="channel_max offered")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every frame (to standard error)"
+    )
+    return parser
+
+
+async def _serve(broker: FakeBroker) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with broker.serve():
+            print(broker.url, flush=True)
+            async for signum in signals:
+                logger.info("stopping on %s", signal.Signals(signum).name)
+                return
+
+
+def _bind_error(error: BaseException) -> OSError | None:
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _bind_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the broker until SIGINT or SIGTERM; return the exit status.
+
+    :param argv: command-line arguments (default: ``sys.argv[1:]``)
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    broker = FakeBroker(
+        users=dict(args.users) if args.users else None,
+        vhosts=args.vhosts or None,
+        heartbeat=args.heartbeat,
+        frame_max=args.frame_max,
+        channel_max=args.channel_max,
+        host=args.host,
+        port=args.port,
+    )
+    try:
+        anyio.run(_serve, broker)
+    except BaseException as error:
+        bind_error = _bind_error(error)
+        if bind_error is None:
+            raise
+        reason = bind_error.strerror or str(bind_error)
+        print(
+            f"async_amqp_testing: cannot listen on {args.host}:{args.port}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
