@@ -1,0 +1,236 @@
+"""What every client's benchmark shares: parameters, results, statistics and definitions.
+
+Each client module (``_async_amqp``, ``_aiormq``, ``_aio_pika``, ``_pika``) implements
+the same five scenario functions with the same start and end points, so that
+one number means the same thing for every client:
+
+``publish``
+    from the first publish until a passive ``queue.declare`` *on the publishing
+    channel* reports that the queue holds all ``count`` messages (the broker
+    has them all). No publisher confirms.
+``publish_confirm``
+    confirm mode, ``window`` publishes in flight; from the first publish until
+    the last confirm arrived.
+``consume``
+    the queue is pre-filled (untimed) with ``count`` messages; from
+    ``basic.consume`` until the last message was received (and acked, one ack
+    per message, unless ``no_ack``) and a synchronous round trip on the same
+    channel (a passive ``queue.declare``) came back, so the broker has
+    processed every ack.
+``rpc``
+    a consumer on the same connection (its own channel) replies to each
+    request on a reply queue; one request at a time; per-request latency
+    from the request's publish to the reply's arrival, after ``warmup``
+    untimed requests.
+``connect``
+    open a connection and a channel, close both (waiting for close-ok);
+    per-cycle time.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+#: Seconds one measurement may take before it is abandoned as hung.
+RUN_TIMEOUT = 120.0
+#: Every benchmark queue expires when unused (a crashed run leaves nothing behind).
+QUEUE_ARGUMENTS: Mapping[str, int] = {"x-expires": 120_000}
+
+Metrics = dict[str, float]
+"""What one run measured: metric name -> value (msg/s or seconds)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """One run's parameters (the runner fills in fresh queue names per run)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5672
+    login: str = "guest"
+    password: str = "guest"
+    vhost: str = "/"
+    #: messages to publish or consume, round trips, or connect cycles
+    count: int = 1000
+    body_size: int = 100
+    #: publishes in flight (publish_confirm)
+    window: int = 1000
+    prefetch: int = 1000
+    no_ack: bool = False
+    #: untimed round trips first (rpc)
+    warmup: int = 50
+    queue: str = ""
+    #: where the rpc consumer's replies go
+    reply_queue: str = ""
+
+    @property
+    def url(self) -> str:
+        vhost = "%2F" if self.vhost == "/" else self.vhost
+        return f"amqp://{self.login}:{self.password}@{self.host}:{self.port}/{vhost}"
+
+    @property
+    def body(self) -> bytes:
+        return b"x" * self.body_size
+
+    def scaled(self, factor: float) -> Params:
+        """The same run with ``count`` (and ``warmup``) scaled down, for a warm-up pass."""
+        return replace(
+            self, count=max(1, int(self.count * factor)), warmup=max(1, int(self.warmup * factor))
+        )
+
+
+ScenarioFunction = Callable[[Params], Metrics]
+"""Runs one measurement to completion (its own event loop) and returns its metrics."""
+
+
+@dataclass(frozen=True)
+class Client:
+    """A client under test: a name and its implementation of each scenario kind."""
+
+    name: str
+    kinds: Mapping[str, ScenarioFunction]
+    #: True for the clients being measured (the numerators of the ratios)
+    ours: bool = False
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a metric is shown: its key in :data:`Metrics`, label, unit and direction."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    scale: float = 1.0
+
+    def format(self, value: float) -> str:
+        shown = value * self.scale
+        if shown >= 1000:
+            return f"{shown:,.0f}"
+        if shown >= 10:
+            return f"{shown:.1f}"
+        return f"{shown:.2f}"
+
+    def speed_ratio(self, ours: float, peer: float) -> float:
+        """How many times faster we are than *peer* (>1: faster), whatever the direction."""
+        if self.higher_is_better:
+            return ours / peer
+        return peer / ours
+
+
+RATE = Metric("rate", "throughput", "msg/s", higher_is_better=True)
+P50 = Metric("p50", "p50 latency", "µs", higher_is_better=False, scale=1e6)
+P99 = Metric("p99", "p99 latency", "µs", higher_is_better=False, scale=1e6)
+CYCLE = Metric("cycle", "open+close", "ms", higher_is_better=False, scale=1e3)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named benchmark: which scenario kind, with what parameters, showing what."""
+
+    name: str
+    kind: str
+    description: str
+    full: Params
+    quick: Params
+    metrics: Sequence[Metric]
+    #: the queue is filled with ``count`` messages before the timed part
+    prefill: bool = False
+    needs_reply_queue: bool = False
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "publish-100B",
+        "publish",
+        "publish without confirms, 100-byte bodies, until the queue holds them all",
+        Params(count=20_000, body_size=100),
+        Params(count=5_000, body_size=100),
+        (RATE,),
+    ),
+    Scenario(
+        "publish-64KiB",
+        "publish",
+        "publish without confirms, 64 KiB bodies, until the queue holds them all",
+        Params(count=1_500, body_size=65_536),
+        Params(count=400, body_size=65_536),
+        (RATE,),
+    ),
+    Scenario(
+        "confirm-100B",
+        "publish_confirm",
+        "publish with confirms, 1000 in flight, 100-byte bodies, until all are confirmed",
+        Params(count=10_000, body_size=100, window=1000),
+        Params(count=3_000, body_size=100, window=1000),
+        (RATE,),
+    ),
+    Scenario(
+        "consume-ack",
+        "consume",
+        "consume a pre-filled queue, prefetch 1000, one basic.ack per message",
+        Params(count=20_000, body_size=100, prefetch=1000),
+        Params(count=5_000, body_size=100, prefetch=1000),
+        (RATE,),
+        prefill=True,
+    ),
+    Scenario(
+        "consume-noack",
+        "consume",
+        "consume a pre-filled queue, prefetch 1000, no_ack",
+        Params(count=20_000, body_size=100, prefetch=1000, no_ack=True),
+        Params(count=5_000, body_size=100, prefetch=1000, no_ack=True),
+        (RATE,),
+        prefill=True,
+    ),
+    Scenario(
+        "rpc",
+        "rpc",
+        "request/reply round trip through a consumer on the same connection",
+        Params(count=1_000, body_size=100, warmup=100),
+        Params(count=300, body_size=100, warmup=50),
+        (P50, P99),
+        needs_reply_queue=True,
+    ),
+    Scenario(
+        "connect",
+        "connect",
+        "open connection + channel, close both",
+        Params(count=20),
+        Params(count=8),
+        (CYCLE,),
+    ),
+)
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """The *fraction* quantile of *samples* (nearest rank)."""
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_metrics(samples: Sequence[float]) -> Metrics:
+    """p50 and p99 of per-request latencies."""
+    return {"p50": percentile(samples, 0.50), "p99": percentile(samples, 0.99)}
+
+
+def cycle_metrics(samples: Sequence[float]) -> Metrics:
+    """The median cycle time."""
+    return {"cycle": statistics.median(samples)}
+
+
+@dataclass
+class Counter:
+    """A countdown shared by worker tasks (no locks needed on one event loop)."""
+
+    remaining: int
+    done: int = field(default=0)
+
+    def take(self) -> bool:
+        """Claim one unit of work; False when none is left."""
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
