@@ -1,0 +1,144 @@
+"""What the client does when the broker misbehaves: silence, hang-ups, garbage."""
+
+from __future__ import annotations
+
+import struct
+
+import anyio
+import pytest
+from pamqp import commands
+
+import async_amqp
+from async_amqp._core import server as sv
+from async_amqp._core.wire import FrameReader, decode_method
+
+from .scripted import ScriptedPeer, scripted_broker
+
+
+async def test_silent_broker_raises_heartbeat_timeout() -> None:
+    async def go_silent(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        await anyio.sleep_forever()
+
+    async with scripted_broker(go_silent, heartbeat=1) as port:
+        with anyio.fail_after(10), pytest.raises(async_amqp.HeartbeatTimeoutError):
+            async with async_amqp.connect_amqp("127.0.0.1", port) as conn:
+                assert conn.server_heartbeat == 1
+                await anyio.sleep_forever()
+
+
+async def test_client_sends_heartbeats_when_idle() -> None:
+    got_heartbeats = anyio.Event()
+
+    async def count_heartbeats(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        received = b""
+        while received.count(b"\x08\x00\x00\x00\x00\x00\x00\xce") < 2:
+            received += await peer.stream.receive()
+        got_heartbeats.set()
+        while True:  # answer the client's close
+            await peer.receive_events()
+
+    async with scripted_broker(count_heartbeats, heartbeat=1) as port:
+        async with async_amqp.connect_amqp("127.0.0.1", port):
+            with anyio.fail_after(10):
+                await got_heartbeats.wait()
+
+
+async def test_hang_up_fails_pending_calls_and_raises() -> None:
+    async def hang_up_on_declare(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        await peer.until(sv.ChannelOpened)
+        await peer.flush()
+        await peer.until(sv.MethodReceived)
+        await peer.stream.aclose()
+
+    pending: list[BaseException] = []
+    async with scripted_broker(hang_up_on_declare) as port:
+        with pytest.raises(async_amqp.ConnectionLostError):
+            async with async_amqp.connect_amqp("127.0.0.1", port) as conn:
+                chan = await conn.channel()
+                try:
+                    await chan.queue_declare("q")
+                except async_amqp.AmqpClosedConnection as error:
+                    pending.append(error)
+                    raise
+    assert len(pending) == 1
+
+
+async def test_garbage_frame_is_answered_with_501_and_raised() -> None:
+    closes: list[commands.Connection.Close] = []
+
+    async def send_garbage(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        await peer.stream.send(struct.pack(">BHI", 1, 0, 4) + b"\x00\x0a\x00\x3c" + b"\x00")
+        reader = FrameReader()
+        while not closes:
+            for _, _, payload in reader.feed(await peer.stream.receive()):
+                method = decode_method(payload)
+                if isinstance(method, commands.Connection.Close):
+                    closes.append(method)
+
+    async with scripted_broker(send_garbage) as port:
+        with pytest.raises(async_amqp.FrameError) as caught:
+            async with async_amqp.connect_amqp("127.0.0.1", port):
+                await anyio.sleep_forever()
+    assert caught.value.reply_code == 501
+    assert [close.reply_code for close in closes] == [501]
+
+
+async def test_protocol_mismatch_is_reported() -> None:
+    async def refuse(peer: ScriptedPeer) -> None:
+        await peer.stream.receive()
+        await peer.stream.send(b"AMQP\x01\x01\x00\x0a")
+
+    async with scripted_broker(refuse) as port:
+        with pytest.raises(async_amqp.ProtocolMismatchError, match="protocol header"):
+            async with async_amqp.connect_amqp("127.0.0.1", port):
+                pass
+
+
+async def test_connection_timeout_during_handshake() -> None:
+    async def never_start(peer: ScriptedPeer) -> None:
+        await anyio.sleep_forever()
+
+    async with scripted_broker(never_start) as port:
+        with pytest.raises(TimeoutError):
+            async with async_amqp.connect_amqp("127.0.0.1", port, connection_timeout=0.5):
+                pass
+
+
+async def test_blocked_connection_holds_publishes_until_unblocked() -> None:
+    published = anyio.Event()
+    unblock = anyio.Event()
+
+    async def block_then_unblock(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        await peer.until(sv.ChannelOpened)
+        peer.core.send_method(0, commands.Connection.Blocked("low on memory"))
+        qos = await peer.until(sv.MethodReceived)
+        assert isinstance(qos, sv.MethodReceived)
+        peer.core.send_method(qos.channel_id, commands.Basic.QosOk())  # after the block
+        await peer.flush()
+        await unblock.wait()
+        peer.core.send_method(0, commands.Connection.Unblocked())
+        await peer.flush()
+        await peer.until(sv.ContentReceived)
+        published.set()
+        while True:  # answer the client's close
+            await peer.receive_events()
+
+    async with scripted_broker(block_then_unblock) as port:
+        async with async_amqp.connect_amqp("127.0.0.1", port, blocked_timeout=0.2) as conn:
+            chan = await conn.channel()
+            await chan.basic_qos(prefetch_count=1)  # its reply follows connection.blocked
+            assert conn.is_blocked
+            assert conn.blocked_reason == "low on memory"
+            with pytest.raises(async_amqp.ConnectionBlockedError):
+                await chan.publish(b"held", "", "q")
+            conn.blocked_timeout = None
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(chan.publish, b"waits", "", "q")
+                unblock.set()
+            with anyio.fail_after(5):
+                await published.wait()
