@@ -4,7 +4,7 @@ well-behaved broker never produces (silence, garbage, abrupt hang-ups)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import anyio
 import anyio.abc
@@ -64,10 +64,10 @@ async def scripted_broker(script: Script, heartbeat: int = 0) -> AsyncIterator[i
             stream = await listener.accept()
             async with stream:
                 peer = ScriptedPeer(stream, heartbeat)
-                try:
+                with suppress(
+                    anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
+                ):
                     await script(peer)
-                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    pass
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve_one)
