@@ -310,3 +310,16 @@ async def test_tx_commit_without_select_is_406(amqp_broker: BrokerTarget) -> Non
         with pytest.raises(async_amqp.PreconditionFailedError) as caught:
             await chan.tx_commit()
     assert caught.value.reply_text == "PRECONDITION_FAILED - channel is not transactional"
+
+
+async def test_consumer_raises_when_its_channel_fails(amqp_broker: BrokerTarget) -> None:
+    queue = amqp_broker.queue_name()
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_declare(queue)
+        with pytest.raises(async_amqp.PreconditionFailedError):
+            async with chan.new_consumer(queue_name=queue) as listener:
+                await chan.basic_ack(4711)  # unknown delivery tag: the broker closes the channel
+                async for _ in listener:
+                    pytest.fail("nothing was published")
+        assert not chan.is_open
+        assert conn.is_open

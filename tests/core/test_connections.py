@@ -3,6 +3,7 @@ content, confirms, closes, and the protocol errors each side detects."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import pytest
@@ -22,7 +23,13 @@ from async_amqp._core.client import (
 )
 from async_amqp._core.errors import ProtocolError, ProtocolHeaderMismatch
 from async_amqp._core.heartbeat import HeartbeatAction
-from async_amqp._core.wire import EMPTY_PROPERTIES, PROTOCOL_HEADER, encode_method
+from async_amqp._core.wire import (
+    EMPTY_PROPERTIES,
+    PROTOCOL_HEADER,
+    FrameReader,
+    encode_content,
+    encode_method,
+)
 
 
 class Pair:
@@ -432,3 +439,29 @@ def test_channel_close_goes_out_at_once_and_fails_queued_requests() -> None:
     assert isinstance(closed, ev.ChannelClosed)
     assert closed.pending == [in_flight, queued, closing]
     assert not queued.sent
+
+
+def test_content_of_different_channels_may_interleave() -> None:
+    pair = Pair()
+    pair.handshake()
+    first, second = open_channel(pair), open_channel(pair)
+    pieces = {
+        channel_id: [
+            encode_method(channel_id, commands.Basic.Publish(exchange="", routing_key=str(n)))
+        ]
+        for n, channel_id in enumerate((first, second))
+    }
+    for channel_id, body in ((first, b"A" * 5000), (second, b"B" * 5000)):
+        content = b"".join(
+            encode_content(channel_id, EMPTY_PROPERTIES, body, pair.server.frame_max)
+        )
+        pieces[channel_id] += [  # one whole frame per item
+            struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce"
+            for kind, channel, payload in FrameReader().feed(content)
+        ]
+    interleaved = [
+        frame for pair_ in zip(pieces[first], pieces[second], strict=True) for frame in pair_
+    ]
+    events = pair.server.receive(b"".join(interleaved), 0.0)
+    received = {e.channel_id: e.body for e in events if isinstance(e, sv.ContentReceived)}
+    assert received == {first: b"A" * 5000, second: b"B" * 5000}
