@@ -149,7 +149,7 @@ class Channel:
         except (ChannelUnavailable, ConnectionUnavailable):
             raise self._unavailable() from None
         self.protocol._wake_writer()
-        await anyio.lowlevel.checkpoint()
+        await self.protocol._yield_sometimes()
 
     async def _request(self, method: Frame, no_wait: bool) -> ev.ReplyArrived | None:
         if no_wait:
@@ -328,6 +328,8 @@ class Channel:
         broker or a lost connection ended it.
         """
         returns = self._returns
+        if returns:
+            await self.protocol._checkpoint_sometimes()
         while not returns:
             if self._closed:
                 if self._error is not None:
@@ -335,9 +337,6 @@ class Channel:
                 raise StopAsyncIteration
             wakeup = self._returns_wakeup = anyio.Event()
             await wakeup.wait()
-        await anyio.lowlevel.checkpoint()
-        if not returns:
-            return await self.__anext__()
         return returns.popleft()
 
     # -- channel class ----------------------------------------------------------------------
@@ -626,7 +625,7 @@ class Channel:
             except (ChannelUnavailable, ConnectionUnavailable):
                 raise self._unavailable() from None
             protocol._wake_writer()
-            await anyio.lowlevel.checkpoint()
+            await protocol._yield_sometimes()
             return
         token = _PublishWaiter()
         try:

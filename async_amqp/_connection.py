@@ -42,6 +42,10 @@ HIGH_WATER = 1 << 20
 READ_SIZE = 1 << 18
 #: How long a graceful close waits for the broker's close-ok.
 CLOSE_TIMEOUT = 5.0
+#: Calls that complete without waiting (publish, ack, a buffered delivery) let other
+#: tasks run every this many calls: often enough to be fair, rarely enough that the
+#: writer sends many frames per system call.
+YIELD_EVERY = 32
 
 
 class AmqpProtocol:
@@ -101,7 +105,7 @@ class AmqpProtocol:
         self.blocked_reason: str | None = None
         self._unblocked = anyio.Event()
         self._unblocked.set()
-        self._heartbeat_changed = anyio.Event()
+        self._yield_budget = YIELD_EVERY
 
     # -- public attributes ------------------------------------------------------
 
@@ -472,6 +476,22 @@ class AmqpProtocol:
         self._unblocked.set()
 
     # -- used by channels -----------------------------------------------------------
+
+    async def _yield_sometimes(self) -> None:
+        """After work that already happened: let other tasks run now and then, uncancellably."""
+        self._yield_budget -= 1
+        if self._yield_budget <= 0:
+            self._yield_budget = YIELD_EVERY
+            await anyio.lowlevel.cancel_shielded_checkpoint()
+
+    async def _checkpoint_sometimes(self) -> None:
+        """Before work that has not happened yet: honour cancellation, yield now and then."""
+        self._yield_budget -= 1
+        if self._yield_budget <= 0:
+            self._yield_budget = YIELD_EVERY
+            await anyio.lowlevel.checkpoint()
+        else:
+            await anyio.lowlevel.checkpoint_if_cancelled()
 
     def _check_usable(self) -> None:
         if self._fatal is not None:

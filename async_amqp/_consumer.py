@@ -109,6 +109,8 @@ class Consumer:
 
     async def __anext__(self) -> Delivery:
         buffer = self._buffer
+        if buffer:
+            await self.channel.protocol._checkpoint_sometimes()
         while not buffer:
             if self._finished:
                 if self._error is not None:
@@ -116,9 +118,6 @@ class Consumer:
                 raise StopAsyncIteration
             wakeup = self._wakeup = anyio.Event()
             await wakeup.wait()
-        await anyio.lowlevel.checkpoint()
-        if not buffer:  # drained while we yielded (can't happen with one reader, but be safe)
-            return await self.__anext__()
         return buffer.popleft()
 
     async def get(self) -> Delivery:
