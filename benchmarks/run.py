@@ -13,12 +13,18 @@ less latency).
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
+import io
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import traceback
 import uuid
@@ -30,7 +36,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _admin
 from benchmarks._common import (
     SCENARIOS,
     Client,
@@ -41,6 +46,36 @@ from benchmarks._common import (
 )
 
 WARMUP_FACTOR = 0.1
+REPO = Path(__file__).resolve().parent.parent
+
+
+def use_async_amqp_revision(revision: str | None) -> str:
+    """Make ``import async_amqp`` load *revision* (None: the working tree); describe it.
+
+    Call before anything imports async_amqp. A revision is extracted with
+    ``git archive`` into a temporary directory, so edits in progress in the
+    working tree do not change what is measured.
+    """
+
+    def git(*command: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *command], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    if revision is None:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "async_amqp")
+        return f"working tree at {head}" + (" with uncommitted changes" if dirty else "")
+    sha = git("rev-parse", "--short", revision)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", sha, "async_amqp"], capture_output=True, check=True
+    ).stdout
+    target = Path(tempfile.mkdtemp(prefix=f"async_amqp-{sha}-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    sys.path.insert(0, str(target))
+    return f"git {sha} ({git('log', '-1', '--format=%s', sha)[:60]})"
 
 
 def all_clients() -> list[Client]:
@@ -66,6 +101,8 @@ class ScenarioResults:
 
 def run_once(scenario: Scenario, client: Client, params: Params, tag: str) -> Metrics:
     """Set up fresh queues, run one measurement, clean up."""
+    from benchmarks import _admin
+
     unique = f"bench.{scenario.name}.{client.name.replace('/', '-')}.{tag}.{uuid.uuid4().hex[:8]}"
     params = replace(params, queue=unique)
     queues = [unique]
@@ -211,7 +248,10 @@ def table(all_results: Sequence[ScenarioResults], clients: Sequence[Client]) -> 
     return "\n".join(out).rstrip()
 
 
-def environment(params: Params) -> str:
+def environment(params: Params, measured: str) -> str:
+    import async_amqp
+    from benchmarks import _admin
+
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("async_amqp", "anyio", "trio", "pamqp", "aiormq", "aio-pika", "pika")
@@ -230,7 +270,8 @@ def environment(params: Params) -> str:
     return (
         f"python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} x {cpu}, load {load}\n"
-        f"{versions}\nbroker: {broker} at {params.host}:{params.port}"
+        f"{versions}\nasync_amqp: {measured}, from {Path(async_amqp.__file__).parent}\n"
+        f"broker: {broker} at {params.host}:{params.port}"
     )
 
 
@@ -250,12 +291,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds per scenario (default 5, quick 3)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5672)
+    parser.add_argument(
+        "--rev",
+        metavar="GIT_REV",
+        help="measure async_amqp as of this git revision (default: the working tree)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw results here")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    measured = use_async_amqp_revision(args.rev)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("benchmarks only send traffic to the local broker")
     scenarios = [
@@ -272,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     rounds = args.rounds or (3 if args.quick else 5)
     base = Params(host=args.host, port=args.port)
-    print(environment(base), flush=True)
+    env = environment(base, measured)
+    print(env, flush=True)
     started = time.monotonic()
     all_results = []
     for scenario in scenarios:
@@ -288,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(
             json.dumps(
                 {
-                    "environment": environment(base),
+                    "environment": env,
                     "rounds": rounds,
                     "quick": args.quick,
                     "results": {
