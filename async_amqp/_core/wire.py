@@ -286,6 +286,51 @@ def encode_heartbeat() -> bytes:
     return _HEARTBEAT_FRAME
 
 
+_s64 = struct.Struct(">q")  # pamqp reads longlong as signed
+_DELIVER = commands.Basic.Deliver.index
+_PUBLISH = commands.Basic.Publish.index
+_ACK = commands.Basic.Ack.index
+
+
+def _short_string(payload: bytes, offset: int) -> tuple[str, int]:
+    end = offset + 1 + payload[offset]
+    if end > len(payload):
+        raise IndexError("short string runs past the payload")
+    return payload[offset + 1 : end].decode(), end
+
+
+def _decode_deliver(payload: bytes) -> Frame:
+    method = commands.Basic.Deliver.__new__(commands.Basic.Deliver)
+    method.consumer_tag, offset = _short_string(payload, 4)
+    (method.delivery_tag,) = _s64.unpack_from(payload, offset)
+    method.redelivered = bool(payload[offset + 8] & 1)
+    method.exchange, offset = _short_string(payload, offset + 9)
+    method.routing_key, _ = _short_string(payload, offset)
+    return method
+
+
+def _decode_publish(payload: bytes) -> Frame:
+    method = commands.Basic.Publish.__new__(commands.Basic.Publish)
+    (method.ticket,) = struct.unpack_from(">H", payload, 4)
+    method.exchange, offset = _short_string(payload, 6)
+    method.routing_key, offset = _short_string(payload, offset)
+    bits = payload[offset]
+    method.mandatory = bool(bits & 1)
+    method.immediate = bool(bits & 2)
+    return method
+
+
+def _decode_ack(payload: bytes) -> Frame:
+    method = commands.Basic.Ack.__new__(commands.Basic.Ack)
+    (method.delivery_tag,) = _s64.unpack_from(payload, 4)
+    method.multiple = bool(payload[12] & 1)
+    return method
+
+
+#: Hand-written decoders for the hottest methods (tested equal to pamqp's).
+_FAST_DECODERS = {_DELIVER: _decode_deliver, _PUBLISH: _decode_publish, _ACK: _decode_ack}
+
+
 def decode_method(payload: bytes) -> Frame:
     """Decode a method frame's payload into a pamqp method object.
 
@@ -295,6 +340,12 @@ def decode_method(payload: bytes) -> Frame:
     if len(payload) < 4:
         raise FrameError(f"cannot decode {erlang_binary(payload)}")
     (index,) = _method_index.unpack_from(payload)
+    fast = _FAST_DECODERS.get(index)
+    if fast is not None:
+        try:
+            return fast(payload)
+        except (struct.error, IndexError, UnicodeDecodeError):
+            pass  # let the generic decoder produce the error
     method_class = commands.INDEX_MAPPING.get(index)
     class_id, method_id = index >> 16, index & 0xFFFF
     if method_class is None:

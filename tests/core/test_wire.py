@@ -191,3 +191,59 @@ def test_properties_round_trip_through_pamqp() -> None:
 def test_properties_with_more_than_15_flags_use_continuation_words() -> None:
     payload = b"\x00\x01\x00\x00"  # first word says "continued", second word is empty
     assert decode_properties(payload) == commands.Basic.Properties()
+
+
+@given(
+    consumer_tag=st.text(max_size=40),
+    delivery_tag=st.integers(0, 2**63 - 1),
+    redelivered=st.booleans(),
+    exchange=st.text(max_size=40),
+    routing_key=st.text(max_size=60),
+)
+def test_fast_deliver_decoder_equals_pamqp(
+    consumer_tag: str, delivery_tag: int, redelivered: bool, exchange: str, routing_key: str
+) -> None:
+    method = make_method(
+        commands.Basic.Deliver,
+        consumer_tag=consumer_tag,
+        delivery_tag=delivery_tag,
+        redelivered=redelivered,
+        exchange=exchange,
+        routing_key=routing_key,
+    )
+    payload = encode_method(1, method)[7:-1]
+    reference = commands.Basic.Deliver()
+    reference.unmarshal(payload[4:])
+    decoded = decode_method(payload)
+    assert type(decoded) is commands.Basic.Deliver
+    assert dict(decoded) == dict(reference)
+
+
+@given(
+    exchange=st.text(max_size=40),
+    routing_key=st.text(max_size=60),
+    mandatory=st.booleans(),
+    immediate=st.booleans(),
+)
+def test_fast_publish_decoder_equals_pamqp(
+    exchange: str, routing_key: str, mandatory: bool, immediate: bool
+) -> None:
+    payload = encode_publish(1, exchange.encode(), routing_key.encode(), mandatory, immediate)[7:-1]
+    reference = commands.Basic.Publish()
+    reference.unmarshal(payload[4:])
+    assert dict(decode_method(payload)) == dict(reference)
+
+
+@given(delivery_tag=st.integers(0, 2**63 - 1), multiple=st.booleans())
+def test_fast_ack_decoder_equals_pamqp(delivery_tag: int, multiple: bool) -> None:
+    payload = encode_method(1, commands.Basic.Ack(delivery_tag, multiple))[7:-1]
+    reference = commands.Basic.Ack()
+    reference.unmarshal(payload[4:])
+    assert dict(decode_method(payload)) == dict(reference)
+
+
+def test_truncated_hot_methods_still_get_rabbitmq_errors() -> None:
+    payload = encode_method(1, commands.Basic.Publish(exchange="ex", routing_key="rk"))[7:-1]
+    with pytest.raises(FrameError) as caught:
+        decode_method(payload[:8])
+    assert (caught.value.class_id, caught.value.method_id) == (60, 40)
