@@ -162,3 +162,16 @@ class socket_free_port:
 
     def __exit__(self, *exc_info: object) -> None:
         self._sock.close()
+
+
+async def test_protocol_factory_and_insist(amqp_broker: BrokerTarget) -> None:
+    class MyProtocol(async_amqp.AmqpProtocol):
+        pass
+
+    options = parse_url(amqp_broker.url)
+    async with async_amqp.connect(
+        host=options["host"], port=options["port"], insist=True, protocol_factory=MyProtocol
+    ) as conn:
+        assert isinstance(conn, MyProtocol)
+        async with conn.new_channel() as chan:
+            assert isinstance(chan, async_amqp.Channel)
