@@ -17,6 +17,7 @@ from ._common import (
     Metrics,
     Params,
     ScenarioFunction,
+    Stopwatch,
     cycle_metrics,
     latency_metrics,
 )
@@ -35,13 +36,13 @@ async def publish(p: Params) -> Metrics:
         chan = await conn.channel(publisher_confirms=False)
         publish = chan.default_exchange.publish
         queue = p.queue
-        started = perf_counter()
+        watch = Stopwatch()
         for _ in range(p.count):
             await publish(aio_pika.Message(body), queue, mandatory=False)
         await _wait_for_count(chan, queue, p.count)
-        elapsed = perf_counter() - started
+        metrics = watch.throughput(p.count)
         await chan.close()
-    return {"rate": p.count / elapsed}
+    return metrics
 
 
 async def publish_confirm(p: Params) -> Metrics:
@@ -56,11 +57,11 @@ async def publish_confirm(p: Params) -> Metrics:
             while work.take():
                 await publish(aio_pika.Message(body), queue, mandatory=False)
 
-        started = perf_counter()
+        watch = Stopwatch()
         await asyncio.gather(*(worker() for _ in range(min(p.window, p.count))))
-        elapsed = perf_counter() - started
+        metrics = watch.throughput(p.count)
         await chan.close()
-    return {"rate": p.count / elapsed}
+    return metrics
 
 
 async def consume(p: Params) -> Metrics:
@@ -81,13 +82,13 @@ async def consume(p: Params) -> Metrics:
             if received == count:
                 all_received.set_result(None)
 
-        started = perf_counter()
+        watch = Stopwatch()
         await queue.consume(on_message, no_ack=no_ack)
         await all_received
         await chan.declare_queue(p.queue, passive=True)
-        elapsed = perf_counter() - started
+        metrics = watch.throughput(count)
         await chan.close()
-    return {"rate": count / elapsed}
+    return metrics
 
 
 async def rpc(p: Params) -> Metrics:
@@ -117,7 +118,10 @@ async def rpc(p: Params) -> Metrics:
         await requests.consume(on_request, no_ack=True)
         await replies.consume(on_reply, no_ack=True)
         publish = client.default_exchange.publish
+        watch = Stopwatch()
         for i in range(p.warmup + p.count):
+            if i == p.warmup:
+                watch = Stopwatch()
             correlation_id = str(i)
             reply = pending[correlation_id] = loop.create_future()
             started = perf_counter()
@@ -130,20 +134,22 @@ async def rpc(p: Params) -> Metrics:
             elapsed = perf_counter() - started
             if i >= p.warmup:
                 latencies.append(elapsed)
+        cpu_seconds = watch.cpu_seconds()
         await client.close()
         await server.close()
-    return latency_metrics(latencies)
+    return latency_metrics(latencies, cpu_seconds)
 
 
 async def connect(p: Params) -> Metrics:
     cycles: list[float] = []
+    watch = Stopwatch()
     for _ in range(p.count):
         started = perf_counter()
         async with await aio_pika.connect(p.url) as conn:
             chan = await conn.channel()
             await chan.close()
         cycles.append(perf_counter() - started)
-    return cycle_metrics(cycles)
+    return cycle_metrics(cycles, watch.cpu_seconds())
 
 
 KINDS: dict[str, Callable[[Params], Awaitable[Metrics]]] = {

@@ -18,6 +18,7 @@ from ._common import (
     Metrics,
     Params,
     ScenarioFunction,
+    Stopwatch,
     cycle_metrics,
     latency_metrics,
 )
@@ -36,13 +37,13 @@ async def publish(p: Params) -> Metrics:
         chan = await conn.channel(publisher_confirms=False)
         publish = chan.basic_publish
         queue = p.queue
-        started = perf_counter()
+        watch = Stopwatch()
         for _ in range(p.count):
             await publish(body, routing_key=queue)
         await _wait_for_count(chan, queue, p.count)
-        elapsed = perf_counter() - started
+        metrics = watch.throughput(p.count)
         await chan.close()
-    return {"rate": p.count / elapsed}
+    return metrics
 
 
 async def publish_confirm(p: Params) -> Metrics:
@@ -57,11 +58,11 @@ async def publish_confirm(p: Params) -> Metrics:
             while work.take():
                 await publish(body, routing_key=queue)
 
-        started = perf_counter()
+        watch = Stopwatch()
         await asyncio.gather(*(worker() for _ in range(min(p.window, p.count))))
-        elapsed = perf_counter() - started
+        metrics = watch.throughput(p.count)
         await chan.close()
-    return {"rate": p.count / elapsed}
+    return metrics
 
 
 async def consume(p: Params) -> Metrics:
@@ -82,13 +83,13 @@ async def consume(p: Params) -> Metrics:
             if received == count:
                 all_received.set_result(None)
 
-        started = perf_counter()
+        watch = Stopwatch()
         await chan.basic_consume(p.queue, on_message, no_ack=no_ack)
         await all_received
         await chan.queue_declare(p.queue, passive=True)
-        elapsed = perf_counter() - started
+        metrics = watch.throughput(count)
         await chan.close()
-    return {"rate": count / elapsed}
+    return metrics
 
 
 async def rpc(p: Params) -> Metrics:
@@ -117,7 +118,10 @@ async def rpc(p: Params) -> Metrics:
 
         await server.basic_consume(p.queue, on_request, no_ack=True)
         await client.basic_consume(p.reply_queue, on_reply, no_ack=True)
+        watch = Stopwatch()
         for i in range(p.warmup + p.count):
+            if i == p.warmup:
+                watch = Stopwatch()
             correlation_id = str(i)
             reply = pending[correlation_id] = loop.create_future()
             started = perf_counter()
@@ -132,20 +136,22 @@ async def rpc(p: Params) -> Metrics:
             elapsed = perf_counter() - started
             if i >= p.warmup:
                 latencies.append(elapsed)
+        cpu_seconds = watch.cpu_seconds()
         await client.close()
         await server.close()
-    return latency_metrics(latencies)
+    return latency_metrics(latencies, cpu_seconds)
 
 
 async def connect(p: Params) -> Metrics:
     cycles: list[float] = []
+    watch = Stopwatch()
     for _ in range(p.count):
         started = perf_counter()
         async with aiormq.connect(p.url) as conn:
             chan = await conn.channel()
             await chan.close()
         cycles.append(perf_counter() - started)
-    return cycle_metrics(cycles)
+    return cycle_metrics(cycles, watch.cpu_seconds())
 
 
 KINDS: dict[str, Callable[[Params], Awaitable[Metrics]]] = {

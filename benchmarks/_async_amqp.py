@@ -17,6 +17,7 @@ from ._common import (
     Metrics,
     Params,
     ScenarioFunction,
+    Stopwatch,
     cycle_metrics,
     latency_metrics,
 )
@@ -42,12 +43,12 @@ async def publish(p: Params) -> Metrics:
     async with _connect(p) as conn, conn.new_channel() as chan:
         publish = chan.publish
         queue = p.queue
-        started = perf_counter()
+        watch = Stopwatch()
         for _ in range(p.count):
             await publish(body, "", queue)
         await _wait_for_count(chan, queue, p.count)
-        elapsed = perf_counter() - started
-    return {"rate": p.count / elapsed}
+        metrics = watch.throughput(p.count)
+    return metrics
 
 
 async def publish_confirm(p: Params) -> Metrics:
@@ -62,12 +63,12 @@ async def publish_confirm(p: Params) -> Metrics:
             while work.take():
                 await publish(body, "", queue)
 
-        started = perf_counter()
+        watch = Stopwatch()
         async with anyio.create_task_group() as tg:
             for _ in range(min(p.window, p.count)):
                 tg.start_soon(worker)
-        elapsed = perf_counter() - started
-    return {"rate": p.count / elapsed}
+        metrics = watch.throughput(p.count)
+    return metrics
 
 
 async def consume(p: Params) -> Metrics:
@@ -77,7 +78,7 @@ async def consume(p: Params) -> Metrics:
         no_ack = p.no_ack
         count = p.count
         received = 0
-        started = perf_counter()
+        watch = Stopwatch()
         async with chan.new_consumer(queue_name=p.queue, no_ack=no_ack) as listener:
             async for _body, envelope, _properties in listener:
                 if not no_ack:
@@ -86,8 +87,8 @@ async def consume(p: Params) -> Metrics:
                 if received == count:
                     break
             await chan.queue_declare(p.queue, passive=True)
-            elapsed = perf_counter() - started
-    return {"rate": count / elapsed}
+            metrics = watch.throughput(count)
+    return metrics
 
 
 async def rpc(p: Params) -> Metrics:
@@ -116,7 +117,10 @@ async def rpc(p: Params) -> Metrics:
         tg.start_soon(serve)
         await ready.wait()
         async with client.new_consumer(queue_name=p.reply_queue, no_ack=True) as replies:
+            watch = Stopwatch()
             for i in range(p.warmup + p.count):
+                if i == p.warmup:
+                    watch = Stopwatch()
                 correlation_id = str(i)
                 started = perf_counter()
                 await client.publish(
@@ -130,18 +134,20 @@ async def rpc(p: Params) -> Metrics:
                 assert properties.correlation_id == correlation_id
                 if i >= p.warmup:
                     latencies.append(elapsed)
+            cpu_seconds = watch.cpu_seconds()
         tg.cancel_scope.cancel()
-    return latency_metrics(latencies)
+    return latency_metrics(latencies, cpu_seconds)
 
 
 async def connect(p: Params) -> Metrics:
     cycles: list[float] = []
+    watch = Stopwatch()
     for _ in range(p.count):
         started = perf_counter()
         async with _connect(p) as conn, conn.new_channel():
             pass
         cycles.append(perf_counter() - started)
-    return cycle_metrics(cycles)
+    return cycle_metrics(cycles, watch.cpu_seconds())
 
 
 KINDS: dict[str, Callable[[Params], Awaitable[Metrics]]] = {

@@ -18,7 +18,15 @@ import pika.frame
 import pika.spec
 from pika.adapters.select_connection import IOLoop
 
-from ._common import RUN_TIMEOUT, Client, Metrics, Params, cycle_metrics, latency_metrics
+from ._common import (
+    RUN_TIMEOUT,
+    Client,
+    Metrics,
+    Params,
+    Stopwatch,
+    cycle_metrics,
+    latency_metrics,
+)
 
 #: Publishes queued per turn of the I/O loop in the publish scenario (the loop
 #: writes between turns). Measured: 1 is 2x slower, 100 to 10000 are alike.
@@ -117,7 +125,7 @@ class _Publish(_Session):
     def start(self) -> None:
         self.remaining = self.p.count
         self.body = self.p.body
-        self.started = perf_counter()
+        self.watch = Stopwatch()
         self._publish_batch()
 
     def _publish_batch(self) -> None:
@@ -138,7 +146,7 @@ class _Publish(_Session):
 
     def _on_declare_ok(self, frame: pika.frame.Method[Any]) -> None:
         if frame.method.message_count >= self.p.count:
-            self.finish({"rate": self.p.count / (perf_counter() - self.started)})
+            self.finish(self.watch.throughput(self.p.count))
         else:
             self._poll()
 
@@ -152,7 +160,7 @@ class _PublishConfirm(_Session):
         self.channels[0].confirm_delivery(self._on_confirm, callback=self._on_select_ok)
 
     def _on_select_ok(self, frame: pika.frame.Method[Any]) -> None:
-        self.started = perf_counter()
+        self.watch = Stopwatch()
         self._fill_window()
 
     def _fill_window(self) -> None:
@@ -177,7 +185,7 @@ class _PublishConfirm(_Session):
         else:
             self.unconfirmed.discard(tag)
         if self.published == self.p.count and not self.unconfirmed:
-            self.finish({"rate": self.p.count / (perf_counter() - self.started)})
+            self.finish(self.watch.throughput(self.p.count))
         else:
             self._fill_window()
 
@@ -188,7 +196,7 @@ class _Consume(_Session):
         self.channels[0].basic_qos(prefetch_count=self.p.prefetch, callback=self._on_qos_ok)
 
     def _on_qos_ok(self, frame: pika.frame.Method[Any]) -> None:
-        self.started = perf_counter()
+        self.watch = Stopwatch()
         self.channels[0].basic_consume(self.p.queue, self._on_message, auto_ack=self.p.no_ack)
 
     def _on_message(
@@ -205,7 +213,7 @@ class _Consume(_Session):
             channel.queue_declare(self.p.queue, passive=True, callback=self._on_done)
 
     def _on_done(self, frame: pika.frame.Method[Any]) -> None:
-        self.finish({"rate": self.p.count / (perf_counter() - self.started)})
+        self.finish(self.watch.throughput(self.p.count))
 
 
 class _Rpc(_Session):
@@ -230,6 +238,8 @@ class _Rpc(_Session):
             self._send_request()
 
     def _send_request(self) -> None:
+        if self.sent == self.p.warmup:
+            self.watch = Stopwatch()
         self.correlation_id = str(self.sent)
         self.sent += 1
         self.started = perf_counter()
@@ -269,7 +279,7 @@ class _Rpc(_Session):
         if self.sent < self.p.warmup + self.p.count:
             self._send_request()
         else:
-            self.finish(latency_metrics(self.latencies))
+            self.finish(latency_metrics(self.latencies, self.watch.cpu_seconds()))
 
 
 class _ConnectCycles:
@@ -284,6 +294,7 @@ class _ConnectCycles:
 
     def run(self) -> Metrics:
         timer = self.ioloop.call_later(RUN_TIMEOUT, lambda: self._stop(TimeoutError("timed out")))
+        watch = Stopwatch()
         self._next_cycle()
         try:
             self.ioloop.start()
@@ -292,7 +303,7 @@ class _ConnectCycles:
             self.ioloop.close()
         if self.error is not None:
             raise self.error
-        return cycle_metrics(self.cycles)
+        return cycle_metrics(self.cycles, watch.cpu_seconds())
 
     def _stop(self, error: BaseException | None = None) -> None:
         self.error = self.error or error

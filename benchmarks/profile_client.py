@@ -175,7 +175,6 @@ def run_under_py_spy(argv: Sequence[str], top: int, rate: int) -> int:
         command = [
             py_spy,
             "record",
-            "--nonblocking",
             "--rate",
             str(rate),
             "--format",
