@@ -93,7 +93,21 @@ def setup(scenario: Scenario, params: Params) -> tuple[Params, list[str]]:
 # -- cProfile -------------------------------------------------------------------------
 
 
-def print_cprofile_groups(stats: pstats.Stats, out: Callable[[str], None]) -> None:
+def _short(filename: str) -> str:
+    """A path from its package down (``async_amqp/_core/wire.py``, ``asyncio/events.py``)."""
+    if "/async_amqp/" in filename:
+        return "async_amqp/" + filename.rsplit("/async_amqp/", 1)[1]
+    for marker in ("site-packages/", "/lib/python3", "/work/main/"):
+        if marker in filename:
+            rest = filename.split(marker, 1)[1]
+            return rest.split("/", 1)[1] if marker == "/lib/python3" else rest
+    return filename
+
+
+def print_cprofile(
+    stats: pstats.Stats, operations: int, top: int, out: Callable[[str], None]
+) -> None:
+    """Own time per package, then the top functions with their calls per operation."""
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
     raw = stats.stats  # type: ignore[attr-defined]
     totals: dict[str, float] = defaultdict(float)
@@ -102,7 +116,16 @@ def print_cprofile_groups(stats: pstats.Stats, out: Callable[[str], None]) -> No
     total = sum(totals.values()) or 1.0
     out("own time by package (cProfile):")
     for label, seconds in sorted(totals.items(), key=lambda item: -item[1]):
-        out(f"  {label:<28} {seconds:8.3f} s  {100 * seconds / total:5.1f} %")
+        out(f"  {label:<28} {100 * seconds / total:5.1f} %")
+    out(f"\ntop {top} functions by own time (calls per message/round trip/cycle):")
+    out(f"  {'own %':>6} {'cum %':>6} {'calls/op':>9}  function")
+    ranked = sorted(raw.items(), key=lambda item: -item[1][2])
+    for (filename, line, function), (_cc, calls, own, cumulative, _callers) in ranked[:top]:
+        where = f"{function} ({_short(filename)}:{line})" if filename != "~" else function
+        out(
+            f"  {100 * own / total:6.1f} {100 * cumulative / total:6.1f} "
+            f"{calls / operations:9.2f}  {where}"
+        )
 
 
 # -- py-spy ----------------------------------------------------------------------------
@@ -205,7 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, help="override the scenario's count")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=2000, help="py-spy samples per second")
-    parser.add_argument("--sort", default="tottime", help="pstats sort key (cprofile)")
     parser.add_argument("--rev", metavar="GIT_REV", help="profile async_amqp as of this revision")
     args = parser.parse_args(argv)
     if args.profiler == "py-spy":
@@ -235,9 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.profiler == "cprofile":
             profiler = cProfile.Profile()
             metrics = profiler.runcall(_measured, run, params)
-            stats = pstats.Stats(profiler)
-            stats.sort_stats(args.sort).print_stats(args.top)
-            print_cprofile_groups(stats, print)
+            print_cprofile(pstats.Stats(profiler), params.count, args.top, print)
         elif args.profiler == "pyinstrument":
             from pyinstrument import Profiler
 

@@ -1,0 +1,221 @@
+"""Cost of async_amqp's hot-path pieces in isolation, without a broker or a profiler.
+
+    python benchmarks/micro.py [--rev GIT_REV]
+
+The sans-IO core is driven through a handshake with frames encoded by pamqp,
+then timed per message: publish encoding, ack encoding, decoding a stream of
+deliveries. Next to it the anyio primitives the I/O layer calls per message,
+on both backends. Comparing these with the end-to-end "client CPU" of
+``run.py`` tells how much of a message's cost is the core and how much the
+event-loop plumbing around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import struct
+import sys
+import timeit
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pamqp import body as pamqp_body
+from pamqp import commands, frame, header
+
+from benchmarks.run import use_async_amqp_revision
+
+BODY_100 = b"x" * 100
+BODY_64K = b"x" * 65536
+BATCH = 1000
+
+
+def best_per_op(function: Callable[[], object], operations: int, repeat: int = 7) -> float:
+    """Seconds per operation: the best of *repeat* timings of *function* (which does many)."""
+    number = 1
+    while timeit.timeit(function, number=number) < 0.05:
+        number *= 2
+    return min(timeit.repeat(function, number=number, repeat=repeat)) / number / operations
+
+
+def open_core() -> tuple[Any, int]:
+    """A ClientConnection past the handshake with channel 1 open (no I/O)."""
+    from async_amqp._core.client import ClientConnection
+
+    core = ClientConnection(heartbeat=0)
+    core.initiate()
+    core.data_to_send(0.0)
+    start = commands.Connection.Start(
+        server_properties={"product": "micro"}, mechanisms="PLAIN", locales="en_US"
+    )
+    for method in (
+        start,
+        commands.Connection.Tune(channel_max=2047, frame_max=131072, heartbeat=0),
+        commands.Connection.OpenOk(),
+    ):
+        core.receive(frame.marshal(method, 0), 0.0)
+    channel_id, _slot = core.open_channel(None)
+    core.receive(frame.marshal(commands.Channel.OpenOk(), channel_id), 0.0)
+    core.data_to_send(0.0)
+    return core, channel_id
+
+
+def delivery_stream(count: int, body: bytes, properties: commands.Basic.Properties) -> bytes:
+    """*count* deliveries (method, header, body frames) as RabbitMQ sends them."""
+    parts = []
+    for tag in range(1, count + 1):
+        deliver = commands.Basic.Deliver(
+            consumer_tag="amq.ctag-abcdefghijklmnopqrstuv",
+            delivery_tag=tag,
+            redelivered=False,
+            exchange="",
+            routing_key="bench.queue",
+        )
+        parts.append(frame.marshal(deliver, 1))
+        parts.append(frame.marshal(header.ContentHeader(0, len(body), properties), 1))
+        parts.append(frame.marshal(pamqp_body.ContentBody(body), 1))
+    return b"".join(parts)
+
+
+def core_measurements() -> list[tuple[str, float]]:
+    from async_amqp import Properties
+    from async_amqp._core import wire
+    from async_amqp._messages import encode_properties
+
+    core, channel_id = open_core()
+    results: list[tuple[str, float]] = []
+
+    def add(name: str, function: Callable[[], object], operations: int = BATCH) -> None:
+        results.append((name, best_per_op(function, operations)))
+
+    def publish(body: bytes, batch: int) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(batch):
+                core.publish(channel_id, "", "bench.queue", False, False, b"\x00\x00", body)
+            core.data_to_send(0.0)
+
+        return run
+
+    def ack() -> None:
+        for tag in range(1, BATCH + 1):
+            core.send(channel_id, commands.Basic.Ack(tag))
+        core.data_to_send(0.0)
+
+    ack_frame = struct.Struct(">BHIHHQBB")
+    add("core.publish 100 B + data_to_send (1000 per send)", publish(BODY_100, BATCH))
+    add("core.publish 64 KiB + data_to_send (16 per send)", publish(BODY_64K, 16), 16)
+    add("core.send(Basic.Ack(tag)) + data_to_send", ack)
+    add("  of which commands.Basic.Ack(tag)", lambda: [commands.Basic.Ack(t) for t in range(BATCH)])
+    add(
+        "  of which wire.encode_method(1, Basic.Ack)",
+        lambda: [wire.encode_method(1, commands.Basic.Ack(t)) for t in range(BATCH)],
+    )
+    add(
+        "  a struct-packed ack frame, for comparison",
+        lambda: [ack_frame.pack(1, 1, 13, 60, 80, t, 0, 0xCE) for t in range(BATCH)],
+    )
+
+    plain = delivery_stream(BATCH, BODY_100, commands.Basic.Properties())
+    rpc_properties = commands.Basic.Properties(correlation_id="123", reply_to="bench.reply")
+    with_properties = delivery_stream(BATCH, BODY_100, rpc_properties)
+    add("core.receive: deliver+header+body, 100 B", lambda: core.receive(plain, 0.0))
+    add(
+        "core.receive: same with reply_to + correlation_id",
+        lambda: core.receive(with_properties, 0.0),
+    )
+    add(
+        "  pamqp frame.unmarshal of the three frames, for comparison",
+        lambda: _pamqp_unmarshal(plain),
+    )
+    deliver = commands.Basic.Deliver("amq.ctag-abcdefghijklmnopqrstuv", 7, False, "", "bench.queue")
+    payload = frame.marshal(deliver, 1)[7:-1]
+    add(
+        "wire.decode_method(basic.deliver payload)",
+        lambda: [wire.decode_method(payload) for _ in range(BATCH)],
+    )
+    empty = b"\x00\x00"
+    rpc_payload = rpc_properties.marshal()
+    user_properties = Properties(correlation_id="123", reply_to="bench.reply")
+    add(
+        "Properties.decode(no properties)", lambda: [Properties.decode(empty) for _ in range(BATCH)]
+    )
+    add(
+        "Properties.decode(reply_to + correlation_id)",
+        lambda: [Properties.decode(rpc_payload) for _ in range(BATCH)],
+    )
+    add(
+        "encode_properties(Properties(reply_to, correlation_id))",
+        lambda: [encode_properties(user_properties) for _ in range(BATCH)],
+    )
+    return results
+
+
+def _pamqp_unmarshal(data: bytes) -> None:
+    offset = 0
+    while offset < len(data):
+        consumed, _channel, _frame = frame.unmarshal(data[offset:])
+        offset += consumed
+
+
+def anyio_measurements(backend: str) -> list[tuple[str, float]]:
+    import anyio
+    import anyio.lowlevel
+    from anyio._core._eventloop import get_async_backend
+
+    results: list[tuple[str, float]] = []
+
+    async def main() -> None:
+        async def per_op(name: str, make: Callable[[], Any]) -> None:
+            # time an awaited primitive in a loop, inside the event loop
+            best = float("inf")
+            for _ in range(5):
+                started = anyio.current_time()
+                for _ in range(BATCH * 10):
+                    await make()
+                best = min(best, anyio.current_time() - started)
+            results.append((f"{backend}: {name}", best / (BATCH * 10)))
+
+        cached = get_async_backend().checkpoint_if_cancelled
+        await per_op(
+            "anyio.lowlevel.checkpoint_if_cancelled()", anyio.lowlevel.checkpoint_if_cancelled
+        )
+        await per_op("  the backend's checkpoint_if_cancelled, looked up once", cached)
+        await per_op(
+            "anyio.lowlevel.checkpoint() (a trip through the loop)", anyio.lowlevel.checkpoint
+        )
+
+        def sync_per_op(name: str, function: Callable[[], object]) -> None:
+            results.append((f"{backend}: {name}", best_per_op(function, BATCH)))
+
+        def events() -> None:
+            for _ in range(BATCH):
+                anyio.Event().set()
+
+        def clock() -> None:
+            for _ in range(BATCH):
+                anyio.current_time()
+
+        sync_per_op("anyio.Event() + set()", events)
+        sync_per_op("anyio.current_time()", clock)
+
+    anyio.run(main, backend=backend)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rev", metavar="GIT_REV", help="measure async_amqp at this revision")
+    args = parser.parse_args(argv)
+    print(f"async_amqp: {use_async_amqp_revision(args.rev)}\n")
+    rows = core_measurements() + anyio_measurements("asyncio") + anyio_measurements("trio")
+    width = max(len(name) for name, _ in rows)
+    for name, seconds in rows:
+        print(f"{name:<{width}}  {seconds * 1e6:7.3f} µs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
