@@ -95,6 +95,13 @@ async def connect_parameters(snippet: Snippet, target: BrokerTarget, backend: st
     assert not conn.is_open
 
 
+@handles("connect-alias")
+async def connect_alias(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
+    run = await run_fragment(snippet, broker=target)
+    assert async_amqp.connect is async_amqp.connect_amqp
+    assert not run.variables["conn"].is_open
+
+
 @handles("connect-url")
 async def connect_url(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
     run = await run_fragment(snippet, broker=target)
@@ -146,6 +153,15 @@ async def channel_error(snippet: Snippet, target: BrokerTarget, backend: str) ->
         run = await run_fragment(snippet, names=names, namespace={"conn": conn})
         assert isinstance(run.variables["chan"].close_reason, async_amqp.NotFoundError)
         assert conn.is_open
+
+
+@handles("no-wait")
+async def no_wait(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
+    names = {"audit": target.queue_name("audit"), "no-such-exchange": target.exchange_name()}
+    async with channel(target) as chan:
+        await run_fragment(snippet, names=names, namespace={"chan": chan})
+        assert not chan.is_open
+    assert await exists(target, "queue", names["audit"])  # declared without waiting
 
 
 @handles("exchanges")
