@@ -31,6 +31,7 @@ from async_amqp._core.wire import (
     encode_content,
     encode_method,
     encode_properties,
+    make_method,
 )
 
 __all__ = [
@@ -148,6 +149,34 @@ def amqplain_response(user: str, password: str) -> bytes:
     :param password: the password
     """
     return encode.field_table({"LOGIN": user, "PASSWORD": password})[4:]
+
+
+_CLOSE_CLASSES: dict[bytes, type[commands.Connection.Close] | type[commands.Channel.Close]] = {
+    b"\x00\x0a\x00\x32": commands.Connection.Close,
+    b"\x00\x14\x00\x28": commands.Channel.Close,
+}
+
+
+def _decode_close(payload: bytes) -> Frame | None:
+    """Decode a close whose reply text is not UTF-8 (RabbitMQ quotes raw Latin-1 bytes)."""
+    close_class = _CLOSE_CLASSES.get(payload[:4])
+    if close_class is None or len(payload) < 7:
+        return None
+    length = payload[6]
+    end = 7 + length
+    if len(payload) < end + 4:
+        return None
+    text = payload[7:end].decode("utf-8", "surrogateescape")
+    reply_code = int.from_bytes(payload[4:6], "big")
+    class_id = int.from_bytes(payload[end : end + 2], "big")
+    method_id = int.from_bytes(payload[end + 2 : end + 4], "big")
+    return make_method(
+        close_class,
+        reply_code=reply_code,
+        reply_text=text,
+        class_id=class_id,
+        method_id=method_id,
+    )
 
 
 class RawConnection:
@@ -277,7 +306,7 @@ class RawConnection:
                 try:
                     method = decode_method(payload)
                 except Exception:  # an undecodable method is returned raw
-                    method = None
+                    method = _decode_close(payload)
             self._frames.append(RawFrame(frame_type, channel_id, payload, method))
 
     async def receive_bytes(self, size: int) -> bytes:

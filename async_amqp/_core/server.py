@@ -19,7 +19,7 @@ from pamqp.base import Frame
 
 from .codes import ReplyCode
 from .content import ContentAssembler
-from .errors import ProtocolError
+from .errors import FrameError, ProtocolError
 from .heartbeat import HeartbeatAction, HeartbeatClock
 from .wire import (
     FRAME_BODY,
@@ -400,7 +400,13 @@ class ServerConnection:
             self.state = ServerState.AWAIT_START_OK
         if self.state is ServerState.CLOSED:
             return events
-        for frame_type, channel_id, payload in self._reader.feed(data):
+        try:
+            frames = self._reader.feed(data)
+        except FrameError:
+            # Like RabbitMQ, keep reading after the close it causes: close-ok must be seen.
+            self._reader.discard()
+            raise
+        for frame_type, channel_id, payload in frames:
             event = self._on_frame(frame_type, channel_id, payload)
             if event is not None:
                 events.append(event)

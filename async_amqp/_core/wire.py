@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 from pamqp import commands, encode
 from pamqp.base import Frame
 
+from .erlang import binary_p, binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
 
 FRAME_METHOD: Final = 1
@@ -41,28 +42,8 @@ RawFrame = tuple[int, int, bytes]
 
 
 def erlang_binary(data: bytes) -> str:
-    """Format *data* the way RabbitMQ prints an Erlang binary in reply texts."""
-    if not data:
-        return "<<>>"
-    printable = all(
-        32 <= byte <= 126 or 160 <= byte <= 255 or byte in b"\n\r\t\x0b\x08\x0c\x1b"
-        for byte in data
-    )
-    if printable:
-        escaped = (
-            data.decode("latin-1")
-            .replace("\\", "\\\\")
-            .replace('"', '\\"')
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-            .replace("\t", "\\t")
-            .replace("\x0b", "\\v")
-            .replace("\x08", "\\b")
-            .replace("\x0c", "\\f")
-            .replace("\x1b", "\\e")
-        )
-        return f'<<"{escaped}">>'
-    return "<<" + ",".join(str(byte) for byte in data) + ">>"
+    """Format *data* the way RabbitMQ prints an Erlang binary with ``~p`` on one line."""
+    return binary_p(data)
 
 
 class FrameReader:
@@ -91,6 +72,10 @@ class FrameReader:
         del self._buffer[:8]
         return header
 
+    def discard(self) -> None:
+        """Drop the buffered bytes (after a framing error the stream has lost its framing)."""
+        self._buffer.clear()
+
     def starts_with_protocol_header(self) -> bool:
         """True when the buffered stream begins with ``AMQP`` (a refused-version reply)."""
         return bytes(self._buffer[:4]) == b"AMQP"
@@ -115,21 +100,22 @@ class FrameReader:
                     if available < end:
                         break
                     payload = view[offset + 7 : end].tobytes()
-                    raise FrameError(
-                        f"type {frame_type}, all octets = {erlang_binary(payload)}: unknown_frame"
-                    )
+                    raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
                 if limit and size > limit:
                     raise FrameError(
-                        f"type {frame_type}, all octets = <<>>: {{frame_too_large,{size},{limit}}}"
+                        frame_error_text(
+                            frame_type, b"", ("frame_too_large", str(size), str(limit))
+                        )
                     )
                 end = offset + 7 + size
                 if available <= end:
                     break
                 if buffer[end] != FRAME_END:
-                    first = view[offset + 7 : offset + 7 + min(size, 16)].tobytes()
+                    payload = view[offset + 7 : end].tobytes()
                     raise FrameError(
-                        f"type {frame_type}, first 16 octets = {erlang_binary(first)}: "
-                        f"{{invalid_frame_end_marker,{buffer[end]}}}"
+                        frame_error_text(
+                            frame_type, payload, ("invalid_frame_end_marker", str(buffer[end]))
+                        )
                     )
                 frames.append((frame_type, channel_id, view[offset + 7 : end].tobytes()))
                 offset = end + 1
@@ -173,7 +159,8 @@ class _ArgumentCodec:
 
 def _as_bytes(value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode()
+        # Surrogate escapes stand for raw bytes (non-UTF-8 names, Erlang-printed Latin-1).
+        return value.encode("utf-8", "surrogateescape")
     return bytes(value or b"")
 
 
@@ -338,7 +325,7 @@ def decode_method(payload: bytes) -> Frame:
     :raises FrameError: for truncated arguments (501, with the method's class and method id)
     """
     if len(payload) < 4:
-        raise FrameError(f"cannot decode {erlang_binary(payload)}")
+        raise FrameError(f"cannot decode {binary_w(payload)}")
     (index,) = _method_index.unpack_from(payload)
     fast = _FAST_DECODERS.get(index)
     if fast is not None:
@@ -363,7 +350,7 @@ def decode_method(payload: bytes) -> Frame:
                 send_close=False,
             ) from error
         raise FrameError(
-            f"cannot decode {erlang_binary(payload[4:])}", class_id=class_id, method_id=method_id
+            f"cannot decode {binary_w(payload[4:])}", class_id=class_id, method_id=method_id
         ) from error
     return method
 
@@ -374,7 +361,7 @@ def decode_content_header(payload: bytes) -> tuple[int, int, bytes]:
     :raises FrameError: when the payload is too short to be a content header
     """
     if len(payload) < 14:
-        raise FrameError(f"cannot decode {erlang_binary(payload)}")
+        raise FrameError(f"cannot decode {binary_w(payload)}")
     class_id, _weight, body_size = _content_head.unpack_from(payload)
     return class_id, body_size, payload[12:]
 
