@@ -101,6 +101,8 @@ class Client:
     kinds: Mapping[str, ScenarioFunction]
     #: True for the clients being measured (the numerators of the ratios)
     ours: bool = False
+    #: True for the raw-socket ceiling (shown, compared with, but not a peer)
+    reference: bool = False
 
 
 @dataclass(frozen=True)

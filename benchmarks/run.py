@@ -79,7 +79,7 @@ def use_async_amqp_revision(revision: str | None) -> str:
 
 
 def all_clients() -> list[Client]:
-    from benchmarks import _aio_pika, _aiormq, _async_amqp, _pika
+    from benchmarks import _aio_pika, _aiormq, _async_amqp, _pika, _raw
 
     return [
         _async_amqp.make_client("asyncio"),
@@ -87,6 +87,7 @@ def all_clients() -> list[Client]:
         _aiormq.make_client(),
         _aio_pika.make_client(),
         _pika.make_client(),
+        _raw.make_client(),
     ]
 
 
@@ -200,7 +201,8 @@ def best_peer(results: ScenarioResults, peers: Sequence[str], metric: Metric) ->
 
 def table(all_results: Sequence[ScenarioResults], clients: Sequence[Client]) -> str:
     ours = [client.name for client in clients if client.ours]
-    peers = [client.name for client in clients if not client.ours]
+    peers = [client.name for client in clients if not client.ours and not client.reference]
+    references = [client.name for client in clients if client.reference]
     header = [
         "scenario",
         "metric",
@@ -208,13 +210,13 @@ def table(all_results: Sequence[ScenarioResults], clients: Sequence[Client]) -> 
         "median",
         "unit",
         "vs best peer [range]",
-        *(f"vs {peer}" for peer in peers),
+        *(f"vs {name}" for name in [*peers, *references]),
     ]
     rows: list[list[str]] = []
     for results in all_results:
         for metric in results.scenario.metrics:
             best = best_peer(results, peers, metric)
-            for client in [*ours, *peers]:
+            for client in [*ours, *peers, *references]:
                 value = median_value(results, client, metric)
                 row = [
                     results.scenario.name,
@@ -227,11 +229,11 @@ def table(all_results: Sequence[ScenarioResults], clients: Sequence[Client]) -> 
                     best_text = format_ratio(round_ratios(results, client, peers, metric), True)
                     row.append(f"{best_text} ({best})" if best else best_text)
                     row.extend(
-                        format_ratio(round_ratios(results, client, [peer], metric))
-                        for peer in peers
+                        format_ratio(round_ratios(results, client, [other], metric))
+                        for other in [*peers, *references]
                     )
                 else:
-                    row.extend([""] * (1 + len(peers)))
+                    row.extend([""] * (1 + len(peers) + len(references)))
                 rows.append(row)
             rows.append([])
     widths = [max(len(header[i]), *(len(r[i]) for r in rows if r)) for i in range(len(header))]
