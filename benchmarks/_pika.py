@@ -29,8 +29,11 @@ from ._common import (
 )
 
 #: Publishes queued per turn of the I/O loop in the publish scenario (the loop
-#: writes between turns). Measured: 1 is 2x slower, 100 to 10000 are alike.
-PUBLISH_BATCH = 100
+#: writes between turns): at most this many, and about this many bytes. Measured
+#: here (msg/s): 100 B bodies 1 -> 35k, 10 -> 64k, 1000 -> 67k, all at once -> 56k;
+#: 64 KiB bodies 1 -> 16k, 10 -> 19k, 100 -> 14k, 1000 -> 9k.
+PUBLISH_BATCH = 1000
+PUBLISH_BATCH_BYTES = 512 * 1024
 
 
 def _parameters(p: Params) -> pika.ConnectionParameters:
@@ -132,7 +135,7 @@ class _Publish(_Session):
         channel = self.channels[0]
         publish = channel.basic_publish
         queue, body = self.p.queue, self.body
-        batch = min(PUBLISH_BATCH, self.remaining)
+        batch = min(PUBLISH_BATCH, max(1, PUBLISH_BATCH_BYTES // len(body)), self.remaining)
         for _ in range(batch):
             publish("", queue, body)
         self.remaining -= batch

@@ -228,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, help="override the scenario's count")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=2000, help="py-spy samples per second")
+    parser.add_argument(
+        "--show-all", action="store_true", help="pyinstrument: show library frames too"
+    )
     parser.add_argument("--rev", metavar="GIT_REV", help="profile async_amqp as of this revision")
     args = parser.parse_args(argv)
     if args.profiler == "py-spy":
@@ -267,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 metrics = _measured(run, params)
             finally:
                 sampler.stop()
-            print(sampler.output_text(unicode=True, color=False, show_all=False))
+            print(sampler.output_text(unicode=True, color=False, show_all=args.show_all))
         else:
             metrics = _measured(run, params)
     finally:
