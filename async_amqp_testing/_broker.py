@@ -16,7 +16,6 @@ import logging
 import math
 import socket
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
@@ -30,7 +29,6 @@ import anyio.lowlevel
 from anyio.abc import SocketAttribute
 
 from async_amqp import AmqpProtocol, connect_amqp
-from async_amqp._version import __version__
 
 from ._model import BrokerModel
 from ._model.fieldtable import Table
@@ -43,30 +41,18 @@ from ._model.inspect import (
     UnackedInfo,
     VhostInfo,
 )
+from ._protocol import server_properties
 from ._session import SHUTDOWN_TEXT, Session
 
 if TYPE_CHECKING:
     from ._blocking import BlockingFakeBroker
 
-__all__ = ["Binding", "ConnectionRef", "FakeBroker", "server_properties"]
+__all__ = ["Binding", "ConnectionRef", "FakeBroker"]
 
 logger = logging.getLogger("async_amqp_testing")
 
 #: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
 FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
-#: Capabilities RabbitMQ 3.10 announces in connection.start, all true.
-CAPABILITIES = (
-    "publisher_confirms",
-    "exchange_exchange_bindings",
-    "basic.nack",
-    "consumer_cancel_notify",
-    "connection.blocked",
-    "consumer_priorities",
-    "authentication_failure_close",
-    "per_consumer_qos",
-    "direct_reply_to",
-)
-
 #: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
 ConnectionRef = int | str | ConnectionInfo | None
 
@@ -80,22 +66,6 @@ class Binding:
     destination: str
     routing_key: str
     arguments: Table
-
-
-def server_properties(cluster_name: str) -> dict[str, Any]:
-    """The connection.start properties: RabbitMQ's keys and capabilities, our own identity.
-
-    :param cluster_name: the ``cluster_name`` value
-    """
-    return {
-        "capabilities": dict.fromkeys(CAPABILITIES, True),
-        "cluster_name": cluster_name,
-        "copyright": "Copyright (c) the async_amqp authors",
-        "information": "async_amqp_testing: an in-process broker that behaves like RabbitMQ 3.10",
-        "platform": f"Python {sys.version.split()[0]}",
-        "product": "async_amqp_testing",
-        "version": __version__,
-    }
 
 
 def _clock() -> float:

@@ -27,109 +27,40 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
-from async_amqp._core.errors import ProtocolError
+from async_amqp._core.erlang import binary_w
+from async_amqp._core.errors import FrameError, ProtocolError
 from async_amqp._core.heartbeat import HeartbeatAction
-from async_amqp._core.wire import FRAME_BODY, FRAME_HEADER, decode_properties, make_method
+from async_amqp._core.wire import (
+    FRAME_BODY,
+    FRAME_HEADER,
+    FRAME_METHOD,
+    decode_properties,
+    make_method,
+)
 
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
 from ._model import ConnectionModel, Message
 from ._model.errors import AmqpError
-from ._model.fieldtable import FieldTableError, decode_table
+from ._model.fieldtable import FieldTableError
+from ._protocol import (
+    ACCESS_REQUEST,
+    ACCESS_REQUEST_OK,
+    FrameSplitter,
+    access_request_is_valid,
+    drops_immediately,
+    parse_credentials,
+)
 
 if TYPE_CHECKING:
     from ._broker import FakeBroker
 
-__all__ = ["FrameSplitter", "Session", "parse_credentials"]
+__all__ = ["Session"]
 
 logger = logging.getLogger("async_amqp_testing")
 
 READ_SIZE = 1 << 18
 #: RabbitMQ's text when the broker shuts down with connections open.
 SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
-
-
-def parse_credentials(mechanism: str, response: bytes) -> tuple[str, str] | None:
-    """Return ``(user, password)`` from a SASL response, or None when RabbitMQ would refuse it.
-
-    PLAIN must be exactly ``\\0user\\0password`` (an authorisation id, a missing or an extra
-    field are refused); AMQPLAIN is a field table, without its length prefix, holding
-    ``LOGIN`` and ``PASSWORD`` longstrs. Mechanism names are case-sensitive.
-
-    :param mechanism: the mechanism named in connection.start-ok
-    :param response: the response bytes
-    """
-    if mechanism == "PLAIN":
-        parts = response.split(b"\0")
-        if len(parts) != 3 or parts[0]:
-            return None
-        user, password = parts[1], parts[2]
-    elif mechanism == "AMQPLAIN":
-        try:
-            table = decode_table(response)
-        except FieldTableError:
-            return None
-        login, secret = table.get("LOGIN"), table.get("PASSWORD")
-        if login is None or secret is None or login.tag != "S" or secret.tag != "S":
-            return None
-        user, password = bytes(login.value), bytes(secret.value)
-    else:
-        return None
-    return user.decode("utf-8", "surrogateescape"), password.decode("utf-8", "surrogateescape")
-
-
-class FrameSplitter:
-    """Cuts received bytes at frame boundaries.
-
-    The core processes whatever it is given in one go and queues some replies
-    itself (open-ok, close-ok); feeding it one frame at a time lets each
-    method's reply, and each error, come out in the order the frames arrived.
-    The first 8 bytes (the protocol header) are one piece.
-    """
-
-    __slots__ = ("_frame_type", "_head", "_remaining")
-
-    def __init__(self) -> None:
-        self._remaining = 8
-        self._frame_type = -1
-        self._head = b""
-
-    def split(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Return ``(frame_type, piece)`` pairs, one per frame completed (type -1: unfinished).
-
-        :param data: bytes as received
-        """
-        pieces: list[tuple[int, bytes]] = []
-        position = 0
-        start = 0
-        size = len(data)
-        while position < size:
-            if self._remaining:
-                step = min(self._remaining, size - position)
-                position += step
-                self._remaining -= step
-                if not self._remaining:
-                    pieces.append((self._frame_type, data[start:position]))
-                    start = position
-                continue
-            wanted = 7 - len(self._head)
-            self._head += data[position : position + wanted]
-            position = min(position + wanted, size)
-            if len(self._head) < 7:
-                break
-            self._frame_type = self._head[0]
-            self._remaining = int.from_bytes(self._head[3:7], "big") + 1
-            self._head = b""
-        if start < size:
-            pieces.append((-1, data[start:]))  # an unfinished frame
-        return pieces
-
-
-def _drops_immediately(error: ProtocolError) -> bool:
-    # RabbitMQ's frame parser crashes on an unknown method or field type: the socket is
-    # closed at once, even during the handshake (where other errors wait 3 s).
-    return not error.send_close and (
-        "unknown method" in error.reply_text or "unknown field type" in error.reply_text
-    )
 
 
 class _End(enum.Enum):
@@ -168,7 +99,7 @@ class Session:
         self.reading_blocked = False
         self._blocked_sent = False
         self._splitter = FrameSplitter()
-        self._held: deque[tuple[int, bytes]] = deque()
+        self._held: deque[tuple[int, bytes, bool]] = deque()
         self._send_wanted = anyio.Event()
         self._unblocked = anyio.Event()
         self._heartbeat_changed = anyio.Event()
@@ -327,11 +258,18 @@ class Session:
 
     # -- input ---------------------------------------------------------------------------
 
-    def _process(self, pieces: list[tuple[int, bytes]]) -> None:
+    def _process(self, pieces: list[tuple[int, bytes, bool]]) -> None:
         core = self.core
-        for index, (frame_type, piece) in enumerate(pieces):
+        for index, (frame_type, piece, whole) in enumerate(pieces):
             if self._end is not None or self._aborted:
                 return
+            if (
+                whole
+                and frame_type == FRAME_METHOD
+                and piece[7:11] == ACCESS_REQUEST
+                and self._on_access_request(piece)
+            ):
+                continue
             try:
                 events = core.receive(piece, anyio.current_time())
             except ProtocolError as error:
@@ -352,7 +290,7 @@ class Session:
     def _on_protocol_error(self, error: ProtocolError) -> None:
         handshaking = self.connection is None and self.core.state is not sv.ServerState.CLOSING
         logger.info("%s: protocol error: %s", self.name, error.reply_text)
-        if _drops_immediately(error):
+        if drops_immediately(error):
             self.core.fail(error)
             self.abort()
         elif handshaking:
@@ -361,6 +299,35 @@ class Session:
             self._drain_outbox()
             self.core.fail(error)
             self._after_server_close(self.broker.close_timeout)
+
+    def _on_access_request(self, frame: bytes) -> bool:
+        """Answer access.request (30/10) as RabbitMQ does; False: let the core see the frame.
+
+        pamqp has no class for it, so the core would take it for an unknown method.
+        """
+        core = self.core
+        if core.state is not sv.ServerState.OPEN or frame[-1] != 0xCE:
+            return False
+        channel_id = int.from_bytes(frame[1:3], "big")
+        payload = frame[7:-1]
+        if len(frame) > core.frame_max:
+            return False
+        if channel_id == 0:
+            error: ProtocolError = ProtocolError(
+                504, "unexpected method in connection state running", class_id=30, method_id=10
+            )
+        elif channel_id not in core.open_channel_ids:
+            error = ProtocolError(504, "expected 'channel.open'", class_id=30, method_id=10)
+        elif not core.channel_is_open(channel_id):
+            return True  # the broker is closing this channel: discarded until close-ok
+        elif not access_request_is_valid(payload):
+            error = FrameError(f"cannot decode {binary_w(payload[4:])}", class_id=30, method_id=10)
+        else:
+            reply = ACCESS_REQUEST_OK
+            core.send_raw(b"\x01" + frame[1:3] + len(reply).to_bytes(4, "big") + reply + b"\xce")
+            return True
+        self._on_protocol_error(error)
+        return True
 
     def _silent_close(self) -> None:
         self.core.fail(ProtocolError(0, "", send_close=False))
@@ -562,7 +529,7 @@ class Session:
 
     # -- blocking (resource alarm) -------------------------------------------------------
 
-    def _block(self, rest: list[tuple[int, bytes]]) -> None:
+    def _block(self, rest: list[tuple[int, bytes, bool]]) -> None:
         """A publish arrived during an alarm: stop reading, as RabbitMQ does."""
         self._held.extend(rest)
         self.reading_blocked = True

@@ -33,6 +33,7 @@ from .wire import (
     encode_content,
     encode_heartbeat,
     encode_method,
+    make_method,
 )
 
 #: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
@@ -236,6 +237,9 @@ class ServerConnection:
         self._reader = FrameReader()
         self._outgoing: list[bytes | memoryview] = []
         self._channels: dict[int, _ServerChannel] = {}
+        # Content being assembled on channel numbers that are not open: RabbitMQ reads a
+        # whole command (method, header, body) before it checks that the channel is open.
+        self._unopened: dict[int, ContentAssembler] = {}
 
     # -- output -------------------------------------------------------------------
 
@@ -442,7 +446,7 @@ class ServerConnection:
         if frame_type == FRAME_METHOD:
             method = decode_method(payload)
             if channel is None:
-                return self._on_closed_channel_method(channel_id, method)
+                return self._on_unopened_channel_method(channel_id, method)
             if channel.closing:
                 if type(method) is commands.Channel.CloseOk:
                     del self._channels[channel_id]
@@ -453,7 +457,7 @@ class ServerConnection:
             channel.content.check_method_allowed()
             return self._on_channel_method(channel, method, payload)
         if channel is None:
-            raise ProtocolError(ReplyCode.CHANNEL_ERROR, "expected 'channel.open'")
+            return self._on_unopened_channel_content(channel_id, frame_type, payload)
         if channel.closing:
             return None
         if frame_type == FRAME_HEADER:
@@ -554,6 +558,37 @@ class ServerConnection:
             method_id=method.index & 0xFFFF,
         )
 
+    def _on_unopened_channel_method(self, channel_id: int, method: Frame) -> ServerEvent | None:
+        assembler = self._unopened.get(channel_id)
+        if assembler is not None:
+            assembler.check_method_allowed()
+        if type(method) in _CONTENT_METHODS:
+            self._unopened.setdefault(channel_id, ContentAssembler()).start(method)
+            return None
+        self._unopened.pop(channel_id, None)
+        return self._on_closed_channel_method(channel_id, method)
+
+    def _on_unopened_channel_content(
+        self, channel_id: int, frame_type: int, payload: bytes
+    ) -> ServerEvent | None:
+        assembler = self._unopened.setdefault(channel_id, ContentAssembler())
+        if frame_type == FRAME_HEADER:
+            complete = assembler.on_header(payload)
+        elif frame_type == FRAME_BODY:
+            complete = assembler.on_body(payload)
+        else:
+            raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
+        if not complete:
+            return None
+        method, _, _ = assembler.finish()
+        del self._unopened[channel_id]
+        raise ProtocolError(
+            ReplyCode.CHANNEL_ERROR,
+            "expected 'channel.open'",
+            class_id=method.index >> 16,
+            method_id=method.index & 0xFFFF,
+        )
+
     def _on_closed_channel_method(self, channel_id: int, method: Frame) -> ServerEvent:
         if type(method) is not commands.Channel.Open:
             raise ProtocolError(
@@ -569,7 +604,9 @@ class ServerConnection:
                 f"negotiated channel_max ({self.channel_max})",
             )
         self._channels[channel_id] = _ServerChannel(channel_id)
-        self._outgoing.append(encode_method(channel_id, commands.Channel.OpenOk()))
+        # RabbitMQ's open-ok carries an empty channel_id (pamqp's default is "0").
+        open_ok = make_method(commands.Channel.OpenOk, channel_id="")
+        self._outgoing.append(encode_method(channel_id, open_ok))
         return ChannelOpened(channel_id)
 
     def _on_channel_method(
@@ -592,17 +629,13 @@ class ServerConnection:
                 class_id=method.index >> 16,
                 method_id=method.index & 0xFFFF,
             )
-        if method_class is commands.Channel.CloseOk:
+        if method_class is commands.Channel.CloseOk or (
+            method.index >> 16 == commands.Connection.frame_id
+        ):
+            # RabbitMQ's channel has no handler for these (connection methods included).
             raise ProtocolError(
                 ReplyCode.COMMAND_INVALID,
                 "unimplemented method",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
-            )
-        if method.index >> 16 == commands.Connection.frame_id:
-            raise ProtocolError(
-                ReplyCode.CHANNEL_ERROR,
-                "unexpected method in connection state running",
                 class_id=method.index >> 16,
                 method_id=method.index & 0xFFFF,
             )

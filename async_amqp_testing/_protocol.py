@@ -1,0 +1,165 @@
+"""Protocol details the session applies around the server core.
+
+The core owns framing and the connection state machine; these are the few
+things it leaves to the broker: cutting received bytes into one-frame pieces
+(so replies and errors come out in arrival order), reading SASL responses as
+RabbitMQ does, ``access.request`` (a 0-9-1 method pamqp cannot decode, which
+RabbitMQ still answers), and the connection.start properties.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from typing import Any, Final
+
+from async_amqp._core.errors import ProtocolError
+from async_amqp._version import __version__
+
+from ._model.fieldtable import FieldTableError, decode_table
+
+__all__ = [
+    "ACCESS_REQUEST",
+    "ACCESS_REQUEST_OK",
+    "CAPABILITIES",
+    "FrameSplitter",
+    "access_request_is_valid",
+    "drops_immediately",
+    "parse_credentials",
+    "server_properties",
+]
+
+#: Capabilities RabbitMQ 3.10 announces in connection.start, all true.
+CAPABILITIES: Final = (
+    "publisher_confirms",
+    "exchange_exchange_bindings",
+    "basic.nack",
+    "consumer_cancel_notify",
+    "connection.blocked",
+    "consumer_priorities",
+    "authentication_failure_close",
+    "per_consumer_qos",
+    "direct_reply_to",
+)
+
+#: access.request's class and method id (30/10), and its reply's payload (ticket 1).
+ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
+ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
+
+
+def server_properties(cluster_name: str) -> dict[str, Any]:
+    """The connection.start properties: RabbitMQ's keys and capabilities, our own identity.
+
+    :param cluster_name: the ``cluster_name`` value
+    """
+    return {
+        "capabilities": dict.fromkeys(CAPABILITIES, True),
+        "cluster_name": cluster_name,
+        "copyright": "Copyright (c) the async_amqp authors",
+        "information": "async_amqp_testing: an in-process broker that behaves like RabbitMQ 3.10",
+        "platform": f"Python {sys.version.split()[0]}",
+        "product": "async_amqp_testing",
+        "version": __version__,
+    }
+
+
+def access_request_is_valid(payload: bytes) -> bool:
+    """True when an access.request payload holds its realm and flag octet.
+
+    :param payload: the method frame payload, class and method id included
+    """
+    return len(payload) >= 6 and len(payload) >= 4 + 1 + payload[4] + 1
+
+
+def parse_credentials(mechanism: str, response: bytes) -> tuple[str, str] | None:
+    """Return ``(user, password)`` from a SASL response, or None when RabbitMQ would refuse it.
+
+    PLAIN must be exactly ``\\0user\\0password`` (an authorisation id, a missing or an extra
+    field are refused); AMQPLAIN is a field table, without its length prefix, holding
+    ``LOGIN`` and ``PASSWORD`` longstrs. Mechanism names are case-sensitive.
+
+    :param mechanism: the mechanism named in connection.start-ok
+    :param response: the response bytes
+    """
+    if mechanism == "PLAIN":
+        parts = response.split(b"\0")
+        if len(parts) != 3 or parts[0]:
+            return None
+        user, password = parts[1], parts[2]
+    elif mechanism == "AMQPLAIN":
+        try:
+            table = decode_table(response)
+        except FieldTableError:
+            return None
+        login, secret = table.get("LOGIN"), table.get("PASSWORD")
+        if login is None or secret is None or login.tag != "S" or secret.tag != "S":
+            return None
+        user, password = bytes(login.value), bytes(secret.value)
+    else:
+        return None
+    return user.decode("utf-8", "surrogateescape"), password.decode("utf-8", "surrogateescape")
+
+
+class FrameSplitter:
+    """Cuts received bytes at frame boundaries.
+
+    The core processes whatever it is given in one go and queues some replies
+    itself (open-ok, close-ok); feeding it one frame at a time lets each
+    method's reply, and each error, come out in the order the frames arrived.
+    The first 8 bytes (the protocol header) are one piece.
+    """
+
+    __slots__ = ("_frame_type", "_head", "_remaining", "_whole")
+
+    def __init__(self) -> None:
+        self._remaining = 8
+        self._frame_type = -1
+        self._head = b""
+        self._whole = False
+
+    def split(self, data: bytes) -> list[tuple[int, bytes, bool]]:
+        """Return ``(frame_type, piece, whole)`` for each piece of *data*.
+
+        A piece ends where a frame ends (type -1: a frame still unfinished); ``whole``
+        is True when the piece is exactly one frame, header and end octet included.
+
+        :param data: bytes as received
+        """
+        pieces: list[tuple[int, bytes, bool]] = []
+        position = 0
+        start = 0
+        size = len(data)
+        while position < size:
+            if self._remaining:
+                step = min(self._remaining, size - position)
+                position += step
+                self._remaining -= step
+                if not self._remaining:
+                    pieces.append((self._frame_type, data[start:position], self._whole))
+                    start = position
+                continue
+            self._whole = not self._head and position == start
+            wanted = 7 - len(self._head)
+            self._head += data[position : position + wanted]
+            position = min(position + wanted, size)
+            if len(self._head) < 7:
+                break
+            self._frame_type = self._head[0]
+            self._remaining = int.from_bytes(self._head[3:7], "big") + 1
+            self._head = b""
+        if start < size:
+            pieces.append((-1, data[start:], False))
+        return pieces
+
+
+def drops_immediately(error: ProtocolError) -> bool:
+    """True for errors after which RabbitMQ closes the socket at once, even in the handshake.
+
+    Its frame parser crashes on an unknown method or field type (other handshake errors
+    wait 3 s).
+
+    :param error: the core's error
+    """
+    return not error.send_close and (
+        "unknown method" in error.reply_text or "unknown field type" in error.reply_text
+    )
