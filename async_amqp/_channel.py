@@ -373,7 +373,7 @@ class Channel:
     ) -> dict[str, str] | None:
         """Declare an exchange (or check that it exists with ``passive=True``).
 
-        :returns: ``{'exchange': name, 'type': type_name}`` (None with ``no_wait``)
+        :returns: ``{'exchange': name}`` (None with ``no_wait``)
         :raises PreconditionFailedError: when it exists with other settings
         :raises NotFoundError: when passive and missing
         """
@@ -391,7 +391,7 @@ class Channel:
             ),
             no_wait,
         )
-        return None if reply is None else {"exchange": exchange_name, "type": type_name}
+        return None if reply is None else {"exchange": exchange_name}
 
     async def exchange_delete(
         self,

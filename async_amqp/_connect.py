@@ -135,37 +135,46 @@ def connect_amqp(
     :raises ValueError: for an invalid parameter
     """
     if login_method not in ("PLAIN", "AMQPLAIN", "EXTERNAL"):
-        raise ValueError(
+        raise exceptions.ConfigurationError(
             f"login_method must be 'PLAIN', 'AMQPLAIN' or 'EXTERNAL', not {login_method!r}"
         )
     ssl_context = make_ssl_context(ssl, verify_ssl)
     if port is None:
         port = 5671 if ssl_context is not None else 5672
-    return protocol_factory(
-        stream_factory=_stream_factory(host, port, ssl_context, server_hostname),
-        host=host,
-        port=port,
-        login=login,
-        password=password,
-        virtualhost=virtualhost,
-        login_method=login_method,
-        insist=insist,
-        channel_max=channel_max,
-        frame_max=frame_max,
-        heartbeat=heartbeat,
-        client_properties=client_properties,
-        connection_timeout=connection_timeout,
-        blocked_timeout=blocked_timeout,
-    )
+    try:
+        return protocol_factory(
+            stream_factory=_stream_factory(host, port, ssl_context, server_hostname),
+            host=host,
+            port=port,
+            login=login,
+            password=password,
+            virtualhost=virtualhost,
+            login_method=login_method,
+            insist=insist,
+            channel_max=channel_max,
+            frame_max=frame_max,
+            heartbeat=heartbeat,
+            client_properties=client_properties,
+            connection_timeout=connection_timeout,
+            blocked_timeout=blocked_timeout,
+        )
+    except exceptions.ConfigurationError:
+        raise
+    except ValueError as error:  # the core's checks of channel_max, frame_max, heartbeat
+        raise exceptions.ConfigurationError(str(error)) from None
 
 
 def _int_param(name: str, value: str, low: int, high: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ValueError(f"URL parameter {name}={value!r} is not an integer") from None
+        raise exceptions.ConfigurationError(
+            f"URL parameter {name}={value!r} is not an integer"
+        ) from None
     if not low <= number <= high:
-        raise ValueError(f"URL parameter {name}={number} is outside {low}..{high}")
+        raise exceptions.ConfigurationError(
+            f"URL parameter {name}={number} is outside {low}..{high}"
+        )
     return number
 
 
@@ -180,12 +189,14 @@ def parse_url(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("amqp", "amqps"):
-        raise ValueError(f"invalid URL scheme {parts.scheme!r}: use amqp:// or amqps://")
+        raise exceptions.ConfigurationError(
+            f"invalid URL scheme {parts.scheme!r}: use amqp:// or amqps://"
+        )
     kwargs: dict[str, Any] = {"host": unquote(parts.hostname or "") or "localhost"}
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"invalid port in URL {url!r}") from None
+        raise exceptions.ConfigurationError(f"invalid port in URL {url!r}") from None
     if port is not None:
         kwargs["port"] = port
     if parts.username is not None:
@@ -205,12 +216,14 @@ def parse_url(url: str) -> dict[str, Any]:
         elif name == "frame_max":
             frame_max = _int_param(name, value, 0, 2**32 - 1)
             if frame_max and frame_max < 4096:
-                raise ValueError(f"URL parameter frame_max={frame_max} is below 4096")
+                raise exceptions.ConfigurationError(
+                    f"URL parameter frame_max={frame_max} is below 4096"
+                )
             kwargs["frame_max"] = frame_max
         elif name == "auth_mechanism":
             mechanism = value.upper()
             if mechanism not in ("PLAIN", "AMQPLAIN", "EXTERNAL"):
-                raise ValueError(
+                raise exceptions.ConfigurationError(
                     f"URL parameter auth_mechanism={value!r} is not one of "
                     "plain, amqplain, external"
                 )
@@ -218,9 +231,11 @@ def parse_url(url: str) -> dict[str, Any]:
         elif name in ("cacertfile", "certfile", "keyfile", "verify", "server_name_indication"):
             tls[name] = value
         else:
-            raise ValueError(f"unknown URL parameter {name!r}")
+            raise exceptions.ConfigurationError(f"unknown URL parameter {name!r}")
     if tls and scheme != "amqps":
-        raise ValueError(f"TLS parameters {', '.join(sorted(tls))} need an amqps:// URL")
+        raise exceptions.ConfigurationError(
+            f"TLS parameters {', '.join(sorted(tls))} need an amqps:// URL"
+        )
     if scheme == "amqps":
         kwargs["ssl"] = _tls_context_from_params(tls)
         if tls.get("server_name_indication"):
@@ -231,7 +246,9 @@ def parse_url(url: str) -> dict[str, Any]:
 def _tls_context_from_params(tls: dict[str, str]) -> bool | _ssl.SSLContext:
     verify = tls.get("verify", "verify_peer")
     if verify not in ("verify_peer", "verify_none"):
-        raise ValueError(f"URL parameter verify={verify!r} must be verify_peer or verify_none")
+        raise exceptions.ConfigurationError(
+            f"URL parameter verify={verify!r} must be verify_peer or verify_none"
+        )
     if not tls or set(tls) == {"server_name_indication"}:
         return True
     context = _ssl.create_default_context(cafile=tls.get("cacertfile") or None)
@@ -241,7 +258,7 @@ def _tls_context_from_params(tls: dict[str, str]) -> bool | _ssl.SSLContext:
     if tls.get("certfile"):
         context.load_cert_chain(tls["certfile"], tls.get("keyfile") or None)
     elif tls.get("keyfile"):
-        raise ValueError("URL parameter keyfile needs certfile too")
+        raise exceptions.ConfigurationError("URL parameter keyfile needs certfile too")
     return context
 
 

@@ -106,6 +106,7 @@ class AmqpProtocol:
         self._unblocked = anyio.Event()
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
+        self._task_scopes: set[anyio.CancelScope] = set()
 
     # -- public attributes ------------------------------------------------------
 
@@ -193,22 +194,13 @@ class AmqpProtocol:
 
     async def _shutdown(self) -> None:
         """Close gracefully if still open; fail whatever is pending either way."""
-        if self._fatal is None and self._core.state is ConnectionState.OPEN:
-            self._closed_by_client = True
-            for channel in list(self._channels.values()):
-                channel._request_close()
-            waiter = Waiter()
-            self._core.close(200, "Normal shutdown", waiter)
-            self._wake_writer()
-            with anyio.move_on_after(CLOSE_TIMEOUT):
-                await waiter.wait()
-        self._closed_by_client = self._closed_by_client or self._fatal is None
+        await self._close_handshake(wait=True)
         self._end(
             exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
         )
 
-    async def close(self, no_wait: bool = False) -> None:
-        """Close the connection gracefully (the ``async with`` block also ends)."""
+    async def _close_handshake(self, *, wait: bool) -> None:
+        """Close every channel and the connection, waiting (bounded) for close-ok."""
         if self._fatal is not None or self._core.state is not ConnectionState.OPEN:
             return
         self._closed_by_client = True
@@ -217,14 +209,25 @@ class AmqpProtocol:
         waiter = Waiter()
         self._core.close(200, "Normal shutdown", waiter)
         self._wake_writer()
-        if not no_wait:
+        if wait:
             with anyio.move_on_after(CLOSE_TIMEOUT):
                 await waiter.wait()
+
+    async def close(self, no_wait: bool = False) -> None:
+        """Close the connection gracefully; later calls on it raise ``AmqpClosedConnection``.
+
+        The rest of the ``async with`` block keeps running.
+        """
+        if self._fatal is not None or self._core.state is not ConnectionState.OPEN:
+            await anyio.lowlevel.checkpoint()
+            return
+        with anyio.CancelScope(shield=True):
+            await self._close_handshake(wait=not no_wait)
         self._end(
             exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
         )
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+        for scope in list(self._task_scopes):
+            scope.cancel()
 
     def _end(self, error: BaseException, *, clean: bool) -> None:
         """Fail every waiter, consumer and channel with *error* (once)."""
@@ -259,12 +262,15 @@ class AmqpProtocol:
             self._task_group.cancel_scope.cancel()
 
     async def _guard(self, loop: Callable[[], Any]) -> None:
-        try:
-            await loop()
-        except anyio.get_cancelled_exc_class():
-            raise
-        except Exception as error:  # a bug or I/O failure: surface it, don't swallow it
-            self._die(error)
+        """Run one of the connection's tasks; an error in it is fatal, never swallowed."""
+        with anyio.CancelScope() as scope:
+            self._task_scopes.add(scope)
+            try:
+                await loop()
+            except Exception as error:
+                self._die(error)
+            finally:
+                self._task_scopes.discard(scope)
 
     # -- tasks --------------------------------------------------------------------
 

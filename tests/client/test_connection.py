@@ -135,13 +135,28 @@ async def test_connect_from_url_percent_decodes_the_vhost(amqp_broker: BrokerTar
         assert (conn.server_heartbeat, conn.server_channel_max) == (7, 9)
 
 
-async def test_close_is_idempotent(amqp_broker: BrokerTarget) -> None:
+async def test_close_is_idempotent_and_the_block_goes_on(amqp_broker: BrokerTarget) -> None:
+    after_close = []
     async with amqp_broker.connect() as conn:
+        chan = await conn.channel()
         await conn.close()
         await conn.close()
         assert not conn.is_open
+        assert not chan.is_open
         with pytest.raises(async_amqp.AmqpClosedConnection):
             await conn.channel()
+        with pytest.raises(async_amqp.AmqpClosedConnection):
+            await chan.basic_qos(prefetch_count=1)
+        await anyio.sleep(0)  # the block is not cancelled by close()
+        after_close.append("ran")
+    assert after_close == ["ran"]
+
+
+async def test_bad_parameters_are_configuration_errors() -> None:
+    with pytest.raises(async_amqp.ConfigurationError, match="frame_max"):
+        async_amqp.connect_amqp(frame_max=100)
+    with pytest.raises(ValueError, match="login_method"):
+        async_amqp.connect_amqp(login_method="KERBEROS")
 
 
 async def test_connection_refused_is_an_os_error() -> None:
