@@ -39,7 +39,7 @@ from async_amqp._core.wire import (
 )
 
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
-from ._model import ConnectionModel, Message
+from ._model import CancelNotify, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._protocol import (
@@ -432,9 +432,12 @@ class Session:
         except FieldTableError:
             self._close_connection(541, "INTERNAL_ERROR", 0, 0)
             return
-        self._drain_outbox()
+        # RabbitMQ answers first and notifies cancelled consumers after (queue.delete).
+        cancels = self._drain_outbox(keep=CancelNotify)
         if reply is not None:
             self._send_reply(channel_id, reply)
+        for event in cancels:
+            self._encode(event)
         self.broker.model.dispatch()
         self._drain_outbox()
 
@@ -448,7 +451,8 @@ class Session:
             self.core.send_method(channel_id, reply)
 
     def _refuse(self, channel_id: int, method: Frame, error: AmqpError) -> None:
-        class_id, method_id = _where(type(method))
+        # A bare 541 is a crash inside RabbitMQ: it names no method.
+        class_id, method_id = (0, 0) if error.reply_code == 541 else _where(type(method))
         logger.info(
             "%s: channel %s: %s %s", self.name, channel_id, error.reply_code, error.reply_text
         )
@@ -513,19 +517,27 @@ class Session:
 
     # -- output --------------------------------------------------------------------------
 
-    def _drain_outbox(self) -> None:
+    def _drain_outbox(self, keep: type[Any] | None = None) -> list[Event]:
+        """Encode the model's queued events; return (without encoding) those of type *keep*."""
         connection = self.connection
+        kept: list[Event] = []
         if connection is None or not connection.outbox:
-            return
+            return kept
         outbox = connection.outbox
-        core = self.core
-        if core.state is not sv.ServerState.OPEN:
+        if self.core.state is not sv.ServerState.OPEN:
             outbox.clear()
-            return
+            return kept
         while outbox:
             event = outbox.popleft()
-            if core.channel_is_open(event.channel_id):
-                encode_event(core, event)
+            if keep is not None and isinstance(event, keep):
+                kept.append(event)
+            else:
+                self._encode(event)
+        return kept
+
+    def _encode(self, event: Event) -> None:
+        if self.core.channel_is_open(event.channel_id):
+            encode_event(self.core, event)
 
     # -- blocking (resource alarm) -------------------------------------------------------
 
