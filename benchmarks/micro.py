@@ -160,6 +160,105 @@ def _pamqp_unmarshal(data: bytes) -> None:
         offset += consumed
 
 
+# -- prototypes: what a fused fast path could cost (benchmark-only, not the client's code) --
+
+_frame_head = struct.Struct(">BHI")
+_content_head = struct.Struct(">HHQH")
+_u64 = struct.Struct(">Q")
+_DELIVER_INDEX = commands.Basic.Deliver.index.to_bytes(4, "big")
+
+
+def fused_deliveries(data: bytes) -> list[tuple[str, int, bool, str, str, bytes, bytes]]:
+    """Cut deliver+header+body triples in one pass: one tuple per message.
+
+    The shape a fused parser would take for the common case (all three frames of
+    a message in the buffer, one body frame); anything else would fall back to
+    the general frame-by-frame path.
+    """
+    messages = []
+    offset = 0
+    end_of_data = len(data)
+    unpack_head = _frame_head.unpack_from
+    while offset < end_of_data:
+        _type, _channel, size = unpack_head(data, offset)
+        start = offset + 7
+        if data[start : start + 4] != _DELIVER_INDEX:
+            raise ValueError("not a basic.deliver: the general path would take over")
+        position = start + 4
+        tag_end = position + 1 + data[position]
+        consumer_tag = data[position + 1 : tag_end].decode()
+        (delivery_tag,) = _u64.unpack_from(data, tag_end)
+        redelivered = bool(data[tag_end + 8] & 1)
+        position = tag_end + 9
+        exchange_end = position + 1 + data[position]
+        exchange = data[position + 1 : exchange_end].decode()
+        key_end = exchange_end + 1 + data[exchange_end]
+        routing_key = data[exchange_end + 1 : key_end].decode()
+        offset = start + size + 1
+        _type, _channel, size = unpack_head(data, offset)
+        header_start = offset + 7
+        properties = data[header_start + 12 : header_start + size]
+        (body_size,) = _u64.unpack_from(data, header_start + 4)
+        offset = header_start + size + 1
+        _type, _channel, size = unpack_head(data, offset)
+        body = data[offset + 7 : offset + 7 + body_size]
+        offset += 8 + size
+        messages.append(
+            (consumer_tag, delivery_tag, redelivered, exchange, routing_key, properties, body)
+        )
+    return messages
+
+
+#: (flag, name) of the short-string properties, in property-list order
+_SHORT_STRINGS = {
+    0x8000: "content_type",
+    0x4000: "content_encoding",
+    0x0400: "correlation_id",
+    0x0200: "reply_to",
+    0x0100: "expiration",
+    0x0080: "message_id",
+    0x0020: "message_type",
+    0x0010: "user_id",
+    0x0008: "app_id",
+    0x0004: "cluster_id",
+}
+
+
+def fast_properties(payload: bytes) -> dict[str, object] | None:
+    """Decode a property list holding only short strings and octets (else None: pamqp)."""
+    (flags,) = struct.unpack_from(">H", payload)
+    if flags & 0x2000 or flags & 0x0040 or flags & 1:  # headers, timestamp, more flags
+        return None
+    values: dict[str, object] = {}
+    offset = 2
+    for flag in (0x8000, 0x4000, 0x1000, 0x0800, 0x0400, 0x0200, 0x0100, 0x0080, 0x0020):
+        if not flags & flag:
+            continue
+        if flag in (0x1000, 0x0800):  # delivery_mode, priority
+            values["delivery_mode" if flag == 0x1000 else "priority"] = payload[offset]
+            offset += 1
+            continue
+        end = offset + 1 + payload[offset]
+        values[_SHORT_STRINGS[flag]] = payload[offset + 1 : end].decode()
+        offset = end
+    return values
+
+
+def prototype_measurements() -> list[tuple[str, float]]:
+    plain = delivery_stream(BATCH, BODY_100, commands.Basic.Properties())
+    rpc_payload = commands.Basic.Properties(correlation_id="123", reply_to="bench.reply").marshal()
+    return [
+        (
+            "prototype: fused deliver+header+body parser, 100 B",
+            best_per_op(lambda: fused_deliveries(plain), BATCH),
+        ),
+        (
+            "prototype: short-string properties decoder (reply_to, correlation_id)",
+            best_per_op(lambda: [fast_properties(rpc_payload) for _ in range(BATCH)], BATCH),
+        ),
+    ]
+
+
 def anyio_measurements(backend: str) -> list[tuple[str, float]]:
     import anyio
     import anyio.lowlevel
@@ -210,7 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rev", metavar="GIT_REV", help="measure async_amqp at this revision")
     args = parser.parse_args(argv)
     print(f"async_amqp: {use_async_amqp_revision(args.rev)}\n")
-    rows = core_measurements() + anyio_measurements("asyncio") + anyio_measurements("trio")
+    rows = (
+        core_measurements()
+        + prototype_measurements()
+        + anyio_measurements("asyncio")
+        + anyio_measurements("trio")
+    )
     width = max(len(name) for name, _ in rows)
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds * 1e6:7.3f} µs")
