@@ -6,6 +6,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from time import perf_counter
+from typing import cast
 
 import aiormq
 import aiormq.abc
@@ -78,7 +79,8 @@ async def consume(p: Params) -> Metrics:
         async def on_message(message: aiormq.abc.DeliveredMessage) -> None:
             nonlocal received
             if not no_ack:
-                await ack(message.delivery.delivery_tag)
+                delivery = cast(spec.Basic.Deliver, message.delivery)
+                await ack(cast(int, delivery.delivery_tag))
             received += 1
             if received == count:
                 all_received.set_result(None)

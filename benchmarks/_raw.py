@@ -121,20 +121,28 @@ class _Connection:
             channel_id, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
         )
         assert isinstance(declared, commands.Queue.DeclareOk)
-        return declared.message_count
+        return declared.message_count or 0
 
     def close(self) -> None:
         self.call(0, commands.Connection.Close(200, "bye", 0, 0), commands.Connection.CloseOk)
         self.sock.close()
 
 
-def _message(channel_id: int, queue: str, body: bytes, **properties: str) -> bytes:
+def _message(
+    channel_id: int,
+    queue: str,
+    body: bytes,
+    *,
+    reply_to: str | None = None,
+    correlation_id: str | None = None,
+) -> bytes:
     """The three frames of one publish to *queue* through the default exchange."""
+    properties = commands.Basic.Properties(reply_to=reply_to, correlation_id=correlation_id)
     return b"".join(
         (
             frame.marshal(commands.Basic.Publish(exchange="", routing_key=queue), channel_id),
             frame.marshal(
-                header.ContentHeader(0, len(body), commands.Basic.Properties(**properties)),
+                header.ContentHeader(0, len(body), properties),
                 channel_id,
             ),
             frame.marshal(pamqp_body.ContentBody(body), channel_id),
@@ -187,7 +195,7 @@ def _delivery_tag(payload: bytearray) -> int:
     """The delivery tag of a basic.deliver payload (after its consumer tag)."""
     tag_length = payload[4]
     (tag,) = struct.unpack_from(">Q", payload, 5 + tag_length)
-    return tag
+    return int(tag)
 
 
 def consume(p: Params) -> Metrics:

@@ -168,11 +168,11 @@ def round_ratios(
     results: ScenarioResults, ours: str, peers: Sequence[str], metric: Metric
 ) -> list[float]:
     """Per round: how many times faster *ours* is than the best of *peers* in that round."""
-    ratios = []
+    ratios: list[float] = []
     our_values = values(results, ours, metric)
     peer_values = [values(results, peer, metric) for peer in peers]
     for index, ours_value in enumerate(our_values):
-        theirs = [column[index] for column in peer_values if column[index] is not None]
+        theirs = [value for column in peer_values if (value := column[index]) is not None]
         if ours_value is None or not theirs:
             continue
         best = max(theirs) if metric.higher_is_better else min(theirs)
