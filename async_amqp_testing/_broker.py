@@ -19,7 +19,6 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -30,17 +29,10 @@ from anyio.abc import SocketAttribute
 
 from async_amqp import AmqpProtocol, connect_amqp
 
+from ._conversation import Conversation
+from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
-from ._model.fieldtable import Table
-from ._model.inspect import (
-    BindingInfo,
-    ConnectionInfo,
-    ExchangeInfo,
-    MessageInfo,
-    QueueInfo,
-    UnackedInfo,
-    VhostInfo,
-)
+from ._model.inspect import ConnectionInfo
 from ._protocol import server_properties
 from ._session import SHUTDOWN_TEXT, Session
 
@@ -57,17 +49,6 @@ FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
 ConnectionRef = int | str | ConnectionInfo | None
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
-    """A binding, as :meth:`FakeBroker.bindings` lists it."""
-
-    source: str
-    destination_kind: str
-    destination: str
-    routing_key: str
-    arguments: Table
-
-
 def _clock() -> float:
     try:
         return anyio.current_time()
@@ -75,7 +56,7 @@ def _clock() -> float:
         return time.monotonic()
 
 
-class FakeBroker:
+class FakeBroker(BrokerInspection):
     """An AMQP 0-9-1 broker that behaves like RabbitMQ 3.10; serve it with :meth:`serve`.
 
     :param users: user name → password (default ``{'guest': 'guest'}``)
@@ -139,7 +120,7 @@ class FakeBroker:
         self._paused = False
         self._resumed: anyio.Event | None = None
         self._sessions: set[Session] = set()
-        self._by_connection_id: dict[int, Session] = {}
+        self._by_connection_id: dict[int, Conversation] = {}
         self._next_session_id = 1
         self._all_ended: anyio.Event | None = None
         self._timer_wake: anyio.Event | None = None
@@ -261,9 +242,9 @@ class FakeBroker:
         for session in list(self._sessions):
             session.abort()
 
-    def _session_opened(self, session: Session) -> None:
-        assert session.connection is not None
-        self._by_connection_id[session.connection.connection_id] = session
+    def _connection_opened(self, conversation: Conversation) -> None:
+        assert conversation.connection is not None
+        self._by_connection_id[conversation.connection.connection_id] = conversation
 
     def _session_ended(self, session: Session) -> None:
         self._sessions.discard(session)
@@ -321,102 +302,21 @@ class FakeBroker:
         """
         self.model.add_vhost(name)
 
-    # -- inspection ----------------------------------------------------------------------
-
-    def snapshot(self, vhost: str = "/") -> VhostInfo:
-        """A read-only copy of a vhost: exchanges (the default one as ``''``) and queues.
-
-        :param vhost: the vhost name
-        :raises KeyError: for an unknown vhost
-        """
-        return self.model.snapshot(vhost)
-
-    def exchanges(self, vhost: str = "/") -> dict[str, ExchangeInfo]:
-        """Snapshots of every exchange of a vhost, by name.
-
-        :param vhost: the vhost name
-        """
-        return self.snapshot(vhost).exchanges
-
-    def exchange(self, name: str, vhost: str = "/") -> ExchangeInfo:
-        """A snapshot of one exchange.
-
-        :param name: the exchange name
-        :param vhost: the vhost name
-        :raises KeyError: when there is no such exchange
-        """
-        exchanges = self.exchanges(vhost)
-        if name not in exchanges:
-            raise KeyError(f"no exchange {name!r} in vhost {vhost!r}")
-        return exchanges[name]
-
-    def queues(self, vhost: str = "/") -> dict[str, QueueInfo]:
-        """Snapshots of every queue of a vhost (messages, consumers), by name.
-
-        :param vhost: the vhost name
-        """
-        return self.snapshot(vhost).queues
-
-    def queue(self, name: str, vhost: str = "/") -> QueueInfo:
-        """A snapshot of one queue, with its ready messages and consumers.
-
-        :param name: the queue name
-        :param vhost: the vhost name
-        :raises KeyError: when there is no such queue
-        """
-        queues = self.queues(vhost)
-        if name not in queues:
-            raise KeyError(f"no queue {name!r} in vhost {vhost!r}")
-        return queues[name]
-
-    def messages(self, queue: str, vhost: str = "/") -> tuple[MessageInfo, ...]:
-        """The ready messages of a queue, in delivery order (body and decoded properties).
-
-        :param queue: the queue name
-        :param vhost: the vhost name
-        :raises KeyError: when there is no such queue
-        """
-        return self.queue(queue, vhost).messages
-
-    def bindings(self, vhost: str = "/") -> list[Binding]:
-        """Every binding of a vhost (queue and exchange destinations).
-
-        :param vhost: the vhost name
-        """
-        return [
-            _binding(source, info)
-            for source, exchange in self.exchanges(vhost).items()
-            for info in exchange.bindings
-        ]
-
-    def connections(self) -> list[ConnectionInfo]:
-        """Snapshots of every open connection, with its channels and unacked deliveries."""
-        return self.model.connection_snapshots()
-
-    def unacked(self) -> list[UnackedInfo]:
-        """Every delivery awaiting an ack, over all connections and channels."""
-        return [
-            delivery
-            for connection in self.connections()
-            for channel in connection.channels
-            for delivery in channel.unacked
-        ]
-
     # -- fault injection -----------------------------------------------------------------
 
-    def _select(self, connection: ConnectionRef) -> list[Session]:
+    def _select(self, connection: ConnectionRef) -> list[Conversation]:
         if connection is None:
-            return list(self._sessions)
+            return [session.conversation for session in self._sessions]
         if isinstance(connection, ConnectionInfo):
             connection = connection.connection_id
         if isinstance(connection, int):
-            session = self._by_connection_id.get(connection)
-            return [] if session is None else [session]
+            conversation = self._by_connection_id.get(connection)
+            return [] if conversation is None else [conversation]
         return [
-            session
-            for session in self._by_connection_id.values()
-            if session.connection is not None
-            and session.connection.client_properties.get("connection_name") == connection
+            conversation
+            for conversation in self._by_connection_id.values()
+            if conversation.connection is not None
+            and conversation.connection.client_properties.get("connection_name") == connection
         ]
 
     def close_connection(
@@ -431,21 +331,21 @@ class FakeBroker:
         :param reply_code: the reply code (320 CONNECTION_FORCED by default)
         :param reply_text: the full reply text
         """
-        sessions = self._select(connection)
-        for session in sessions:
-            session.server_close(reply_code, reply_text)
+        conversations = self._select(connection)
+        for conversation in conversations:
+            conversation.server_close(reply_code, reply_text)
         self._after_change()
-        return len(sessions)
+        return len(conversations)
 
     def drop_connection(self, connection: ConnectionRef = None) -> int:
         """Close connections' sockets abruptly, with no AMQP close; return how many.
 
         :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
         """
-        sessions = self._select(connection)
-        for session in sessions:
-            session.abort()
-        return len(sessions)
+        conversations = self._select(connection)
+        for conversation in conversations:
+            conversation.abort()
+        return len(conversations)
 
     def block(self, reason: str = "low on memory") -> None:
         """Raise a resource alarm, as RabbitMQ does when memory or disk runs low.
@@ -514,9 +414,3 @@ class FakeBroker:
         from ._blocking import serve_in_thread
 
         return serve_in_thread(self, backend)
-
-
-def _binding(source: str, info: BindingInfo) -> Binding:
-    return Binding(
-        source, info.destination_kind, info.destination, info.routing_key, info.arguments
-    )

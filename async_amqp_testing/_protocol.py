@@ -13,9 +13,14 @@ import struct
 import sys
 from typing import Any, Final
 
-from async_amqp._core.errors import ProtocolError
+from pamqp.base import Frame
+
+from async_amqp._core import server as sv
+from async_amqp._core.erlang import binary_w
+from async_amqp._core.errors import FrameError, ProtocolError
 from async_amqp._version import __version__
 
+from ._model import Deliver, Event, GetResult, Message, Return
 from ._model.fieldtable import FieldTableError, decode_table
 
 __all__ = [
@@ -23,7 +28,10 @@ __all__ = [
     "ACCESS_REQUEST_OK",
     "CAPABILITIES",
     "FrameSplitter",
-    "access_request_is_valid",
+    "answer_access_request",
+    "describe_event",
+    "describe_method",
+    "describe_reply",
     "drops_immediately",
     "parse_credentials",
     "server_properties",
@@ -63,12 +71,77 @@ def server_properties(cluster_name: str) -> dict[str, Any]:
     }
 
 
-def access_request_is_valid(payload: bytes) -> bool:
-    """True when an access.request payload holds its realm and flag octet.
+def answer_access_request(core: sv.ServerConnection, frame: bytes) -> bool | ProtocolError:
+    """Answer access.request (30/10) as RabbitMQ does, which pamqp cannot decode.
 
-    :param payload: the method frame payload, class and method id included
+    Returns True when handled (the reply, ticket 1, is queued on *core*), False when the
+    core should see the frame (it is not a whole valid frame, or the connection is not
+    open), or the error to close the connection with.
+
+    :param core: the connection's server core
+    :param frame: one whole method frame holding an access.request
     """
-    return len(payload) >= 6 and len(payload) >= 4 + 1 + payload[4] + 1
+    if core.state is not sv.ServerState.OPEN or frame[-1] != 0xCE or len(frame) > core.frame_max:
+        return False
+    channel_id = int.from_bytes(frame[1:3], "big")
+    payload = frame[7:-1]
+    if channel_id == 0:
+        return ProtocolError(
+            504, "unexpected method in connection state running", class_id=30, method_id=10
+        )
+    if channel_id not in core.open_channel_ids:
+        return ProtocolError(504, "expected 'channel.open'", class_id=30, method_id=10)
+    if not core.channel_is_open(channel_id):
+        return True  # the broker is closing this channel: discarded until close-ok
+    if len(payload) < 6 or len(payload) < 4 + 1 + payload[4] + 1:
+        return FrameError(f"cannot decode {binary_w(payload[4:])}", class_id=30, method_id=10)
+    reply = ACCESS_REQUEST_OK
+    core.send_raw(b"\x01" + frame[1:3] + len(reply).to_bytes(4, "big") + reply + b"\xce")
+    return True
+
+
+def describe_method(method: Frame) -> str:
+    """``Queue.Declare(queue='q', ...)`` for frame logs.
+
+    :param method: a pamqp method
+    """
+    fields = ", ".join(f"{name}={getattr(method, name)!r}" for name in method.__slots__)
+    return f"{method.name}({fields})"
+
+
+def describe_reply(reply: Frame | tuple[Frame, Message]) -> str:
+    """A reply for frame logs (a content reply with its body size).
+
+    :param reply: a method, or a method with its message
+    """
+    if isinstance(reply, tuple):
+        method, message = reply
+        return f"{describe_method(method)} + {len(message.body)} bytes"
+    return describe_method(reply)
+
+
+def describe_event(event: sv.ServerEvent | Event | GetResult) -> str:
+    """A core event or a model event for frame logs, without message bodies.
+
+    :param event: the event
+    """
+    if isinstance(event, sv.MethodReceived):
+        return f"channel {event.channel_id} {describe_method(event.method)}"
+    if isinstance(event, sv.ContentReceived):
+        return (
+            f"channel {event.channel_id} {describe_method(event.method)} + {len(event.body)} bytes"
+        )
+    if isinstance(event, Deliver | Return):
+        fields = ", ".join(
+            f"{name}={getattr(event, name)!r}"
+            for name in event.__slots__
+            if name not in ("message", "channel_id")
+        )
+        return (
+            f"channel {event.channel_id} {type(event).__name__}({fields}) "
+            f"+ {len(event.message.body)} bytes"
+        )
+    return repr(event)
 
 
 def parse_credentials(mechanism: str, response: bytes) -> tuple[str, str] | None:

@@ -1,0 +1,428 @@
+"""What a broker connection says, decided synchronously: the session's protocol logic.
+
+A :class:`Conversation` owns one connection's server core and broker-model
+connection. It is fed one-frame pieces of received bytes and, without any
+I/O, makes the decisions RabbitMQ makes: the handshake (credentials, vhost),
+the ordering contract of each method (model call, the events it produced,
+the reply, dispatch, deliveries), channel and connection errors, how the
+connection ends, and resource-alarm blocking. What needs time or the socket
+(waking the writer, closing now or later) it asks of its :class:`Transport`,
+the anyio session.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pamqp import commands
+from pamqp.base import Frame
+
+from async_amqp._core import server as sv
+from async_amqp._core.errors import ProtocolError
+from async_amqp._core.wire import (
+    FRAME_BODY,
+    FRAME_HEADER,
+    FRAME_METHOD,
+    decode_properties,
+    make_method,
+)
+
+from ._handlers import HANDLERS, Reply, encode_event, unimplemented
+from ._model import CancelNotify, ConnectionModel, Event, Message
+from ._model.errors import AmqpError
+from ._model.fieldtable import FieldTableError
+from ._protocol import (
+    ACCESS_REQUEST,
+    answer_access_request,
+    describe_event,
+    describe_reply,
+    drops_immediately,
+    parse_credentials,
+)
+
+if TYPE_CHECKING:
+    from ._broker import FakeBroker
+
+__all__ = ["Conversation", "End", "Piece", "Transport"]
+
+logger = logging.getLogger("async_amqp_testing")
+
+#: ``(frame_type, bytes, whole)`` as cut by :class:`~._protocol.FrameSplitter`.
+Piece = tuple[int, bytes, bool]
+
+
+class End(enum.Enum):
+    """How the connection ends once the current input is processed."""
+
+    FLUSH_THEN_CLOSE = "flush_then_close"
+    SILENT_DELAY = "silent_delay"
+
+
+class Transport(Protocol):
+    """What a conversation needs from the I/O side."""
+
+    def wake_writer(self) -> None:
+        """Send whatever the core has buffered."""
+
+    def close_after(self, timeout: float) -> None:
+        """Close the socket after *timeout* seconds unless it closes sooner."""
+
+    def abort(self) -> None:
+        """Close the socket now."""
+
+    def tuned(self) -> None:
+        """The heartbeat interval was negotiated."""
+
+    def resume_reading(self) -> None:
+        """Reading may go on (the resource alarm cleared)."""
+
+
+class Conversation:
+    """The protocol side of one broker connection.
+
+    :param broker: the broker (its model and settings)
+    :param transport: the session doing the I/O
+    :param name: ``connection N (peer)`` for logs
+    """
+
+    def __init__(self, broker: FakeBroker, transport: Transport, name: str) -> None:
+        self.broker = broker
+        self.transport = transport
+        self.name = name
+        self.core = sv.ServerConnection(
+            server_properties=broker.server_properties,
+            mechanisms="PLAIN AMQPLAIN",
+            channel_max=broker.channel_max,
+            frame_max=broker.frame_max,
+            heartbeat=broker.heartbeat,
+        )
+        self.connection: ConnectionModel | None = None
+        self.user: str | None = None
+        self.capabilities: dict[str, Any] = {}
+        self.end: End | None = None
+        self.aborted = False
+        self.reading_blocked = False
+        self.held: deque[Piece] = deque()
+        self._blocked_sent = False
+        self._dispatch: dict[type[sv.ServerEvent], Callable[[Any], None]] = {
+            sv.LoginRequested: self._on_login,
+            sv.TuneAccepted: self._on_tune,
+            sv.OpenRequested: self._on_open,
+            sv.ChannelOpened: self._on_channel_opened,
+            sv.MethodReceived: self._on_method,
+            sv.ContentReceived: self._on_content,
+            sv.ChannelClosedByClient: self._on_channel_closed,
+            sv.ChannelCloseConfirmed: self._on_channel_closed,
+            sv.ConnectionClosedByClient: self._on_client_close,
+            sv.ConnectionCloseConfirmed: self._on_close_confirmed,
+            sv.ProtocolHeaderRefused: self._on_header_refused,
+        }
+
+    # -- input ---------------------------------------------------------------------------
+
+    def process(self, pieces: list[Piece], now: float) -> None:
+        """Feed received pieces to the core one frame at a time and act on its events.
+
+        :param pieces: pieces of received bytes, each at most one frame
+        :param now: the current time, for the heartbeat clock
+        """
+        core = self.core
+        for index, (frame_type, piece, whole) in enumerate(pieces):
+            if self.end is not None or self.aborted:
+                return
+            if (
+                whole
+                and frame_type == FRAME_METHOD
+                and piece[7:11] == ACCESS_REQUEST
+                and self._on_access_request(piece)
+            ):
+                continue
+            try:
+                events = core.receive(piece, now)
+            except ProtocolError as error:
+                self._on_protocol_error(error)
+                return
+            for event in events:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%s: received %s", self.name, describe_event(event))
+                self._dispatch[type(event)](event)
+            if (
+                frame_type in (FRAME_HEADER, FRAME_BODY)
+                and self.broker.blocked_reason is not None
+                and core.state is sv.ServerState.OPEN
+            ):
+                self._block(pieces[index + 1 :])
+                return
+
+    def _on_protocol_error(self, error: ProtocolError) -> None:
+        handshaking = self.connection is None and self.core.state is not sv.ServerState.CLOSING
+        logger.info("%s: protocol error: %s", self.name, error.reply_text)
+        if drops_immediately(error):
+            self.core.fail(error)
+            self.abort()
+        elif handshaking:
+            self._silent_close()
+        else:
+            self.drain_outbox()
+            self.core.fail(error)
+            self._after_server_close(self.broker.close_timeout)
+
+    def _on_access_request(self, frame: bytes) -> bool:
+        """Answer access.request; False when the core should see the frame instead."""
+        outcome = answer_access_request(self.core, frame)
+        if isinstance(outcome, ProtocolError):
+            self._on_protocol_error(outcome)
+            return True
+        return outcome
+
+    def _silent_close(self) -> None:
+        self.core.fail(ProtocolError(0, "", send_close=False))
+        self.end = End.SILENT_DELAY
+
+    # -- handshake -----------------------------------------------------------------------
+
+    def _on_login(self, event: sv.LoginRequested) -> None:
+        capabilities = event.client_properties.get("capabilities")
+        self.capabilities = dict(capabilities) if isinstance(capabilities, dict) else {}
+        credentials = parse_credentials(event.mechanism, event.response)
+        if credentials is None:
+            logger.info("%s: malformed login or unknown mechanism %r", self.name, event.mechanism)
+            self._silent_close()
+            return
+        user, password = credentials
+        if not self.broker.model.authenticate(user, password):
+            logger.info("%s: login refused for user %r", self.name, user)
+            if self.capabilities.get("authentication_failure_close") is True:
+                self.core.refuse_login(event.mechanism, send_close=True)
+                self._after_server_close(self.broker.login_failure_delay)
+            else:
+                self._silent_close()
+            return
+        self.user = user
+        self.core.accept_login()
+
+    def _on_tune(self, event: sv.TuneAccepted) -> None:
+        self.transport.tuned()
+
+    def _on_open(self, event: sv.OpenRequested) -> None:
+        assert self.user is not None
+        try:
+            connection = self.broker.model.open_connection(
+                self.user, event.virtual_host, self.capabilities, self.core.client_properties
+            )
+        except AmqpError as error:
+            logger.info("%s: %s", self.name, error.reply_text)
+            self.core.close_connection(
+                error.reply_code, error.reply_text, *_where(commands.Connection.Open)
+            )
+            self._after_server_close(self.broker.close_timeout)
+            return
+        connection.on_output = self.transport.wake_writer
+        self.connection = connection
+        self.core.accept_open()
+        self.broker._connection_opened(self)
+        logger.info("%s: user %r opened vhost %r", self.name, self.user, event.virtual_host)
+
+    # -- channels and methods ------------------------------------------------------------
+
+    def _on_channel_opened(self, event: sv.ChannelOpened) -> None:
+        assert self.connection is not None
+        self.connection.open_channel(event.channel_id)
+
+    def _on_channel_closed(
+        self, event: sv.ChannelClosedByClient | sv.ChannelCloseConfirmed
+    ) -> None:
+        if self.connection is not None:
+            self.connection.close_channel(event.channel_id)
+            self.broker.model.dispatch()
+
+    def _on_method(self, event: sv.MethodReceived) -> None:
+        method = event.method
+        handler = HANDLERS.get(type(method), unimplemented)
+        self._run(event.channel_id, method, lambda channel: handler(channel, method, event.payload))
+
+    def _on_content(self, event: sv.ContentReceived) -> None:
+        method = event.method
+        if not isinstance(method, commands.Basic.Publish):
+            self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
+            return
+        try:
+            properties = decode_properties(event.properties_payload)
+        except ValueError:
+            self._close_connection(541, "INTERNAL_ERROR", 0, 0)
+            return
+        message = Message(
+            method.exchange, method.routing_key, properties, event.properties_payload, event.body
+        )
+
+        def publish(channel: Any) -> Reply:
+            channel.basic_publish(
+                method.exchange, method.routing_key, method.mandatory, method.immediate, message
+            )
+            return None
+
+        self._run(event.channel_id, method, publish)
+
+    def _run(self, channel_id: int, method: Frame, call: Callable[[Any], Reply]) -> None:
+        """Apply the ordering contract: model call, its events, the reply, dispatch, deliveries."""
+        connection = self.connection
+        assert connection is not None
+        channel = connection.channels[channel_id]
+        try:
+            reply = call(channel)
+        except AmqpError as error:
+            self.drain_outbox()
+            self._refuse(channel_id, method, error)
+            self.broker.model.dispatch()
+            return
+        except FieldTableError:
+            self._close_connection(541, "INTERNAL_ERROR", 0, 0)
+            return
+        # RabbitMQ answers first and notifies cancelled consumers after (queue.delete).
+        cancels = self.drain_outbox(keep=CancelNotify)
+        if reply is not None:
+            self._send_reply(channel_id, reply)
+        for event in cancels:
+            self._encode(event)
+        self.broker.model.dispatch()
+        self.drain_outbox()
+
+    def _send_reply(self, channel_id: int, reply: Frame | tuple[Frame, Message]) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: channel %s sending %s", self.name, channel_id, describe_reply(reply))
+        if isinstance(reply, tuple):
+            method, message = reply
+            self.core.send_content(channel_id, method, message.raw_properties, message.body)
+        else:
+            self.core.send_method(channel_id, reply)
+
+    def _refuse(self, channel_id: int, method: Frame, error: AmqpError) -> None:
+        # A bare 541 is a crash inside RabbitMQ: it names no method.
+        class_id, method_id = (0, 0) if error.reply_code == 541 else _where(type(method))
+        logger.info(
+            "%s: channel %s: %s %s", self.name, channel_id, error.reply_code, error.reply_text
+        )
+        if error.is_connection_error:
+            self._close_connection(error.reply_code, error.reply_text, class_id, method_id)
+            return
+        assert self.connection is not None
+        self.connection.close_channel(channel_id)
+        self.core.close_channel(channel_id, error.reply_code, error.reply_text, class_id, method_id)
+
+    # -- closing -------------------------------------------------------------------------
+
+    def server_close(self, reply_code: int, reply_text: str) -> None:
+        """Send connection.close (e.g. 320 CONNECTION_FORCED) and wait for close-ok.
+
+        :param reply_code: the reply code
+        :param reply_text: the full reply text
+        """
+        if self.aborted:
+            return
+        if self.core.state is sv.ServerState.OPEN:
+            self._close_connection(reply_code, reply_text, 0, 0)
+        elif self.core.state not in (sv.ServerState.CLOSING, sv.ServerState.CLOSED):
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop processing input and close the socket now."""
+        self.aborted = True
+        self.transport.abort()
+
+    def _close_connection(
+        self, reply_code: int, reply_text: str, class_id: int, method_id: int
+    ) -> None:
+        self.drain_outbox()
+        self.core.close_connection(reply_code, reply_text, class_id, method_id)
+        self._after_server_close(self.broker.close_timeout)
+        self.transport.wake_writer()
+
+    def _after_server_close(self, timeout: float) -> None:
+        """The broker sent connection.close: wait for close-ok, at most *timeout* seconds."""
+        self.release_model()
+        self.transport.close_after(timeout)
+
+    def _on_client_close(self, event: sv.ConnectionClosedByClient) -> None:
+        logger.info(
+            "%s: closed by the client (%s %s)", self.name, event.reply_code, event.reply_text
+        )
+        self.release_model()
+        # Like RabbitMQ: close-ok, then wait for the client to close TCP.
+        self.transport.close_after(self.broker.close_timeout)
+
+    def _on_close_confirmed(self, event: sv.ConnectionCloseConfirmed) -> None:
+        self.end = End.FLUSH_THEN_CLOSE
+
+    def _on_header_refused(self, event: sv.ProtocolHeaderRefused) -> None:
+        logger.info("%s: refused protocol header %r", self.name, event.header)
+        self.end = End.FLUSH_THEN_CLOSE
+
+    def release_model(self) -> None:
+        """Close the model's connection once (requeues, exclusive queues), deliver the rest."""
+        connection = self.connection
+        if connection is None or connection.closed:
+            return
+        connection.on_output = None
+        connection.close()
+        connection.outbox.clear()
+        self.broker.model.dispatch()
+
+    # -- output --------------------------------------------------------------------------
+
+    def drain_outbox(self, keep: type[Any] | None = None) -> list[Event]:
+        """Encode the model's queued events; return (not encoded) those of type *keep*.
+
+        :param keep: an event class to hold back
+        """
+        connection = self.connection
+        kept: list[Event] = []
+        if connection is None or not connection.outbox:
+            return kept
+        outbox = connection.outbox
+        if self.core.state is not sv.ServerState.OPEN:
+            outbox.clear()
+            return kept
+        while outbox:
+            event = outbox.popleft()
+            if keep is not None and isinstance(event, keep):
+                kept.append(event)
+            else:
+                self._encode(event)
+        return kept
+
+    def _encode(self, event: Event) -> None:
+        if self.core.channel_is_open(event.channel_id):
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s: sending %s", self.name, describe_event(event))
+            encode_event(self.core, event)
+
+    # -- blocking (resource alarm) -------------------------------------------------------
+
+    def _block(self, rest: list[Piece]) -> None:
+        """A publish arrived during an alarm: stop reading, as RabbitMQ does."""
+        self.held.extend(rest)
+        self.reading_blocked = True
+        reason = self.broker.blocked_reason
+        if not self._blocked_sent and self.capabilities.get("connection.blocked") is True:
+            self._blocked_sent = True
+            self.core.send_method(0, make_method(commands.Connection.Blocked, reason=reason))
+        logger.info("%s: blocked (%s)", self.name, reason)
+
+    def unblock(self) -> None:
+        """The alarm cleared: send connection.unblocked if blocked was sent, read again."""
+        if self._blocked_sent:
+            self._blocked_sent = False
+            if self.core.state is sv.ServerState.OPEN:
+                self.core.send_method(0, commands.Connection.Unblocked())
+                self.transport.wake_writer()
+        if self.reading_blocked:
+            self.reading_blocked = False
+            self.transport.resume_reading()
+
+
+def _where(method_class: type[Frame]) -> tuple[int, int]:
+    return method_class.index >> 16, method_class.index & 0xFFFF
