@@ -116,7 +116,8 @@ async def parse_url(snippet: Snippet, target: BrokerTarget, backend: str) -> Non
 
 @handles("connection-close")
 async def connection_close(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
-    await run_fragment(snippet, broker=target)  # "never printed" is not among the prints
+    run = await run_fragment(snippet, broker=target)
+    assert not run.variables["conn"].is_open
 
 
 @handles("blocked")
