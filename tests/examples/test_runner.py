@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -60,7 +61,7 @@ def test_command_line(
     async def main(url: str) -> None:
         raise AssertionError("not run")
 
-    monkeypatch.setattr(runner.anyio, "run", fake_run)
+    monkeypatch.setattr(runner, "anyio", SimpleNamespace(run=fake_run))  # not anyio itself
     monkeypatch.setattr(sys, "argv", ["example.py", *argv])
     if environment is None:
         monkeypatch.delenv("AMQP_URL", raising=False)
