@@ -812,7 +812,13 @@ class Channel:
 
     async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """Acknowledge a delivery (``multiple``: and every earlier one)."""
-        await self._send(commands.Basic.Ack(delivery_tag, multiple))
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._core.ack(self.channel_id, delivery_tag, multiple)
+        except (ChannelUnavailable, ConnectionUnavailable):
+            raise self._unavailable() from None
+        self.protocol._wake_writer()
+        await self.protocol._yield_sometimes()
 
     basic_client_ack = basic_ack
 

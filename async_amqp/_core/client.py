@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import platform
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +46,9 @@ from .wire import (
     FRAME_MIN_SIZE,
     PROTOCOL_HEADER,
     FrameReader,
+    RawFrame,
     decode_method,
+    encode_ack,
     encode_content,
     encode_heartbeat,
     encode_method,
@@ -65,6 +68,8 @@ CLIENT_CAPABILITIES: dict[str, Any] = {
 }
 
 _CONFIRM_SELECT = commands.Confirm.Select.index.to_bytes(4, "big")
+_DELIVER_INDEX = commands.Basic.Deliver.index.to_bytes(4, "big")
+_CONTENT_HEAD = struct.Struct(">HHQ")
 DEFAULT_CHANNEL_MAX = 2047
 DEFAULT_FRAME_MAX = 131072
 SUPPORTED_MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
@@ -363,6 +368,18 @@ class ClientConnection:
             channel.confirms = ConfirmTracker()  # no_wait select: numbering starts now
         self._outgoing.append(encode_method(channel_id, method))
 
+    def ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
+        """Send basic.ack (hot path of :meth:`send`).
+
+        :raises ChannelUnavailable: when the channel is not open
+        """
+        if self.state is not ConnectionState.OPEN:
+            raise ConnectionUnavailable(f"connection is {self.state.value}")
+        channel = self._channels.get(channel_id)
+        if channel is None or channel.state is not ChannelState.OPEN:
+            raise ChannelUnavailable(channel_id, channel.state if channel else None)
+        self._outgoing.append(encode_ack(channel_id, delivery_tag, multiple))
+
     def publish(
         self,
         channel_id: int,
@@ -467,7 +484,21 @@ class ClientConnection:
             if probe[:4] == b"AMQP":
                 raise ProtocolHeaderMismatch(probe[:8])
         events: list[Event] = []
-        for frame_type, channel_id, payload in reader.feed(data):
+        frames = reader.feed(data)
+        index = 0
+        count = len(frames)
+        while index < count:
+            frame_type, channel_id, payload = frames[index]
+            index += 1
+            if (
+                frame_type == FRAME_METHOD
+                and index + 1 < count
+                and payload.startswith(_DELIVER_INDEX)
+                and (delivered := self._whole_delivery(frames, index - 1)) is not None
+            ):
+                events.append(delivered)
+                index += 2
+                continue
             if channel_id == 0:
                 if frame_type == FRAME_METHOD:
                     event = self._on_connection_method(decode_method(payload))
@@ -504,6 +535,33 @@ class ClientConnection:
             if event is not None:
                 events.append(event)
         return events
+
+    def _whole_delivery(self, frames: list[RawFrame], index: int) -> MessageDelivered | None:
+        """Hot path: a deliver, its header and its only body frame, all already received."""
+        _, channel_id, payload = frames[index]
+        header_type, header_channel, header = frames[index + 1]
+        body_type, body_channel, body = frames[index + 2]
+        if (
+            header_type != FRAME_HEADER
+            or body_type != FRAME_BODY
+            or header_channel != channel_id
+            or body_channel != channel_id
+            or len(header) < 14
+        ):
+            return None
+        channel = self._channels.get(channel_id)
+        if (
+            channel is None
+            or channel.state is not ChannelState.OPEN
+            or channel.content.expecting_content
+        ):
+            return None
+        class_id, _weight, body_size = _CONTENT_HEAD.unpack_from(header)
+        if class_id != 60 or body_size != len(body):
+            return None
+        method = decode_method(payload)
+        assert isinstance(method, commands.Basic.Deliver)
+        return MessageDelivered(channel_id, method, header[12:], body)
 
     # connection-level methods
 

@@ -224,6 +224,25 @@ def encode_publish(
     return _frame_head.pack(FRAME_METHOD, channel_id, len(payload)) + payload + FRAME_END_BYTE
 
 
+_ack_frame = struct.Struct(">BHIIqB")
+_ACK_PAYLOAD_SIZE: Final = 13
+
+
+def encode_ack(channel_id: int, delivery_tag: int, multiple: bool) -> bytes:
+    """Encode a basic.ack method frame (hot path; equal to the generic encoder)."""
+    return (
+        _ack_frame.pack(
+            FRAME_METHOD,
+            channel_id,
+            _ACK_PAYLOAD_SIZE,
+            commands.Basic.Ack.index,
+            delivery_tag,
+            multiple,
+        )
+        + FRAME_END_BYTE
+    )
+
+
 def encode_method(channel_id: int, method: Frame) -> bytes:
     """Encode *method* as one method frame on *channel_id*."""
     payload = _method_index.pack(method.index) + encode_arguments(method)
@@ -408,6 +427,7 @@ __all__ = [
     "decode_content_header",
     "decode_method",
     "decode_properties",
+    "encode_ack",
     "encode_arguments",
     "encode_content",
     "encode_heartbeat",

@@ -20,6 +20,7 @@ from async_amqp._core.wire import (
     decode_content_header,
     decode_method,
     decode_properties,
+    encode_ack,
     encode_content,
     encode_method,
     encode_publish,
@@ -251,3 +252,12 @@ def test_truncated_hot_methods_still_get_rabbitmq_errors() -> None:
     with pytest.raises(FrameError) as caught:
         decode_method(payload[:8])
     assert (caught.value.class_id, caught.value.method_id) == (60, 40)
+
+
+@given(
+    channel_id=st.integers(0, 65535), delivery_tag=st.integers(0, 2**63 - 1), multiple=st.booleans()
+)
+def test_encode_ack_matches_pamqp(channel_id: int, delivery_tag: int, multiple: bool) -> None:
+    assert encode_ack(channel_id, delivery_tag, multiple) == pamqp_frame.marshal(
+        commands.Basic.Ack(delivery_tag, multiple), channel_id
+    )
