@@ -68,8 +68,8 @@ class FakeBroker(BrokerInspection):
     :param host: address to listen on
     :param port: port to listen on (0: a free port)
     :param ssl_context: serve TLS with this server-side context
-    :param login_failure_delay: seconds before the socket closes after a refused login
-        (RabbitMQ: 3)
+    :param silent_close_delay: seconds before the socket closes after a refused login, a
+        handshake error or a broken frame (RabbitMQ's grace period: 3)
     :param close_timeout: seconds to wait for close-ok, or for the client's TCP close after
         its connection.close (RabbitMQ: 30)
     :param shutdown_timeout: seconds :meth:`serve` waits for clients to answer its
@@ -89,7 +89,7 @@ class FakeBroker(BrokerInspection):
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
-        login_failure_delay: float = 3.0,
+        silent_close_delay: float = 3.0,
         close_timeout: float = 30.0,
         shutdown_timeout: float = 2.0,
         reply_delay: float = 0.0,
@@ -111,7 +111,7 @@ class FakeBroker(BrokerInspection):
         self._requested_port = port
         self._port: int | None = None
         self.ssl_context = ssl_context
-        self.login_failure_delay = login_failure_delay
+        self.silent_close_delay = silent_close_delay
         self.close_timeout = close_timeout
         self.shutdown_timeout = shutdown_timeout
         self.reply_delay = reply_delay

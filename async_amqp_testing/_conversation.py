@@ -41,6 +41,7 @@ from ._protocol import (
     describe_event,
     describe_reply,
     drops_immediately,
+    is_fatal_frame_error,
     parse_credentials,
 )
 
@@ -60,6 +61,18 @@ class End(enum.Enum):
 
     FLUSH_THEN_CLOSE = "flush_then_close"
     SILENT_DELAY = "silent_delay"
+
+
+#: States in which RabbitMQ answers errors with a silent close after a delay (before
+#: tune-ok); from "opening" on, it sends connection.close.
+_SILENT_STATES = frozenset(
+    {
+        sv.ServerState.AWAIT_HEADER,
+        sv.ServerState.AWAIT_START_OK,
+        sv.ServerState.AWAIT_LOGIN_DECISION,
+        sv.ServerState.AWAIT_TUNE_OK,
+    }
+)
 
 
 class Transport(Protocol):
@@ -159,17 +172,22 @@ class Conversation:
                 return
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
-        handshaking = self.connection is None and self.core.state is not sv.ServerState.CLOSING
         logger.info("%s: protocol error: %s", self.name, error.reply_text)
         if drops_immediately(error):
             self.core.fail(error)
             self.abort()
-        elif handshaking:
+        elif self.core.state in _SILENT_STATES:
             self._silent_close()
         else:
             self.drain_outbox()
             self.core.fail(error)
-            self._after_server_close(self.broker.close_timeout)
+            if is_fatal_frame_error(error):
+                # RabbitMQ sends the close, reads nothing more and closes after its grace
+                # period, close-ok or not.
+                self.release_model()
+                self.end = End.SILENT_DELAY
+            else:
+                self._after_server_close(self.broker.close_timeout)
 
     def _on_access_request(self, frame: bytes) -> bool:
         """Answer access.request; False when the core should see the frame instead."""
@@ -198,7 +216,7 @@ class Conversation:
             logger.info("%s: login refused for user %r", self.name, user)
             if self.capabilities.get("authentication_failure_close") is True:
                 self.core.refuse_login(event.mechanism, send_close=True)
-                self._after_server_close(self.broker.login_failure_delay)
+                self._after_server_close(self.broker.silent_close_delay)
             else:
                 self._silent_close()
             return

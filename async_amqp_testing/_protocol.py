@@ -33,6 +33,7 @@ __all__ = [
     "describe_method",
     "describe_reply",
     "drops_immediately",
+    "is_fatal_frame_error",
     "parse_credentials",
     "server_properties",
 ]
@@ -69,6 +70,17 @@ def server_properties(cluster_name: str) -> dict[str, Any]:
         "product": "async_amqp_testing",
         "version": __version__,
     }
+
+
+def is_fatal_frame_error(error: ProtocolError) -> bool:
+    """True for the frame errors after which RabbitMQ stops reading (a bad frame end, a
+    frame over frame_max): it sends connection.close and closes the socket 3 s later.
+
+    :param error: the core's error
+    """
+    return isinstance(error, FrameError) and (
+        "{invalid_frame_end_marker," in error.reply_text or "{frame_too_large," in error.reply_text
+    )
 
 
 def answer_access_request(core: sv.ServerConnection, frame: bytes) -> bool | ProtocolError:

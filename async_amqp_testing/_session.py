@@ -171,7 +171,7 @@ class Session:
                 self._finishing = True
                 return
             if conversation.end is End.SILENT_DELAY:
-                await anyio.sleep(self.broker.login_failure_delay)
+                await anyio.sleep(self.broker.silent_close_delay)
                 self.abort()
                 return
 

@@ -94,6 +94,18 @@ def end_column(text: str, column: int = 0) -> int:
     return column + len(text) if newline < 0 else len(text) - newline - 1
 
 
+def unexpected_frame_text(frame_type: int, payload: bytes) -> str:
+    """RabbitMQ's detail for a frame the connection's state does not allow.
+
+    :param frame_type: the frame type octet
+    :param payload: the frame payload (only the first 16 octets are quoted)
+    """
+    head = f"type {frame_type}, " + (
+        "all octets = " if len(payload) <= 16 else "first 16 octets = "
+    )
+    return head + binary_p(payload[:16], len(head))
+
+
 def frame_error_text(frame_type: int, payload: bytes, reason: str | Sequence[str]) -> str:
     """RabbitMQ's frame-error detail: ``type T, all octets = <<...>>: REASON``.
 
@@ -101,11 +113,7 @@ def frame_error_text(frame_type: int, payload: bytes, reason: str | Sequence[str
     :param payload: the frame payload (only the first 16 octets are quoted)
     :param reason: an atom, or a tuple's printed elements
     """
-    head = f"type {frame_type}, " + (
-        "all octets = " if len(payload) <= 16 else "first 16 octets = "
-    )
-    binary = binary_p(payload[:16], len(head))
-    text = head + binary + ": "
+    text = unexpected_frame_text(frame_type, payload) + ": "
     if isinstance(reason, str):
         return text + reason
     return text + tuple_p(reason, end_column(text))

@@ -19,6 +19,7 @@ from pamqp.base import Frame
 
 from .codes import ReplyCode
 from .content import ContentAssembler
+from .erlang import unexpected_frame_text
 from .errors import FrameError, ProtocolError
 from .heartbeat import HeartbeatAction, HeartbeatClock
 from .wire import (
@@ -477,6 +478,10 @@ class ServerConnection:
     def _on_handshake_frame(
         self, frame_type: int, channel_id: int, payload: bytes
     ) -> ServerEvent | None:
+        if self.state is ServerState.AWAIT_OPEN:
+            return self._on_opening_frame(frame_type, channel_id, payload)
+        # Before tune-ok RabbitMQ answers nothing it does not expect (connection.close
+        # included): it closes the socket after a delay (send_close=False).
         if frame_type != FRAME_METHOD or channel_id != 0:
             raise ProtocolError(
                 ReplyCode.UNEXPECTED_FRAME,
@@ -485,10 +490,6 @@ class ServerConnection:
             )
         method = decode_method(payload)
         state = self.state
-        if isinstance(method, commands.Connection.Close):
-            self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
-            self.state = ServerState.CLOSED
-            return ConnectionClosedByClient(method.reply_code or 0, method.reply_text or "")
         if state is ServerState.AWAIT_START_OK and isinstance(method, commands.Connection.StartOk):
             self.client_properties = dict(method.client_properties or {})
             self.state = ServerState.AWAIT_LOGIN_DECISION
@@ -501,13 +502,30 @@ class ServerConnection:
             )
         if state is ServerState.AWAIT_TUNE_OK and isinstance(method, commands.Connection.TuneOk):
             return self._on_tune_ok(method)
-        if state is ServerState.AWAIT_OPEN and isinstance(method, commands.Connection.Open):
-            self.state = ServerState.AWAIT_OPEN_DECISION
-            return OpenRequested(method.virtual_host or "")
         raise ProtocolError(
             ReplyCode.COMMAND_INVALID,
             f"unexpected {method.name} during the handshake",
             send_close=False,
+            class_id=method.index >> 16,
+            method_id=method.index & 0xFFFF,
+        )
+
+    def _on_opening_frame(
+        self, frame_type: int, channel_id: int, payload: bytes
+    ) -> ServerEvent | None:
+        # After tune-ok (RabbitMQ's "opening" state) errors are answered with
+        # connection.close, worded like RabbitMQ's.
+        if frame_type != FRAME_METHOD or channel_id != 0:
+            raise ProtocolError(
+                ReplyCode.UNEXPECTED_FRAME, unexpected_frame_text(frame_type, payload)
+            )
+        method = decode_method(payload)
+        if isinstance(method, commands.Connection.Open):
+            self.state = ServerState.AWAIT_OPEN_DECISION
+            return OpenRequested(method.virtual_host or "")
+        raise ProtocolError(
+            ReplyCode.CHANNEL_ERROR,
+            "unexpected method in connection state opening",
             class_id=method.index >> 16,
             method_id=method.index & 0xFFFF,
         )

@@ -12,8 +12,9 @@ from tests.support import RABBITMQ_URL, rabbitmq_unavailable
 
 from .wirekit import WireTarget
 
-#: The fake broker's silent handshake-failure delay in these tests (RabbitMQ: 3 s).
-FAKE_LOGIN_FAILURE_DELAY = 0.2
+#: The fake broker's delay before closing after a failed handshake or a broken frame in
+#: these tests (RabbitMQ: 3 s).
+FAKE_SILENT_CLOSE_DELAY = 0.2
 
 
 @pytest.fixture(params=["fake", "rabbitmq"])
@@ -33,6 +34,6 @@ async def wire_target(request: pytest.FixtureRequest) -> AsyncIterator[WireTarge
             vhost=options["virtualhost"],
         )
         return
-    broker = FakeBroker(login_failure_delay=FAKE_LOGIN_FAILURE_DELAY, close_timeout=10)
+    broker = FakeBroker(silent_close_delay=FAKE_SILENT_CLOSE_DELAY, close_timeout=10)
     async with broker.serve():
         yield WireTarget("fake", broker.host, broker.port, broker)

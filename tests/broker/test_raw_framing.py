@@ -129,6 +129,32 @@ async def test_frame_error_texts_are_erlang_formatted(
     )
 
 
+@pytest.mark.parametrize(
+    ("frame", "fatal"),
+    [
+        (encode_method(1, commands.Basic.Qos())[:-1] + b"\x00", True),
+        (encode_frame(3, 1, b"x" * 200_000), True),
+        (encode_frame(7, 1, b"abc"), False),
+    ],
+    ids=["bad-frame-end", "frame-too-large", "unknown-frame-type"],
+)
+async def test_after_a_fatal_frame_error_nothing_more_is_read(
+    wire_target: WireTarget, frame: bytes, fatal: bool
+) -> None:
+    """RabbitMQ stops reading after a broken frame end or an oversized frame (it closes after
+    a grace period); after other frame errors it still answers connection.close."""
+    async with wire_target.opened(1) as raw:
+        await raw.send(frame)
+        close = await raw.expect_connection_close(answer=False)
+        assert close.reply_code == 501
+        await raw.send_method(0, commands.Connection.Close(200, "", 0, 0))
+        frames = await raw.wait_closed() if fatal else [await raw.receive_frame()]
+        if fatal:
+            assert frames == []
+        else:
+            assert isinstance(frames[0].method, commands.Connection.CloseOk)
+
+
 async def test_frame_larger_than_frame_max(wire_target: WireTarget) -> None:
     data = PUBLISH + header_frame(8000) + encode_frame(3, 1, b"x" * 8000)
     await _expect_connection_error(

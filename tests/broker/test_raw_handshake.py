@@ -14,8 +14,13 @@ import anyio
 import pytest
 from pamqp import commands
 
-from async_amqp._core.wire import PROTOCOL_HEADER
-from async_amqp_testing.raw import DEFAULT_CAPABILITIES, RawConnection, amqplain_response
+from async_amqp._core.wire import PROTOCOL_HEADER, encode_method
+from async_amqp_testing.raw import (
+    DEFAULT_CAPABILITIES,
+    RawConnection,
+    amqplain_response,
+    encode_frame,
+)
 
 from .wirekit import WireTarget, assert_usable, close_reply, connection_error
 
@@ -151,6 +156,14 @@ async def test_handshake_failures_close_the_socket_silently(wire_target: WireTar
         await raw.send_method(1 if isinstance(method, commands.Channel.Open) else 0, method)
         return await _silently_closed(raw)
 
+    async def close_before_tune_ok() -> bool:
+        raw = await wire_target.raw()
+        await raw.start()
+        await raw.login(wire_target.user, wire_target.password)
+        await raw.expect(commands.Connection.Tune, 0)
+        await raw.send_method(0, commands.Connection.Close(200, "", 0, 0))
+        return await _silently_closed(raw)
+
     good = amqplain_response("guest", "guest")
     cases = {
         "wrong password, no capability": lambda: login(b"\0guest\0wrong", caps=NO_FAILURE_CLOSE),
@@ -168,6 +181,10 @@ async def test_handshake_failures_close_the_socket_silently(wire_target: WireTar
         "tune-ok frame_max too big": lambda: tune_ok(2047, 131073),
         "connection.open before start-ok": lambda: out_of_order(commands.Connection.Open()),
         "channel.open before start-ok": lambda: out_of_order(commands.Channel.Open()),
+        "connection.close before start-ok": lambda: out_of_order(
+            commands.Connection.Close(200, "", 0, 0)
+        ),
+        "connection.close before tune-ok": lambda: close_before_tune_ok(),
     }
     results: dict[str, bool | BaseException] = {}
 
@@ -268,3 +285,58 @@ async def test_frames_after_the_brokers_close_are_ignored_until_close_ok(
         await raw.expect(commands.Connection.CloseOk, 0)
         await raw.send_method(0, commands.Connection.CloseOk())
         assert await raw.wait_closed() == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (
+            encode_method(1, commands.Channel.Open()),
+            (505, "UNEXPECTED_FRAME - type 1, all octets = <<0,20,0,10,1,48>>", 0, 0),
+        ),
+        (
+            encode_frame(2, 0, bytes(14)),
+            (
+                505,
+                "UNEXPECTED_FRAME - type 2, all octets = <<0,0,0,0,0,0,0,0,0,0,0,0,0,0>>",
+                0,
+                0,
+            ),
+        ),
+        (
+            encode_method(0, commands.Queue.Declare()),
+            (504, "CHANNEL_ERROR - unexpected method in connection state opening", 50, 10),
+        ),
+        (
+            encode_method(0, commands.Connection.TuneOk(2047, 131072, 0)),
+            (504, "CHANNEL_ERROR - unexpected method in connection state opening", 10, 31),
+        ),
+        (
+            encode_method(0, commands.Connection.Close(200, "bye", 0, 0)),
+            (504, "CHANNEL_ERROR - unexpected method in connection state opening", 10, 50),
+        ),
+        (
+            encode_method(0, commands.Connection.Open())[:-1] + b"\x00",
+            (
+                501,
+                "FRAME_ERROR - type 1, all octets = <<0,10,0,40,1,47,0,0>>: "
+                "{invalid_frame_end_marker,0}",
+                0,
+                0,
+            ),
+        ),
+    ],
+    ids=["channel-frame", "header-frame", "queue.declare", "tune-ok", "close", "bad-frame-end"],
+)
+async def test_errors_between_tune_ok_and_open_are_answered_with_a_close(
+    wire_target: WireTarget, frame: bytes, expected: tuple[int, str, int, int]
+) -> None:
+    """After tune-ok RabbitMQ is "opening": errors get connection.close, not a silent close."""
+    async with wire_target.bystander() as other:
+        async with await wire_target.raw() as raw:
+            await raw.start()
+            await raw.login(wire_target.user, wire_target.password)
+            await raw.tune()
+            await raw.send(frame)
+            assert await connection_error(raw) == expected
+        await assert_usable(other)
