@@ -27,7 +27,6 @@ from async_amqp._core.wire import (
     FRAME_BODY,
     FRAME_HEADER,
     FRAME_METHOD,
-    decode_properties,
     make_method,
 )
 
@@ -38,6 +37,7 @@ from ._model.fieldtable import FieldTableError
 from ._protocol import (
     ACCESS_REQUEST,
     answer_access_request,
+    decode_publish_properties,
     describe_event,
     describe_reply,
     drops_immediately,
@@ -269,7 +269,7 @@ class Conversation:
             self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
             return
         try:
-            properties = decode_properties(event.properties_payload)
+            properties = decode_publish_properties(event.properties_payload)
         except ValueError:
             self._close_connection(541, "INTERNAL_ERROR", 0, 0)
             return

@@ -9,19 +9,23 @@ RabbitMQ still answers), and the connection.start properties.
 
 from __future__ import annotations
 
+import datetime
 import struct
 import sys
 from typing import Any, Final
 
+from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.erlang import binary_w
 from async_amqp._core.errors import FrameError, ProtocolError
+from async_amqp._core.wire import decode_properties
 from async_amqp._version import __version__
 
 from ._model import Deliver, Event, GetResult, Message, Return
 from ._model.fieldtable import FieldTableError, decode_table
+from ._model.message import PropertyList
 
 __all__ = [
     "ACCESS_REQUEST",
@@ -29,6 +33,7 @@ __all__ = [
     "CAPABILITIES",
     "FrameSplitter",
     "answer_access_request",
+    "decode_publish_properties",
     "describe_event",
     "describe_method",
     "describe_reply",
@@ -70,6 +75,52 @@ def server_properties(cluster_name: str) -> dict[str, Any]:
         "product": "async_amqp_testing",
         "version": __version__,
     }
+
+
+_PROPERTY_NAMES: Final = commands.Basic.Properties.__slots__
+
+
+def decode_publish_properties(raw: bytes) -> commands.Basic.Properties:
+    """Decode a published message's property list, as strictly and as leniently as RabbitMQ.
+
+    The layout must be exact (no continuation flags, nothing truncated, nothing left
+    over), but strings need not be UTF-8: RabbitMQ keeps them as bytes.
+
+    :param raw: the content header's property flags and list
+    :raises ValueError: where RabbitMQ closes the connection with 541 INTERNAL_ERROR
+    """
+    if len(raw) < 2 or raw[1] & 1:
+        raise ValueError("property flags are truncated or continued")
+    try:
+        slots = PropertyList.parse(raw)
+    except (ValueError, IndexError, struct.error) as error:
+        raise ValueError(f"property list does not decode: {error}") from error
+    if slots.encode() != raw:
+        raise ValueError("bytes after the property list")
+    try:
+        return decode_properties(raw)
+    except UnicodeDecodeError:
+        return _lenient_properties(slots)
+
+
+def _lenient_properties(slots: PropertyList) -> commands.Basic.Properties:
+    properties = commands.Basic.Properties()
+    for name, value in zip(_PROPERTY_NAMES, slots.slots, strict=True):
+        if value is None:
+            continue
+        decoded: Any
+        if name == "headers":
+            decoded = {key: item.value for key, item in decode_table(value[4:]).items()}
+        elif name in ("delivery_mode", "priority"):
+            decoded = value[0]
+        elif name == "timestamp":
+            decoded = datetime.datetime.fromtimestamp(
+                int.from_bytes(value, "big"), tz=datetime.UTC
+            )
+        else:
+            decoded = value[1:].decode("utf-8", "surrogateescape")
+        setattr(properties, name, decoded)
+    return properties
 
 
 def is_fatal_frame_error(error: ProtocolError) -> bool:

@@ -81,6 +81,14 @@ class ContentAssembler:
                 method_id=method_id,
             )
         header_class, body_size, properties_payload = decode_content_header(payload)
+        if payload[2:4] != b"\x00\x00":
+            # RabbitMQ takes a header with a non-zero weight for something else.
+            raise UnexpectedFrameError(
+                f"expected content header for class {BASIC_CLASS_ID}, "
+                "got non content header frame instead",
+                class_id=class_id,
+                method_id=method_id,
+            )
         if header_class != BASIC_CLASS_ID:
             raise UnexpectedFrameError(
                 f"expected content header for class {BASIC_CLASS_ID}, "

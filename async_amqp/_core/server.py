@@ -19,7 +19,7 @@ from pamqp.base import Frame
 
 from .codes import ReplyCode
 from .content import ContentAssembler
-from .erlang import unexpected_frame_text
+from .erlang import frame_error_text, unexpected_frame_text
 from .errors import FrameError, ProtocolError
 from .heartbeat import HeartbeatAction, HeartbeatClock
 from .wire import (
@@ -420,6 +420,9 @@ class ServerConnection:
         return events
 
     def _on_frame(self, frame_type: int, channel_id: int, payload: bytes) -> ServerEvent | None:
+        if frame_type == FRAME_HEADER and len(payload) < 12:
+            # Too short to be a content header: RabbitMQ's frame parser rejects it at once.
+            raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
         state = self.state
         if frame_type == FRAME_HEARTBEAT:
             if channel_id != 0:

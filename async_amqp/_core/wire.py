@@ -379,8 +379,8 @@ def decode_content_header(payload: bytes) -> tuple[int, int, bytes]:
 
     :raises FrameError: when the payload is too short to be a content header
     """
-    if len(payload) < 14:
-        raise FrameError(f"cannot decode {binary_w(payload)}")
+    if len(payload) < 12:
+        raise FrameError(frame_error_text(FRAME_HEADER, payload, "unknown_frame"))
     class_id, _weight, body_size = _content_head.unpack_from(payload)
     return class_id, body_size, payload[12:]
 

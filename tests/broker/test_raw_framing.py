@@ -359,3 +359,68 @@ async def test_violation_in_one_connection_leaves_the_others_alone(wire_target: 
         await assert_usable(second)
         await second.close()
     await wire_target.assert_serving()
+
+
+def _header(weight: int, body_size: int, properties: bytes, class_id: int = 60) -> bytes:
+    return encode_frame(2, 1, struct.pack(">HHQ", class_id, weight, body_size) + properties)
+
+
+@pytest.mark.parametrize(
+    ("frames", "expected"),
+    [
+        (
+            [encode_frame(2, 1, b"\x00\x3c\x00\x00\x00")],
+            (501, "FRAME_ERROR - type 2, all octets = <<0,60,0,0,0>>: unknown_frame", 0, 0),
+        ),
+        ([_header(0, 1, b""), encode_frame(3, 1, b"x")], (541, "INTERNAL_ERROR", 0, 0)),
+        (
+            [_header(0, 1, b"\x80\x00\x05ab"), encode_frame(3, 1, b"x")],
+            (541, "INTERNAL_ERROR", 0, 0),
+        ),
+        (
+            [_header(0, 1, b"\x80\x00\x02abXYZ"), encode_frame(3, 1, b"x")],
+            (541, "INTERNAL_ERROR", 0, 0),
+        ),
+        (
+            [_header(0, 1, b"\x00\x01\x00\x00"), encode_frame(3, 1, b"x")],
+            (541, "INTERNAL_ERROR", 0, 0),
+        ),
+        (
+            [_header(7, 1, b"\x00\x00"), encode_frame(3, 1, b"x")],
+            (
+                505,
+                "UNEXPECTED_FRAME - expected content header for class 60, "
+                "got non content header frame instead",
+                60,
+                40,
+            ),
+        ),
+    ],
+    ids=[
+        "header-too-short",
+        "no-property-flags",
+        "truncated-properties",
+        "bytes-after-properties",
+        "continued-flags",
+        "non-zero-weight",
+    ],
+)
+async def test_malformed_content_headers(
+    wire_target: WireTarget, frames: list[bytes], expected: tuple[int, str, int, int]
+) -> None:
+    publish = encode_method(1, commands.Basic.Publish(exchange="", routing_key="nowhere"))
+    await _expect_connection_error(wire_target, publish + b"".join(frames), expected)
+
+
+async def test_property_strings_need_not_be_utf8(wire_target: WireTarget) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = (
+            await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
+        ).queue
+        properties = b"\x80\x00\x02\xff\xfe"  # content_type: two bytes that are not UTF-8
+        await raw.publish(1, b"x", routing_key=queue, properties=properties)
+        await raw.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
+        await raw.expect(commands.Basic.GetOk, 1)
+        header = await raw.receive_frame()
+        assert header.payload == struct.pack(">HHQ", 60, 0, 1) + properties
+        await raw.close()
