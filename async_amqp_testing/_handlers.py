@@ -354,11 +354,10 @@ def _ack(core: ServerConnection, event: PublisherAck) -> None:
 
 
 def _nack(core: ServerConnection, event: PublisherNack) -> None:
+    # RabbitMQ leaves requeue at its default, true, in the nacks it sends.
     core.send_method(
         event.channel_id,
-        commands.Basic.Nack(
-            delivery_tag=event.delivery_tag, multiple=event.multiple, requeue=False
-        ),
+        commands.Basic.Nack(delivery_tag=event.delivery_tag, multiple=event.multiple, requeue=True),
     )
 
 

@@ -419,3 +419,16 @@ async def test_nowait_methods_get_no_reply(wire_target: WireTarget) -> None:
         # The first reply is qos-ok: nothing was sent for the nowait methods.
         await raw.expect(commands.Basic.QosOk, 1)
         await raw.close()
+
+
+async def test_publisher_nack_leaves_requeue_at_its_default(wire_target: WireTarget) -> None:
+    async with wire_target.opened(1) as raw:
+        declare = commands.Queue.Declare(
+            exclusive=True, arguments={"x-max-length": 0, "x-overflow": "reject-publish"}
+        )
+        queue = (await raw.call(1, declare, commands.Queue.DeclareOk)).queue
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
+        await raw.publish(1, b"rejected", routing_key=queue)
+        nack = await raw.expect(commands.Basic.Nack, 1)
+        assert (nack.delivery_tag, nack.requeue) == (1, True)
+        await raw.close()
