@@ -70,6 +70,8 @@ class FakeBroker(BrokerInspection):
     :param ssl_context: serve TLS with this server-side context
     :param silent_close_delay: seconds before the socket closes after a refused login, a
         handshake error or a broken frame (RabbitMQ's grace period: 3)
+    :param handshake_timeout: seconds a client has, from TCP accept to connection.open, before
+        its socket is closed (RabbitMQ: 10)
     :param close_timeout: seconds to wait for close-ok, or for the client's TCP close after
         its connection.close (RabbitMQ: 30)
     :param shutdown_timeout: seconds :meth:`serve` waits for clients to answer its
@@ -90,6 +92,7 @@ class FakeBroker(BrokerInspection):
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         silent_close_delay: float = 3.0,
+        handshake_timeout: float = 10.0,
         close_timeout: float = 30.0,
         shutdown_timeout: float = 2.0,
         reply_delay: float = 0.0,
@@ -112,6 +115,7 @@ class FakeBroker(BrokerInspection):
         self._port: int | None = None
         self.ssl_context = ssl_context
         self.silent_close_delay = silent_close_delay
+        self.handshake_timeout = handshake_timeout
         self.close_timeout = close_timeout
         self.shutdown_timeout = shutdown_timeout
         self.reply_delay = reply_delay

@@ -88,6 +88,7 @@ class Session:
                 task_group.start_soon(self._write_loop)
                 task_group.start_soon(self._heartbeat_loop)
                 task_group.start_soon(self._read_loop)
+                task_group.start_soon(self._handshake_timer)
         except Exception:
             logger.exception("%s: internal error in the fake broker", self.name)
         finally:
@@ -200,6 +201,17 @@ class Session:
                 logger.info("%s: write failed: %r", self.name, error)
                 self.abort()
                 return
+
+    async def _handshake_timer(self) -> None:
+        """Like RabbitMQ (handshake_timeout): drop a connection not open within the limit."""
+        await anyio.sleep(self.broker.handshake_timeout)
+        if self.conversation.connection is None:
+            logger.info(
+                "%s: handshake not finished in %ss, closing",
+                self.name,
+                self.broker.handshake_timeout,
+            )
+            self.abort()
 
     async def _heartbeat_loop(self) -> None:
         await self._tuned.wait()

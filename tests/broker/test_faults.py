@@ -228,3 +228,13 @@ async def test_a_stalled_client_does_not_block_others(fake_broker: FakeBroker) -
             await channel.publish(b"fine", "", "q-other")
             result = await channel.basic_get("q-other", no_ack=True)
             assert result["message"] == b"fine"
+
+
+@pytest.mark.fake_broker(handshake_timeout=0.2)
+async def test_an_unfinished_handshake_is_dropped(fake_broker: FakeBroker) -> None:
+    """RabbitMQ closes connections that are not open 10 s after accept (silently)."""
+    async with await RawConnection.connect(fake_broker.host, fake_broker.port) as raw:
+        await raw.start()
+        assert await raw.wait_closed() == []
+    async with fake_broker.connect() as conn, conn.new_channel():
+        pass
