@@ -215,7 +215,7 @@ class FakeBroker(BrokerInspection):
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             byte_stream: anyio.abc.ByteStream = stream
             if self.ssl_context is not None:
-                byte_stream = await self._wrap_tls(stream, peer)
+                byte_stream = await self._wrap_tls(stream)
         except Exception as error:
             logger.info("connection from %s failed before AMQP: %r", stream, error)
             await anyio.aclose_forcefully(stream)
@@ -225,7 +225,7 @@ class FakeBroker(BrokerInspection):
         self._sessions.add(session)
         await session.run()
 
-    async def _wrap_tls(self, stream: anyio.abc.SocketStream, peer: str) -> anyio.abc.ByteStream:
+    async def _wrap_tls(self, stream: anyio.abc.SocketStream) -> anyio.abc.ByteStream:
         from anyio.streams.tls import TLSStream
 
         assert self.ssl_context is not None

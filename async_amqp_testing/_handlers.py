@@ -11,7 +11,7 @@ its type tag (pamqp's decoding forgets it, and RabbitMQ's texts name it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from pamqp import commands
@@ -31,7 +31,7 @@ from ._model import (
     Return,
 )
 from ._model.errors import AmqpError, ReplyCode
-from ._model.fieldtable import FieldTableError, FieldValue, decode_table
+from ._model.fieldtable import FieldTableError, decode_table
 
 __all__ = ["HANDLERS", "Handler", "Reply", "encode_event", "typed_arguments"]
 
@@ -42,14 +42,17 @@ Handler = Callable[[ChannelModel, Any, bytes], Reply]
 _FIXED_SIZES: Final = {"octet": 1, "short": 2, "long": 4, "longlong": 8, "timestamp": 8}
 
 
-def typed_arguments(method: Frame, payload: bytes) -> dict[str, FieldValue]:
+def typed_arguments(method: Frame, payload: bytes) -> Mapping[str, Any]:
     """Decode the ``arguments`` table of *method* from its frame payload, keeping type tags.
+
+    Falls back to pamqp's decoding (types inferred) for a table the model cannot read.
 
     :param method: the decoded method (its class gives the field layout)
     :param payload: the method frame's payload (class id, method id, arguments)
     """
+    fallback: Mapping[str, Any] = getattr(method, "arguments", None) or {}
     if not payload:
-        return {}
+        return fallback
     method_class = type(method)
     offset = 4
     bit_count = 0
@@ -66,14 +69,14 @@ def typed_arguments(method: Frame, payload: bytes) -> dict[str, FieldValue]:
             try:
                 return decode_table(payload[offset + 4 : offset + 4 + length])
             except FieldTableError:
-                return {}
+                return fallback
         if data_type == "shortstr":
             offset += 1 + payload[offset]
         elif data_type == "longstr":
             offset += 4 + int.from_bytes(payload[offset : offset + 4], "big")
         else:
             offset += _FIXED_SIZES[data_type]
-    return {}
+    return fallback
 
 
 # -- exchange ----------------------------------------------------------------------------

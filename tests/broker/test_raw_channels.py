@@ -432,3 +432,29 @@ async def test_publisher_nack_leaves_requeue_at_its_default(wire_target: WireTar
         nack = await raw.expect(commands.Basic.Nack, 1)
         assert (nack.delivery_tag, nack.requeue) == (1, True)
         await raw.close()
+
+
+async def test_argument_types_are_kept_from_the_wire(wire_target: WireTarget) -> None:
+    """A table value keeps its type tag (here ``s``, a short), which RabbitMQ's texts name."""
+    async with wire_target.opened(1) as raw:
+        name = f"typed-args-{id(raw)}"
+        table = b"\x0dx-message-ttls\x03\xe8"  # x-message-ttl = short 1000
+        payload = (
+            struct.pack(">HHH", 50, 10, 0)
+            + bytes([len(name)])
+            + name.encode()
+            + b"\x04"  # exclusive
+            + struct.pack(">I", len(table))
+            + table
+        )
+        await raw.send(encode_frame(1, 1, payload))
+        await raw.expect(commands.Queue.DeclareOk, 1)
+        await raw.send_method(1, commands.Queue.Declare(queue=name, exclusive=True))
+        assert await channel_error(raw, 1) == (
+            406,
+            f"PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue '{name}' in "
+            "vhost '/': received none but current is the value '1000' of type 'short'",
+            50,
+            10,
+        )
+        await raw.close()
