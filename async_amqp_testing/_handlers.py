@@ -31,7 +31,7 @@ from ._model import (
     Return,
 )
 from ._model.errors import AmqpError, ReplyCode
-from ._model.fieldtable import FieldTableError, decode_table
+from ._model.wireargs import method_arguments
 
 __all__ = ["HANDLERS", "Handler", "Reply", "encode_event", "typed_arguments"]
 
@@ -39,44 +39,23 @@ __all__ = ["HANDLERS", "Handler", "Reply", "encode_event", "typed_arguments"]
 Reply = Frame | tuple[Frame, Message] | None
 Handler = Callable[[ChannelModel, Any, bytes], Reply]
 
-_FIXED_SIZES: Final = {"octet": 1, "short": 2, "long": 4, "longlong": 8, "timestamp": 8}
-
 
 def typed_arguments(method: Frame, payload: bytes) -> Mapping[str, Any]:
-    """Decode the ``arguments`` table of *method* from its frame payload, keeping type tags.
+    """The ``arguments`` table of *method*, decoded from its frame payload with type tags.
 
     Falls back to pamqp's decoding (types inferred) for a table the model cannot read.
 
-    :param method: the decoded method (its class gives the field layout)
+    :param method: the decoded method
     :param payload: the method frame's payload (class id, method id, arguments)
     """
-    fallback: Mapping[str, Any] = getattr(method, "arguments", None) or {}
-    if not payload:
-        return fallback
-    method_class = type(method)
-    offset = 4
-    bit_count = 0
-    for name in method_class.__slots__:
-        data_type = method_class.amqp_type(name)
-        if data_type == "bit":
-            if bit_count % 8 == 0:
-                offset += 1
-            bit_count += 1
-            continue
-        bit_count = 0
-        if data_type == "table":
-            length = int.from_bytes(payload[offset : offset + 4], "big")
-            try:
-                return decode_table(payload[offset + 4 : offset + 4 + length])
-            except FieldTableError:
-                return fallback
-        if data_type == "shortstr":
-            offset += 1 + payload[offset]
-        elif data_type == "longstr":
-            offset += 4 + int.from_bytes(payload[offset : offset + 4], "big")
-        else:
-            offset += _FIXED_SIZES[data_type]
-    return fallback
+    try:
+        table = method_arguments(payload) if payload else None
+    except ValueError:  # FieldTableError included
+        table = None
+    if table is not None:
+        return table
+    arguments: Mapping[str, Any] = getattr(method, "arguments", None) or {}
+    return arguments
 
 
 # -- exchange ----------------------------------------------------------------------------
