@@ -11,6 +11,7 @@ from typing import Any
 from pamqp import commands, encode
 from pamqp.base import Frame
 
+from async_amqp._core.client import CLIENT_CAPABILITIES
 from async_amqp._core.wire import (
     FRAME_HEADER,
     FRAME_HEARTBEAT,
@@ -30,16 +31,9 @@ __all__ = [
     "plain_response",
 ]
 
-#: Capabilities :meth:`RawConnection.handshake` announces unless told otherwise.
-DEFAULT_CAPABILITIES: dict[str, Any] = {
-    "publisher_confirms": True,
-    "exchange_exchange_bindings": True,
-    "basic.nack": True,
-    "consumer_cancel_notify": True,
-    "connection.blocked": True,
-    "authentication_failure_close": True,
-    "per_consumer_qos": True,
-}
+#: Capabilities :meth:`RawConnection.handshake` announces unless told otherwise (those of
+#: async_amqp's client, which are the usual RabbitMQ clients').
+DEFAULT_CAPABILITIES: dict[str, Any] = dict(CLIENT_CAPABILITIES)
 
 
 class PeerClosedError(Exception):
