@@ -114,9 +114,7 @@ def _lenient_properties(slots: PropertyList) -> commands.Basic.Properties:
         elif name in ("delivery_mode", "priority"):
             decoded = value[0]
         elif name == "timestamp":
-            decoded = datetime.datetime.fromtimestamp(
-                int.from_bytes(value, "big"), tz=datetime.UTC
-            )
+            decoded = datetime.datetime.fromtimestamp(int.from_bytes(value, "big"), tz=datetime.UTC)
         else:
             decoded = value[1:].decode("utf-8", "surrogateescape")
         setattr(properties, name, decoded)

@@ -141,7 +141,10 @@ async def test_aiormq_consumer_cancelled_by_the_server(fake_broker: FakeBroker) 
     try:
         channel = await connection.channel()
         await channel.queue_declare("doomed")
-        await channel.basic_consume("doomed", lambda message: None, consumer_tag="c", no_ack=True)
+        async def ignore(message: aiormq.abc.DeliveredMessage) -> None:
+            del message
+
+        await channel.basic_consume("doomed", ignore, consumer_tag="c", no_ack=True)
         assert fake_broker.cancel_consumer("doomed") == 1
         await channel.queue_declare("doomed", passive=True)  # a barrier after the cancel
         assert fake_broker.queue("doomed").consumers == ()
