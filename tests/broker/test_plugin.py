@@ -95,3 +95,23 @@ def test_marker_rejects_positional_arguments(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "takes keyword arguments only" in result.stdout
+
+
+def test_fixture_works_without_anyios_plugin(tmp_path: Path) -> None:
+    (tmp_path / "test_sync_only.py").write_text(
+        "import pika\n\n"
+        "def test_it(fake_broker):\n"
+        "    connection = pika.BlockingConnection(pika.URLParameters(fake_broker.url))\n"
+        "    connection.channel().queue_declare('q')\n"
+        "    connection.close()\n"
+        "    assert 'q' in fake_broker.queues()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:anyio"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
