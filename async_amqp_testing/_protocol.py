@@ -1,10 +1,13 @@
-"""Protocol details the session applies around the server core.
+"""Protocol details the broker applies around the server core.
 
-The core owns framing and the connection state machine; these are the few
+The core owns framing and the connection state machine; these are the
 things it leaves to the broker: cutting received bytes into one-frame pieces
-(so replies and errors come out in arrival order), reading SASL responses as
-RabbitMQ does, ``access.request`` (a 0-9-1 method pamqp cannot decode, which
-RabbitMQ still answers), and the connection.start properties.
+(so replies and errors come out in arrival order), reading SASL responses
+and published property lists as strictly (and as leniently) as RabbitMQ,
+telling which errors RabbitMQ answers by dropping the socket or by a grace
+period, ``access.request`` (a 0-9-1 method pamqp cannot decode, which
+RabbitMQ still answers), the connection.start properties, and the one-line
+descriptions of frames in the logs.
 """
 
 from __future__ import annotations
@@ -282,7 +285,8 @@ class FrameSplitter:
             self._remaining = int.from_bytes(self._head[3:7], "big") + 1
             self._head = b""
         if start < size:
-            pieces.append((-1, data[start:], False))
+            pieces.append((-1, data[start:], False))  # an unfinished frame
+            self._whole = False  # its end, in a later chunk, is not a whole frame
         return pieces
 
 
