@@ -41,6 +41,7 @@ TYPE_NAMES: dict[str, str] = {
     "I": "signedint",
     "i": "unsignedint",
     "l": "long",
+    "L": "unsignedlong",
     "f": "float",
     "d": "double",
     "D": "decimal",
@@ -52,7 +53,7 @@ TYPE_NAMES: dict[str, str] = {
     "V": "void",
 }
 
-INTEGER_TAGS = frozenset("bBsuIilT")
+INTEGER_TAGS = frozenset("bBsuIilLT")
 FLOAT_TAGS = frozenset("fd")
 BINARY_TAGS = frozenset("Sx")
 
@@ -65,6 +66,7 @@ _FIXED = {
     "I": struct.Struct(">i"),
     "i": struct.Struct(">I"),
     "l": struct.Struct(">q"),
+    "L": struct.Struct(">Q"),  # not in RabbitMQ's spec table, but it passes it through
     "T": struct.Struct(">Q"),
     "f": struct.Struct(">f"),
     "d": struct.Struct(">d"),

@@ -36,6 +36,7 @@ ALL_TAGS: list[tuple[str, bytes]] = [
     ("I", b"I" + struct.pack(">i", -5)),
     ("i", b"i" + struct.pack(">I", 4_000_000_000)),
     ("l", b"l" + struct.pack(">q", -(2**40))),
+    ("L", b"L" + struct.pack(">Q", 2**63 + 5)),  # passed through by RabbitMQ 3.10 (observed)
     ("f", b"f" + struct.pack(">f", 1.5)),
     ("d", b"d" + struct.pack(">d", 2.25)),
     ("D", b"D\x02" + struct.pack(">i", 12345)),
