@@ -424,3 +424,18 @@ async def test_property_strings_need_not_be_utf8(wire_target: WireTarget) -> Non
         header = await raw.receive_frame()
         assert header.payload == struct.pack(">HHQ", 60, 0, 1) + properties
         await raw.close()
+
+
+async def test_header_tag_l_passes_through(wire_target: WireTarget) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = (
+            await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
+        ).queue
+        table = b"\x01aL" + struct.pack(">q", 5)
+        properties = struct.pack(">HI", 0x2000, len(table)) + table
+        await raw.publish(1, b"x", routing_key=queue, properties=properties)
+        await raw.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
+        await raw.expect(commands.Basic.GetOk, 1)
+        header = await raw.receive_frame()
+        assert header.payload == struct.pack(">HHQ", 60, 0, 1) + properties
+        await raw.close()
