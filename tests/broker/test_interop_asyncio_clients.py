@@ -141,6 +141,7 @@ async def test_aiormq_consumer_cancelled_by_the_server(fake_broker: FakeBroker) 
     try:
         channel = await connection.channel()
         await channel.queue_declare("doomed")
+
         async def ignore(message: aiormq.abc.DeliveredMessage) -> None:
             del message
 
