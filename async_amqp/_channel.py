@@ -25,7 +25,7 @@ from pamqp.base import Frame
 from . import exceptions
 from ._consumer import Consumer, ConsumerCallback
 from ._core import events as ev
-from ._core.client import ChannelUnavailable, ConnectionUnavailable
+from ._core.client import ChannelState, ChannelUnavailable, ConnectionUnavailable
 from ._core.replies import PendingReply
 from ._core.wire import make_method
 from ._messages import (
@@ -102,8 +102,8 @@ class Channel:
 
     @property
     def is_open(self) -> bool:
-        """True until the channel is closed (by us, the broker, or the connection)."""
-        return not self._closed
+        """True until the channel is closing or closed (by us, the broker, or the connection)."""
+        return not self._closed and self._core.channel_state(self.channel_id) is ChannelState.OPEN
 
     @property
     def publisher_confirms(self) -> bool:
@@ -342,8 +342,8 @@ class Channel:
     # -- channel class ----------------------------------------------------------------------
 
     async def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
-        """Close the channel (a no-op when it is already closed)."""
-        if self._closed:
+        """Close the channel (a no-op when it is already closed or closing)."""
+        if not self.is_open:
             await anyio.lowlevel.checkpoint()
             return
         try:
