@@ -11,26 +11,10 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from pamqp import commands
+from ._core.properties import FIELDS, decode_values, encode_values
+from ._core.wire import EMPTY_PROPERTIES
 
-from ._core.wire import EMPTY_PROPERTIES, decode_properties
-
-PROPERTY_NAMES: tuple[str, ...] = (
-    "content_type",
-    "content_encoding",
-    "headers",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "message_type",
-    "user_id",
-    "app_id",
-    "cluster_id",
-)
+PROPERTY_NAMES: tuple[str, ...] = tuple(name for name, _bit, _kind in FIELDS)
 
 Payload = bytes | bytearray | memoryview | str
 
@@ -125,26 +109,36 @@ class Properties:
 
     @classmethod
     def decode(cls, payload: bytes) -> Properties:
-        """Decode a content header's property list."""
-        properties = cls()
-        if payload == EMPTY_PROPERTIES:
-            return properties
-        decoded = decode_properties(payload)
-        for name in PROPERTY_NAMES:
-            value = getattr(decoded, name)
-            if value is not None and not (name == "cluster_id" and value == ""):
-                setattr(properties, name, value)
-        return properties
+        """Decode a content header's property list.
+
+        :raises ValueError: when the property list is malformed
+        """
+        return cls(*decode_values(payload))
 
     def encode(self) -> bytes:
-        """Encode as a content header's flags and property list."""
-        values = [(name, getattr(self, name)) for name in PROPERTY_NAMES]
-        if all(value is None for _, value in values):
-            return EMPTY_PROPERTIES
-        encoded = commands.Basic.Properties()
-        for name, value in values:
-            setattr(encoded, name, value)
-        return encoded.marshal()
+        """Encode as a content header's flags and property list.
+
+        :raises ValueError: for a value out of range (e.g. a short string over 255 bytes)
+        :raises TypeError: for a value of the wrong type
+        """
+        return encode_values(
+            (
+                self.content_type,
+                self.content_encoding,
+                self.headers,
+                self.delivery_mode,
+                self.priority,
+                self.correlation_id,
+                self.reply_to,
+                self.expiration,
+                self.message_id,
+                self.timestamp,
+                self.message_type,
+                self.user_id,
+                self.app_id,
+                self.cluster_id,
+            )
+        )
 
 
 def encode_properties(properties: Properties | Mapping[str, Any] | None) -> bytes:
