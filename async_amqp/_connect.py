@@ -20,6 +20,7 @@ from anyio.abc import SocketAttribute
 
 from . import exceptions
 from ._connection import AmqpProtocol
+from ._tls import describe_tls_error
 
 logger = logging.getLogger("async_amqp")
 
@@ -45,25 +46,6 @@ def make_ssl_context(ssl: bool | _ssl.SSLContext, verify_ssl: bool) -> _ssl.SSLC
     return context
 
 
-def describe_tls_error(error: BaseException) -> str:
-    """Name the cause of a failed TLS handshake in words a user can act on."""
-    if isinstance(error, _ssl.SSLCertVerificationError):
-        message = error.verify_message or str(error)
-        lowered = message.lower()
-        if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
-            return f"hostname mismatch: {message}"
-        if "expired" in lowered:
-            return f"certificate expired: {message}"
-        if "not yet valid" in lowered:
-            return f"certificate not yet valid: {message}"
-        if "self-signed" in lowered or "issuer" in lowered or "unable to get" in lowered:
-            return f"untrusted certificate authority: {message}"
-        return message
-    if isinstance(error, _ssl.SSLError):
-        return error.reason or str(error)
-    return str(error) or type(error).__name__
-
-
 def _stream_factory(
     host: str, port: int, ssl_context: _ssl.SSLContext | None, server_hostname: str | None
 ) -> Callable[[], Awaitable[anyio.abc.ByteStream]]:
@@ -82,12 +64,14 @@ def _stream_factory(
                 ssl_context=ssl_context,
                 standard_compatible=False,
             )
-        except (_ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
+        except (anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
             await anyio.aclose_forcefully(stream)
-            cause = error.__cause__ if isinstance(error, anyio.BrokenResourceError) else error
-            raise exceptions.TLSError(
-                describe_tls_error(cause or error), cause=cause or error
-            ) from None
+            cause: BaseException | None = error
+            if isinstance(error, anyio.BrokenResourceError):
+                cause = error.__cause__
+            elif isinstance(error, anyio.EndOfStream):
+                cause = None  # the broker hung up: nothing more to say than the message
+            raise exceptions.TLSError(describe_tls_error(error), cause=cause) from None
 
     return open_stream
 
@@ -238,27 +222,43 @@ def parse_url(url: str) -> dict[str, Any]:
         )
     if scheme == "amqps":
         kwargs["ssl"] = _tls_context_from_params(tls)
-        if tls.get("server_name_indication"):
+        if tls.get("server_name_indication") not in (None, "", "disable"):
             kwargs["server_hostname"] = tls["server_name_indication"]
     return kwargs
 
 
 def _tls_context_from_params(tls: dict[str, str]) -> bool | _ssl.SSLContext:
+    """Build the TLS context of an ``amqps://`` URL's parameters (``True``: the default one)."""
     verify = tls.get("verify", "verify_peer")
     if verify not in ("verify_peer", "verify_none"):
         raise exceptions.ConfigurationError(
             f"URL parameter verify={verify!r} must be verify_peer or verify_none"
         )
-    if not tls or set(tls) == {"server_name_indication"}:
+    if tls.get("keyfile") and not tls.get("certfile"):
+        raise exceptions.ConfigurationError("URL parameter keyfile needs certfile too")
+    no_sni = tls.get("server_name_indication") == "disable"
+    if not no_sni and set(tls) <= {"server_name_indication"}:
         return True
-    context = _ssl.create_default_context(cafile=tls.get("cacertfile") or None)
+    cafile = tls.get("cacertfile") or None
+    try:
+        context = _ssl.create_default_context(cafile=cafile)
+    except (OSError, ValueError) as error:
+        raise exceptions.ConfigurationError(
+            f"URL parameter cacertfile={cafile!r}: cannot load CA certificates: {error}"
+        ) from None
+    if no_sni:  # like the Erlang client: no host name check (the chain is still verified)
+        context.check_hostname = False
     if verify == "verify_none":
         context.check_hostname = False
         context.verify_mode = _ssl.CERT_NONE
     if tls.get("certfile"):
-        context.load_cert_chain(tls["certfile"], tls.get("keyfile") or None)
-    elif tls.get("keyfile"):
-        raise exceptions.ConfigurationError("URL parameter keyfile needs certfile too")
+        try:
+            context.load_cert_chain(tls["certfile"], tls.get("keyfile") or None)
+        except (OSError, ValueError) as error:
+            raise exceptions.ConfigurationError(
+                f"URL parameters certfile={tls['certfile']!r}, keyfile={tls.get('keyfile')!r}: "
+                f"cannot load the client certificate and key: {error}"
+            ) from None
     return context
 
 

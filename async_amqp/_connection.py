@@ -32,6 +32,7 @@ from ._core.client import (
 )
 from ._core.errors import ProtocolError, ProtocolHeaderMismatch
 from ._core.heartbeat import HeartbeatAction
+from ._tls import tls_error_from
 from ._version import __version__
 from ._waiter import Waiter
 
@@ -294,7 +295,10 @@ class AmqpProtocol:
                 await stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
                 if self._fatal is None:
-                    self._die(exceptions.ConnectionLostError(0, f"connection lost: {error!r}"))
+                    self._die(
+                        self._tls_refusal(error)
+                        or exceptions.ConnectionLostError(0, f"connection lost: {error!r}")
+                    )
                 return
 
     async def _read_loop(self) -> None:
@@ -343,9 +347,23 @@ class AmqpProtocol:
                 self._wake_writer()
                 await drained.wait()
 
+    def _tls_refusal(self, error: BaseException) -> exceptions.TLSError | None:
+        """A TLS alert before the connection opened: the broker refused our certificate."""
+        if self._core.state not in (
+            ConnectionState.AWAIT_START,
+            ConnectionState.AWAIT_TUNE,
+            ConnectionState.AWAIT_OPEN_OK,
+        ):
+            return None
+        return tls_error_from(error)
+
     def _on_eof(self, error: BaseException) -> None:
         state = self._core.state
         if self._fatal is not None:
+            return
+        tls_error = self._tls_refusal(error)
+        if tls_error is not None:
+            self._die(tls_error)
             return
         if state is ConnectionState.CLOSED and self._closed_by_client:
             self._end(

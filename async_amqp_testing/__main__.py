@@ -3,6 +3,9 @@
 For trying a client by hand, or for tests in other languages and processes:
 the first line of standard output is the broker's URL (printed once it
 listens), logs go to standard error, and SIGINT or SIGTERM stop it cleanly.
+With ``--tls-cert``/``--tls-key`` it listens with TLS and prints an ``amqps://``
+URL; ``--tls-ca`` checks client certificates (``--tls-verify-client`` requires
+one) and offers SASL EXTERNAL, which logs in as the certificate's CN.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 
@@ -58,9 +62,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frame-max", type=int, default=131072, help="frame_max offered")
     parser.add_argument("--channel-max", type=int, default=2047, help="channel_max offered")
     parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="listen with TLS: the server certificate chain (PEM; may also hold the key)",
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="the server's private key (PEM)")
+    parser.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="CA certificates (PEM) to check client certificates with; enables SASL EXTERNAL",
+    )
+    parser.add_argument(
+        "--tls-verify-client",
+        action="store_true",
+        help="require a client certificate signed by --tls-ca (mutual TLS)",
+    )
+    parser.add_argument(
+        "--tls-handshake-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds a client has to complete the TLS handshake (default 5, as RabbitMQ)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every frame (to standard error)"
     )
     return parser
+
+
+def _ssl_context(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> ssl.SSLContext | None:
+    """The server context of the --tls-* options (None: plain TCP); errors exit with usage."""
+    if args.tls_cert is None:
+        if args.tls_key or args.tls_ca or args.tls_verify_client:
+            parser.error("--tls-key, --tls-ca and --tls-verify-client need --tls-cert")
+        return None
+    if args.tls_verify_client and not args.tls_ca:
+        parser.error("--tls-verify-client needs --tls-ca (the CA of the client certificates)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        parser.error(f"cannot load --tls-cert {args.tls_cert} / --tls-key {args.tls_key}: {error}")
+    if args.tls_ca:
+        try:
+            context.load_verify_locations(cafile=args.tls_ca)
+        except (OSError, ssl.SSLError) as error:
+            parser.error(f"cannot load --tls-ca {args.tls_ca}: {error}")
+        context.verify_mode = ssl.CERT_REQUIRED if args.tls_verify_client else ssl.CERT_OPTIONAL
+    return context
 
 
 async def _serve(broker: FakeBroker) -> None:
@@ -88,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     :param argv: command-line arguments (default: ``sys.argv[1:]``)
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ssl_context = _ssl_context(args, parser)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -102,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         channel_max=args.channel_max,
         host=args.host,
         port=args.port,
+        ssl_context=ssl_context,
+        tls_handshake_timeout=args.tls_handshake_timeout,
     )
     try:
         anyio.run(_serve, broker)

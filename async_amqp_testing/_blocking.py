@@ -8,10 +8,11 @@ synchronous test can call them safely from its own thread.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -26,6 +27,9 @@ from ._model.inspect import (
     UnackedInfo,
     VhostInfo,
 )
+
+if TYPE_CHECKING:
+    from .tls import TLSCertificates, TLSFiles
 
 __all__ = ["BlockingFakeBroker", "serve_in_thread"]
 
@@ -78,8 +82,28 @@ class BlockingFakeBroker:
 
     @property
     def url(self) -> str:
-        """``amqp://USER:PASSWORD@HOST:PORT/`` for the first user."""
+        """``amqp://USER:PASSWORD@HOST:PORT/`` for the first user (``amqps`` with TLS)."""
         return self.broker.url
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The broker's server-side TLS context (``None``: plain TCP)."""
+        return self.broker.ssl_context
+
+    @property
+    def certificates(self) -> TLSCertificates | None:
+        """The test certificates the broker serves TLS with, if any."""
+        return self.broker.certificates
+
+    @property
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts the broker (see :attr:`FakeBroker.client_ssl_context`)."""
+        return self.broker.client_ssl_context
+
+    @property
+    def tls_files(self) -> TLSFiles | None:
+        """PEM files of the test certificates (see :attr:`FakeBroker.tls_files`)."""
+        return self.broker.tls_files
 
     def connect(self, **kwargs: Any) -> AmqpProtocol:
         """Return an async_amqp connection to the broker (for the caller's event loop)."""

@@ -35,9 +35,11 @@ from ._model import BrokerModel
 from ._model.inspect import ConnectionInfo
 from ._protocol import server_properties
 from ._session import SHUTDOWN_TEXT, Session
+from ._tls import TLSHandshakeError, TLSPeer, accept_tls
 
 if TYPE_CHECKING:
     from ._blocking import BlockingFakeBroker
+    from .tls import TLSCertificates, TLSFiles
 
 __all__ = ["Binding", "ConnectionRef", "FakeBroker"]
 
@@ -47,6 +49,8 @@ logger = logging.getLogger("async_amqp_testing")
 FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
 #: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
 ConnectionRef = int | str | ConnectionInfo | None
+#: The SASL mechanisms the broker implements (RabbitMQ's defaults, and EXTERNAL).
+MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
 
 
 def _clock() -> float:
@@ -54,6 +58,20 @@ def _clock() -> float:
         return anyio.current_time()
     except RuntimeError:  # outside the event loop (no timers run there)
         return time.monotonic()
+
+
+def _mechanisms(requested: Iterable[str] | None, ssl_context: ssl.SSLContext | None) -> list[str]:
+    """The mechanisms to offer: as requested, or RabbitMQ's defaults (+ EXTERNAL with mTLS)."""
+    if requested is None:
+        verifies_clients = ssl_context is not None and ssl_context.verify_mode != ssl.CERT_NONE
+        return ["PLAIN", "AMQPLAIN", "EXTERNAL"] if verifies_clients else ["PLAIN", "AMQPLAIN"]
+    mechanisms = list(requested)
+    unknown = [mechanism for mechanism in mechanisms if mechanism not in MECHANISMS]
+    if unknown or not mechanisms:
+        raise ValueError(
+            f"auth_mechanisms must be some of {', '.join(MECHANISMS)}, not {mechanisms!r}"
+        )
+    return mechanisms
 
 
 class FakeBroker(BrokerInspection):
@@ -68,6 +86,13 @@ class FakeBroker(BrokerInspection):
     :param host: address to listen on
     :param port: port to listen on (0: a free port)
     :param ssl_context: serve TLS with this server-side context
+    :param certificates: serve TLS with these test certificates (when *ssl_context* is not
+        given); :attr:`client_ssl_context` and :attr:`tls_files` come from them
+    :param tls_handshake_timeout: seconds a client has to complete the TLS handshake
+        (RabbitMQ's ``ssl_handshake_timeout``: 5)
+    :param auth_mechanisms: SASL mechanisms offered, in order (default ``PLAIN AMQPLAIN``,
+        and ``EXTERNAL`` when the TLS context asks for client certificates); EXTERNAL is
+        offered on TLS connections only and logs in as the client certificate's CN
     :param silent_close_delay: seconds before the socket closes after a refused login, a
         handshake error or a broken frame (RabbitMQ's grace period: 3)
     :param handshake_timeout: seconds a client has, from TCP accept to connection.open, before
@@ -91,6 +116,9 @@ class FakeBroker(BrokerInspection):
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        certificates: TLSCertificates | None = None,
+        tls_handshake_timeout: float = 5.0,
+        auth_mechanisms: Iterable[str] | None = None,
         silent_close_delay: float = 3.0,
         handshake_timeout: float = 10.0,
         close_timeout: float = 30.0,
@@ -113,7 +141,13 @@ class FakeBroker(BrokerInspection):
         self.host = host
         self._requested_port = port
         self._port: int | None = None
+        if ssl_context is None and certificates is not None:
+            ssl_context = certificates.server_context()
         self.ssl_context = ssl_context
+        self.certificates = certificates
+        self._client_ssl_context: ssl.SSLContext | None = None
+        self.tls_handshake_timeout = tls_handshake_timeout
+        self.auth_mechanisms = _mechanisms(auth_mechanisms, ssl_context)
         self.silent_close_delay = silent_close_delay
         self.handshake_timeout = handshake_timeout
         self.close_timeout = close_timeout
@@ -155,15 +189,34 @@ class FakeBroker(BrokerInspection):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{self.port}/"
 
+    @property
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts this broker (and presents the client certificate).
+
+        Made from :attr:`certificates` (the ``fake_broker_tls`` fixture's); ``None``
+        without them.
+        """
+        if self._client_ssl_context is None and self.certificates is not None:
+            self._client_ssl_context = self.certificates.client_context()
+        return self._client_ssl_context
+
+    @property
+    def tls_files(self) -> TLSFiles | None:
+        """PEM files of :attr:`certificates`, once written (the TLS fixtures write them)."""
+        return None if self.certificates is None else self.certificates.files
+
     def connect(self, **kwargs: Any) -> AmqpProtocol:
         """Return an async_amqp connection to this broker (use it as ``async with``).
 
         Keyword arguments go to :func:`async_amqp.connect_amqp`; login and password
-        default to the first user's.
+        default to the first user's, and ``ssl`` to :attr:`client_ssl_context` when the
+        broker serves TLS with test certificates.
         """
         user, password = next(iter(self.users.items()))
         kwargs.setdefault("login", user)
         kwargs.setdefault("password", password)
+        if self.ssl_context is not None and self.client_ssl_context is not None:
+            kwargs.setdefault("ssl", self.client_ssl_context)
         return connect_amqp(self.host, self.port, **kwargs)
 
     # -- serving -------------------------------------------------------------------------
@@ -214,25 +267,23 @@ class FakeBroker(BrokerInspection):
             raw = stream.extra(SocketAttribute.raw_socket)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             byte_stream: anyio.abc.ByteStream = stream
+            tls_peer: TLSPeer | None = None
             if self.ssl_context is not None:
-                byte_stream = await self._wrap_tls(stream)
+                byte_stream, tls_peer = await accept_tls(
+                    stream, self.ssl_context, self.tls_handshake_timeout
+                )
+        except TLSHandshakeError as error:
+            logger.info("TLS connection from %s dropped: %s", peer, error)
+            await anyio.aclose_forcefully(stream)
+            return
         except Exception as error:
             logger.info("connection from %s failed before AMQP: %r", stream, error)
             await anyio.aclose_forcefully(stream)
             return
-        session = Session(self, byte_stream, self._next_session_id, peer)
+        session = Session(self, byte_stream, self._next_session_id, peer, tls_peer)
         self._next_session_id += 1
         self._sessions.add(session)
         await session.run()
-
-    async def _wrap_tls(self, stream: anyio.abc.SocketStream) -> anyio.abc.ByteStream:
-        from anyio.streams.tls import TLSStream
-
-        assert self.ssl_context is not None
-        with anyio.fail_after(10):
-            return await TLSStream.wrap(
-                stream, server_side=True, ssl_context=self.ssl_context, standard_compatible=False
-            )
 
     async def _shutdown(self) -> None:
         self.unblock()

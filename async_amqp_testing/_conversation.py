@@ -44,6 +44,7 @@ from ._protocol import (
     is_fatal_frame_error,
     parse_credentials,
 )
+from ._tls import TLSPeer, external_login
 
 if TYPE_CHECKING:
     from ._broker import FakeBroker
@@ -100,15 +101,29 @@ class Conversation:
     :param broker: the broker (its model and settings)
     :param transport: the session doing the I/O
     :param name: ``connection N (peer)`` for logs
+    :param tls_peer: what the TLS handshake established (``None``: a plain TCP connection)
     """
 
-    def __init__(self, broker: FakeBroker, transport: Transport, name: str) -> None:
+    def __init__(
+        self,
+        broker: FakeBroker,
+        transport: Transport,
+        name: str,
+        tls_peer: TLSPeer | None = None,
+    ) -> None:
         self.broker = broker
         self.transport = transport
         self.name = name
+        self.tls_peer = tls_peer
+        # Like RabbitMQ: EXTERNAL is offered on TLS connections only.
+        self.mechanisms = [
+            mechanism
+            for mechanism in broker.auth_mechanisms
+            if mechanism != "EXTERNAL" or tls_peer is not None
+        ]
         self.core = sv.ServerConnection(
             server_properties=broker.server_properties,
-            mechanisms="PLAIN AMQPLAIN",
+            mechanisms=" ".join(self.mechanisms),
             channel_max=broker.channel_max,
             frame_max=broker.frame_max,
             heartbeat=broker.heartbeat,
@@ -206,22 +221,39 @@ class Conversation:
     def _on_login(self, event: sv.LoginRequested) -> None:
         capabilities = event.client_properties.get("capabilities")
         self.capabilities = dict(capabilities) if isinstance(capabilities, dict) else {}
-        credentials = parse_credentials(event.mechanism, event.response)
-        if credentials is None:
-            logger.info("%s: malformed login or unknown mechanism %r", self.name, event.mechanism)
+        mechanism = event.mechanism
+        if mechanism not in self.mechanisms:
+            # RabbitMQ: command_invalid during the handshake, which is a silent close.
+            logger.info("%s: invalid authentication mechanism %r", self.name, mechanism)
             self._silent_close()
             return
-        user, password = credentials
-        if not self.broker.model.authenticate(user, password):
-            logger.info("%s: login refused for user %r", self.name, user)
-            if self.capabilities.get("authentication_failure_close") is True:
-                self.core.refuse_login(event.mechanism, send_close=True)
-                self._after_server_close(self.broker.silent_close_delay)
-            else:
+        if mechanism == "EXTERNAL":
+            assert self.tls_peer is not None
+            user, refusal = external_login(self.tls_peer, self.broker.model.users)
+            if user is None:
+                self._refuse_login(mechanism, refusal)
+                return
+        else:
+            credentials = parse_credentials(mechanism, event.response)
+            if credentials is None:
+                logger.info("%s: malformed %s login", self.name, mechanism)
                 self._silent_close()
-            return
+                return
+            user, password = credentials
+            if not self.broker.model.authenticate(user, password):
+                self._refuse_login(mechanism, f"user '{user}' - invalid credentials")
+                return
         self.user = user
         self.core.accept_login()
+
+    def _refuse_login(self, mechanism: str, reason: str) -> None:
+        """Refuse the login as RabbitMQ's auth_fail does: a 403 close, or a silent one."""
+        logger.info("%s: %s login refused: %s", self.name, mechanism, reason)
+        if self.capabilities.get("authentication_failure_close") is True:
+            self.core.refuse_login(mechanism, send_close=True)
+            self._after_server_close(self.broker.silent_close_delay)
+        else:
+            self._silent_close()
 
     def _on_tune(self, event: sv.TuneAccepted) -> None:
         self.transport.tuned()

@@ -26,6 +26,7 @@ from async_amqp._core.heartbeat import HeartbeatAction
 from ._conversation import Conversation, End
 from ._model import ConnectionModel
 from ._protocol import FrameSplitter
+from ._tls import TLSPeer
 
 if TYPE_CHECKING:
     from ._broker import FakeBroker
@@ -46,16 +47,24 @@ class Session:
     :param stream: the connected byte stream (already TLS-wrapped when TLS is on)
     :param session_id: a number for logs
     :param peer: the client address, for logs
+    :param tls_peer: what the TLS handshake established (``None``: plain TCP)
     """
 
     def __init__(
-        self, broker: FakeBroker, stream: anyio.abc.ByteStream, session_id: int, peer: str
+        self,
+        broker: FakeBroker,
+        stream: anyio.abc.ByteStream,
+        session_id: int,
+        peer: str,
+        tls_peer: TLSPeer | None = None,
     ) -> None:
         self.broker = broker
         self.stream = stream
         self.session_id = session_id
         self.peer = peer
-        self.conversation = Conversation(broker, self, f"connection {session_id} ({peer})")
+        self.conversation = Conversation(
+            broker, self, f"connection {session_id} ({peer})", tls_peer
+        )
         self._splitter = FrameSplitter()
         self._send_wanted = anyio.Event()
         self._reading_resumed = anyio.Event()

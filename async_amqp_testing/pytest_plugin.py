@@ -14,6 +14,13 @@ asks for ``fake_broker``:
 
 Configure it per test with ``@pytest.mark.fake_broker(users={'bob': 'pw'},
 vhosts=['/', 'other'], heartbeat=5)``; the keywords are :class:`FakeBroker`'s.
+
+``fake_broker_tls`` is the same broker listening with TLS, on a certificate for
+``localhost`` and ``127.0.0.1`` from a throwaway CA; its ``client_ssl_context``
+trusts that CA. ``fake_broker_mtls`` (or the marker keyword
+``tls_client_cert=True`` / ``tls_client_cert='NAME'``) also requires a client
+certificate, gives the client one whose CN is the first user (or NAME), and offers
+SASL EXTERNAL. The certificates come from trustme, imported only by these fixtures.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ import pytest
 from ._blocking import BlockingFakeBroker
 from ._broker import FakeBroker
 
-__all__ = ["fake_broker", "fake_broker_options"]
+__all__ = ["fake_broker", "fake_broker_mtls", "fake_broker_options", "fake_broker_tls"]
+
+#: The marker keyword that only the TLS fixtures understand.
+TLS_CLIENT_CERT = "tls_client_cert"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,7 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_broker(**options): options of the fake_broker fixture, as FakeBroker keywords "
-        "(users, vhosts, permissions, heartbeat, frame_max, channel_max, ...)",
+        "(users, vhosts, permissions, heartbeat, frame_max, channel_max, ...); with "
+        "fake_broker_tls also tls_client_cert=True or a user name (mutual TLS)",
     )
 
 
@@ -65,6 +76,34 @@ def _runs_on_anyio(request: pytest.FixtureRequest) -> bool:
     )
 
 
+def _plain_broker(request: pytest.FixtureRequest) -> FakeBroker:
+    options = fake_broker_options(request)
+    if TLS_CLIENT_CERT in options:
+        raise TypeError(
+            f"{TLS_CLIENT_CERT} is an option of fake_broker_tls and fake_broker_mtls, "
+            "not of fake_broker"
+        )
+    return FakeBroker(**options)
+
+
+def _tls_broker(request: pytest.FixtureRequest, *, mutual: bool) -> FakeBroker:
+    """A FakeBroker serving TLS with new test certificates, written under a temp dir."""
+    from .tls import TLSCertificates  # trustme is imported only here, when TLS is asked for
+
+    options = fake_broker_options(request)
+    client_cert = options.pop(TLS_CLIENT_CERT, mutual)
+    client_user: str | None = None
+    if isinstance(client_cert, str):
+        client_user = client_cert
+    elif client_cert:
+        users = options.get("users") or {"guest": "guest"}
+        client_user = next(iter(users))
+    certificates = TLSCertificates(client_user=client_user)
+    tmp_path_factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    certificates.write_files(tmp_path_factory.mktemp("fake_broker_tls"))
+    return FakeBroker(certificates=certificates, **options)
+
+
 @pytest.fixture
 def fake_broker(request: pytest.FixtureRequest) -> Iterator[FakeBroker | BlockingFakeBroker]:
     """A fresh fake broker for this test (in the test's event loop, or in a thread).
@@ -76,7 +115,37 @@ def fake_broker(request: pytest.FixtureRequest) -> Iterator[FakeBroker | Blockin
     if _runs_on_anyio(request):
         yield request.getfixturevalue("_fake_broker_in_test_loop")
         return
-    with FakeBroker(**fake_broker_options(request)).in_thread() as broker:
+    with _plain_broker(request).in_thread() as broker:
+        yield broker
+
+
+@pytest.fixture
+def fake_broker_tls(request: pytest.FixtureRequest) -> Iterator[FakeBroker | BlockingFakeBroker]:
+    """A fresh fake broker listening with TLS (``amqps://``), like ``fake_broker``.
+
+    Besides ``url``, ``host`` and ``port`` it has ``client_ssl_context`` (an
+    ``ssl.SSLContext`` that trusts the broker's CA), ``certificates`` and ``tls_files``
+    (PEM files of the CA and certificates). ``connect()`` uses ``client_ssl_context``.
+    """
+    if _runs_on_anyio(request):
+        yield request.getfixturevalue("_fake_broker_tls_in_test_loop")
+        return
+    with _tls_broker(request, mutual=False).in_thread() as broker:
+        yield broker
+
+
+@pytest.fixture
+def fake_broker_mtls(request: pytest.FixtureRequest) -> Iterator[FakeBroker | BlockingFakeBroker]:
+    """Like ``fake_broker_tls``, with mutual TLS: clients must present a certificate.
+
+    ``client_ssl_context`` presents a certificate whose CN is the first user, so
+    ``login_method="EXTERNAL"`` logs in as that user; ``tls_files`` has the client
+    certificate and key files too.
+    """
+    if _runs_on_anyio(request):
+        yield request.getfixturevalue("_fake_broker_mtls_in_test_loop")
+        return
+    with _tls_broker(request, mutual=True).in_thread() as broker:
         yield broker
 
 
@@ -85,5 +154,23 @@ async def _fake_broker_in_test_loop(
     request: pytest.FixtureRequest, anyio_backend: Any
 ) -> AsyncIterator[FakeBroker]:
     """The broker served by the test's own anyio event loop (run by anyio's plugin)."""
-    async with FakeBroker(**fake_broker_options(request)).serve() as broker:
+    async with _plain_broker(request).serve() as broker:
+        yield broker
+
+
+@pytest.fixture
+async def _fake_broker_tls_in_test_loop(
+    request: pytest.FixtureRequest, anyio_backend: Any
+) -> AsyncIterator[FakeBroker]:
+    """The TLS broker served by the test's own anyio event loop."""
+    async with _tls_broker(request, mutual=False).serve() as broker:
+        yield broker
+
+
+@pytest.fixture
+async def _fake_broker_mtls_in_test_loop(
+    request: pytest.FixtureRequest, anyio_backend: Any
+) -> AsyncIterator[FakeBroker]:
+    """The mutual-TLS broker served by the test's own anyio event loop."""
+    async with _tls_broker(request, mutual=True).serve() as broker:
         yield broker
