@@ -36,7 +36,8 @@ from .events import (
     PublishesSettled,
     ReplyArrived,
 )
-from .heartbeat import HeartbeatAction, HeartbeatClock
+from .heartbeat import HeartbeatClock
+from .output import FrameOutput
 from .replies import REPLY_CLASSES, PendingReply, ReplyQueue, UnexpectedReplyError
 from .wire import (
     FRAME_BODY,
@@ -50,7 +51,6 @@ from .wire import (
     decode_method,
     encode_ack,
     encode_content,
-    encode_heartbeat,
     encode_method,
     encode_publish,
     make_method,
@@ -166,7 +166,7 @@ class _Channel:
         self.get_slot: PendingReply | None = None
 
 
-class ClientConnection:
+class ClientConnection(FrameOutput):
     """Sans-IO client connection.
 
     :param login: user name
@@ -205,6 +205,7 @@ class ClientConnection:
             raise ValueError(f"channel_max must be between 0 and 65535, not {channel_max}")
         if heartbeat is not None and not 0 <= heartbeat <= 65535:
             raise ValueError(f"heartbeat must be between 0 and 65535 seconds, not {heartbeat}")
+        super().__init__()
         self.state = ConnectionState.AWAIT_START
         self._login = login
         self._password = password
@@ -228,10 +229,7 @@ class ClientConnection:
         self.channel_max = 0
         self.frame_max = FRAME_MIN_SIZE
         self.heartbeat_interval = 0
-        self.heartbeat = HeartbeatClock(0, 0.0)
         self._reader = FrameReader()
-        self._outgoing: list[bytes | memoryview] = []
-        self._pending_size = 0
         self._channels: dict[int, _Channel] = {}
         self._close_slot: PendingReply | None = None
         self._method_handlers: dict[type[Frame], Callable[[_Channel, Any], Event | None]] = {
@@ -249,35 +247,6 @@ class ClientConnection:
     def initiate(self) -> None:
         """Queue the protocol header that opens the conversation."""
         self._outgoing.append(PROTOCOL_HEADER)
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """True when encoded frames wait to be written."""
-        return bool(self._outgoing)
-
-    @property
-    def pending_bytes(self) -> int:
-        """Roughly how many message bytes wait to be written (for back-pressure)."""
-        return self._pending_size
-
-    def data_to_send(self, now: float) -> bytes:
-        """Take everything queued for the socket, as one buffer."""
-        outgoing = self._outgoing
-        if not outgoing:
-            return b""
-        self._outgoing = []
-        self._pending_size = 0
-        self.heartbeat.sent(now)
-        return b"".join(outgoing)
-
-    def poll_heartbeat(self, now: float) -> HeartbeatAction:
-        """Check the heartbeat clock; queue a heartbeat frame when one is due."""
-        action = self.heartbeat.poll(now)
-        if action is HeartbeatAction.SEND:
-            if not self._outgoing:
-                self._outgoing.append(encode_heartbeat())
-            self.heartbeat.sent(now)
-        return action
 
     # -- requests -------------------------------------------------------------
 

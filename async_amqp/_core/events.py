@@ -15,8 +15,8 @@ from pamqp.base import Frame
 from .replies import PendingReply
 
 
-class Event:
-    """Base class of client-role events."""
+class Record:
+    """A small slotted record whose repr lists its fields (base of both roles' events)."""
 
     __slots__ = ()
 
@@ -24,6 +24,12 @@ class Event:
         names: tuple[str, ...] = self.__slots__
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}({fields})"
+
+
+class Event(Record):
+    """Base class of client-role events."""
+
+    __slots__ = ()
 
 
 class ConnectionOpened(Event):

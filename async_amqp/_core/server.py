@@ -21,7 +21,9 @@ from .codes import ReplyCode
 from .content import ContentAssembler
 from .erlang import frame_error_text, unexpected_frame_text
 from .errors import FrameError, ProtocolError
-from .heartbeat import HeartbeatAction, HeartbeatClock
+from .events import Record
+from .heartbeat import HeartbeatClock
+from .output import FrameOutput
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -32,7 +34,6 @@ from .wire import (
     FrameReader,
     decode_method,
     encode_content,
-    encode_heartbeat,
     encode_method,
     make_method,
 )
@@ -64,15 +65,10 @@ class ServerState(enum.Enum):
     CLOSED = "closed"
 
 
-class ServerEvent:
+class ServerEvent(Record):
     """Base class of server-role events."""
 
     __slots__ = ()
-
-    def __repr__(self) -> str:
-        names: tuple[str, ...] = self.__slots__
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
-        return f"{type(self).__name__}({fields})"
 
 
 class ProtocolHeaderRefused(ServerEvent):
@@ -205,7 +201,7 @@ class _ServerChannel:
         self.content = ContentAssembler()
 
 
-class ServerConnection:
+class ServerConnection(FrameOutput):
     """Sans-IO broker connection.
 
     :param server_properties: sent in connection.start
@@ -225,6 +221,7 @@ class ServerConnection:
         frame_max: int = 131072,
         heartbeat: int = 60,
     ) -> None:
+        super().__init__()
         self.state = ServerState.AWAIT_HEADER
         self.server_properties = server_properties
         self.mechanisms = mechanisms
@@ -233,39 +230,14 @@ class ServerConnection:
         self.channel_max = channel_max
         self.frame_max = frame_max
         self.heartbeat_interval = 0
-        self.heartbeat = HeartbeatClock(0, 0.0)
         self.client_properties: dict[str, Any] = {}
         self._reader = FrameReader()
-        self._outgoing: list[bytes | memoryview] = []
         self._channels: dict[int, _ServerChannel] = {}
         # Content being assembled on channel numbers that are not open: RabbitMQ reads a
         # whole command (method, header, body) before it checks that the channel is open.
         self._unopened: dict[int, ContentAssembler] = {}
 
     # -- output -------------------------------------------------------------------
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """True when encoded frames wait to be written."""
-        return bool(self._outgoing)
-
-    def data_to_send(self, now: float) -> bytes:
-        """Take everything queued for the socket, as one buffer."""
-        outgoing = self._outgoing
-        if not outgoing:
-            return b""
-        self._outgoing = []
-        self.heartbeat.sent(now)
-        return b"".join(outgoing)
-
-    def poll_heartbeat(self, now: float) -> HeartbeatAction:
-        """Check the heartbeat clock; queue a heartbeat when one is due."""
-        action = self.heartbeat.poll(now)
-        if action is HeartbeatAction.SEND:
-            if not self._outgoing:
-                self._outgoing.append(encode_heartbeat())
-            self.heartbeat.sent(now)
-        return action
 
     def send_method(self, channel_id: int, method: Frame) -> None:
         """Queue a method frame (a reply, or an asynchronous method like basic.ack)."""

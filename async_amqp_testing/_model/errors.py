@@ -21,32 +21,7 @@ __all__ = [
     "resource_locked",
 ]
 
-from enum import IntEnum
-
-
-class ReplyCode(IntEnum):
-    """AMQP 0-9-1 reply codes RabbitMQ uses."""
-
-    REPLY_SUCCESS = 200
-    CONTENT_TOO_LARGE = 311
-    NO_ROUTE = 312
-    NO_CONSUMERS = 313
-    CONNECTION_FORCED = 320
-    INVALID_PATH = 402
-    ACCESS_REFUSED = 403
-    NOT_FOUND = 404
-    RESOURCE_LOCKED = 405
-    PRECONDITION_FAILED = 406
-    FRAME_ERROR = 501
-    SYNTAX_ERROR = 502
-    COMMAND_INVALID = 503
-    CHANNEL_ERROR = 504
-    UNEXPECTED_FRAME = 505
-    RESOURCE_ERROR = 506
-    NOT_ALLOWED = 530
-    NOT_IMPLEMENTED = 540
-    INTERNAL_ERROR = 541
-
+from async_amqp._core.codes import ReplyCode
 
 CONNECTION_ERROR_CODES = frozenset({320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541})
 
