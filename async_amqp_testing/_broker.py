@@ -270,10 +270,9 @@ class FakeBroker(BrokerInspection):
             tls_peer: TLSPeer | None = None
             if self.ssl_context is not None:
                 byte_stream, tls_peer = await accept_tls(
-                    stream, self.ssl_context, self.tls_handshake_timeout
+                    stream, self.ssl_context, self.tls_handshake_timeout, peer
                 )
-        except TLSHandshakeError as error:
-            logger.info("TLS connection from %s dropped: %s", peer, error)
+        except TLSHandshakeError:  # logged by accept_tls
             await anyio.aclose_forcefully(stream)
             return
         except Exception as error:

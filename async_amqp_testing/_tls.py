@@ -123,19 +123,20 @@ def _describe(error: BaseException) -> str:
 
 
 async def accept_tls(
-    stream: anyio.abc.SocketStream, context: ssl.SSLContext, handshake_seconds: float
+    stream: anyio.abc.SocketStream, context: ssl.SSLContext, handshake_seconds: float, peer: str
 ) -> tuple[TLSStream, TLSPeer]:
     """Run the server side of the TLS handshake on an accepted stream, in limited time.
 
-    On failure the client has been sent the TLS alert (when there is one) and the
-    stream is left for the caller to close.
+    A failure is logged at once; then the client is sent the TLS alert (when there is
+    one) and the stream is left for the caller to close.
 
     :param stream: the accepted TCP stream
     :param context: the server-side SSL context
     :param handshake_seconds: seconds the client has to complete the handshake
+    :param peer: the client's address, for the log
     :raises TLSHandshakeError: naming why the handshake failed or that it timed out
     """
-    failure = f"TLS handshake not finished in {handshake_seconds}s"
+    failure: str | None = None
     with anyio.move_on_after(handshake_seconds):
         try:
             tls_stream = await _AlertingTLSStream.wrap(
@@ -143,11 +144,17 @@ async def accept_tls(
             )
         except (OSError, anyio.BrokenResourceError, anyio.EndOfStream) as error:
             failure = _describe(error)
-            await _drain(stream)  # let the alert reach the client before the socket closes
         else:
             certificate = tls_stream.extra(TLSAttribute.peer_certificate, None)
             version = tls_stream.extra(TLSAttribute.tls_version, None)
             return tls_stream, TLSPeer(certificate or None, version)
+    if failure is None:
+        failure = f"TLS handshake not finished in {handshake_seconds}s"
+        logger.info("TLS connection from %s dropped: %s", peer, failure)
+        raise TLSHandshakeError(failure)
+    logger.info("TLS connection from %s dropped: %s", peer, failure)
+    with anyio.move_on_after(handshake_seconds):
+        await _drain(stream)  # let the alert reach the client before the socket closes
     raise TLSHandshakeError(failure)
 
 
