@@ -71,7 +71,7 @@ def _stream_factory(
                 cause = error.__cause__
             elif isinstance(error, anyio.EndOfStream):
                 cause = None  # the broker hung up: nothing more to say than the message
-            raise exceptions.TLSError(describe_tls_error(error), cause=cause) from None
+            raise exceptions.TLSError(describe_tls_error(error), cause=cause) from cause
 
     return open_stream
 

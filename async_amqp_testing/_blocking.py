@@ -96,12 +96,12 @@ class BlockingFakeBroker:
         return self.broker.certificates
 
     @property
-    def client_ssl_context(self) -> ssl.SSLContext | None:
+    def client_ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts the broker (see :attr:`FakeBroker.client_ssl_context`)."""
         return self.broker.client_ssl_context
 
     @property
-    def tls_files(self) -> TLSFiles | None:
+    def tls_files(self) -> TLSFiles:
         """PEM files of the test certificates (see :attr:`FakeBroker.tls_files`)."""
         return self.broker.tls_files
 

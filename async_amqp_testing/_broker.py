@@ -190,20 +190,36 @@ class FakeBroker(BrokerInspection):
         return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{self.port}/"
 
     @property
-    def client_ssl_context(self) -> ssl.SSLContext | None:
+    def client_ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this broker (and presents the client certificate).
 
-        Made from :attr:`certificates` (the ``fake_broker_tls`` fixture's); ``None``
-        without them.
+        Made from :attr:`certificates` (the ``fake_broker_tls`` fixture's).
+
+        :raises RuntimeError: when the broker has no test certificates
         """
-        if self._client_ssl_context is None and self.certificates is not None:
-            self._client_ssl_context = self.certificates.client_context()
+        if self._client_ssl_context is None:
+            self._client_ssl_context = self._certificates().client_context()
         return self._client_ssl_context
 
     @property
-    def tls_files(self) -> TLSFiles | None:
-        """PEM files of :attr:`certificates`, once written (the TLS fixtures write them)."""
-        return None if self.certificates is None else self.certificates.files
+    def tls_files(self) -> TLSFiles:
+        """PEM files of :attr:`certificates` (the TLS fixtures write them).
+
+        :raises RuntimeError: when the broker has no test certificates, or they are not
+            written (:meth:`TLSCertificates.write_files`)
+        """
+        files = self._certificates().files
+        if files is None:
+            raise RuntimeError("the test certificates are not written: call write_files()")
+        return files
+
+    def _certificates(self) -> TLSCertificates:
+        if self.certificates is None:
+            raise RuntimeError(
+                "this FakeBroker has no test certificates: use the fake_broker_tls fixture "
+                "or FakeBroker(certificates=TLSCertificates())"
+            )
+        return self.certificates
 
     def connect(self, **kwargs: Any) -> AmqpProtocol:
         """Return an async_amqp connection to this broker (use it as ``async with``).
@@ -215,7 +231,7 @@ class FakeBroker(BrokerInspection):
         user, password = next(iter(self.users.items()))
         kwargs.setdefault("login", user)
         kwargs.setdefault("password", password)
-        if self.ssl_context is not None and self.client_ssl_context is not None:
+        if self.ssl_context is not None and self.certificates is not None:
             kwargs.setdefault("ssl", self.client_ssl_context)
         return connect_amqp(self.host, self.port, **kwargs)
 

@@ -117,8 +117,10 @@ def _describe(error: BaseException) -> str:
         if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
             return f"the client sent no certificate, and one is required ({reason})"
         if reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL"):
-            return f"not a TLS client ({reason}: plain AMQP sent to the TLS port?)"
+            return f"not a TLS client ({reason}): plain text sent to the TLS port"
         return reason
+    if isinstance(error, OSError):
+        return f"the client hung up during the TLS handshake ({error.strerror or error!r})"
     return repr(error)
 
 
