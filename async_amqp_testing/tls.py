@@ -72,6 +72,11 @@ class TLSFiles:
 class TLSCertificates:
     """A new CA, a server certificate signed by it and, optionally, a client certificate.
 
+    The trustme objects are attributes, for anything the contexts do not cover:
+    ``ca`` (``trustme.CA``: ``ca.configure_trust(context)`` trusts it), ``server`` and
+    ``client`` (``trustme.LeafCert``, ``client`` is ``None`` without *client_user*);
+    ``files`` is the :class:`TLSFiles` once :meth:`write_files` has run.
+
     :param hosts: names and addresses the server certificate is valid for
     :param client_user: make a client certificate with this subject CN (a broker user,
         for SASL EXTERNAL); ``None``: no client certificate
