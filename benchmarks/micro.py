@@ -18,7 +18,7 @@ import sys
 import timeit
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +27,9 @@ from pamqp import body as pamqp_body
 from pamqp import commands, frame, header
 
 from benchmarks.run import use_async_amqp_revision
+
+if TYPE_CHECKING:  # imported lazily at run time, after the revision under test is chosen
+    from async_amqp._core.client import ClientConnection
 
 BODY_100 = b"x" * 100
 BODY_64K = b"x" * 65536
@@ -41,7 +44,7 @@ def best_per_op(function: Callable[[], object], operations: int, repeat: int = 7
     return min(timeit.repeat(function, number=number, repeat=repeat)) / number / operations
 
 
-def open_core() -> tuple[Any, int]:
+def open_core() -> tuple[ClientConnection, int]:
     """A ClientConnection past the handshake with channel 1 open (no I/O)."""
     from async_amqp._core.client import ClientConnection
 

@@ -109,7 +109,7 @@ def print_cprofile(
 ) -> None:
     """Own time per package, then the top functions with their calls per operation."""
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
-    raw = stats.stats  # type: ignore[attr-defined]
+    raw = stats.stats  # type: ignore[attr-defined]  # undocumented; not in typeshed
     totals: dict[str, float] = defaultdict(float)
     for (filename, _line, function), (_cc, _nc, own, _cumulative, _callers) in raw.items():
         totals[group_of(filename, function)] += own

@@ -12,12 +12,15 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 import async_amqp
 from async_amqp import parse_url
+
+if TYPE_CHECKING:  # conftest.py imports the fake broker lazily, skipping if it fails
+    from async_amqp_testing import FakeBroker
 
 RABBITMQ_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 _reachable: dict[str, str | None] = {}
@@ -42,7 +45,7 @@ class BrokerTarget:
 
     kind: str
     url: str
-    fake: Any = None
+    fake: FakeBroker | None = None
     names: list[tuple[str, str]] = field(default_factory=list)
 
     @property

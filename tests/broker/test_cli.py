@@ -49,7 +49,7 @@ async def stderr_of(process: anyio.abc.Process) -> str:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_prints_its_url_serves_and_stops_on_a_signal(signum: int) -> None:
+async def test_prints_its_url_serves_and_stops_on_a_signal(signum: signal.Signals) -> None:
     async with running("--port", "0", "--user", "bob:s3cret", "--vhost", "/", "--vhost", "x") as (
         process,
         url,
@@ -58,6 +58,7 @@ async def test_prints_its_url_serves_and_stops_on_a_signal(signum: int) -> None:
         async with async_amqp.connect_from_url(url.rstrip("/") + "/x") as conn:
             async with conn.new_channel() as channel:
                 declared = await channel.queue_declare("via-cli")
+                assert declared is not None
                 assert declared["queue"] == "via-cli"
         process.send_signal(signum)
         with anyio.fail_after(20):

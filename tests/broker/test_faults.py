@@ -111,6 +111,7 @@ async def test_blocked_publisher_waits_and_times_out(fake_broker: FakeBroker) ->
         await wait_until(lambda: not conn.is_blocked)
         await channel.publish(b"third", "", "q-blocked")
         declared = await channel.queue_declare("q-blocked", passive=True)
+        assert declared is not None
         assert declared["message_count"] == 2
     assert [m.body for m in fake_broker.messages("q-blocked")] == [b"first", b"third"]
 
@@ -135,6 +136,7 @@ async def test_blocked_publish_resumes_on_unblock(fake_broker: FakeBroker) -> No
             assert not published.is_set()
             fake_broker.unblock()
         declared = await channel.queue_declare("q-resume", passive=True)
+        assert declared is not None
         assert declared["message_count"] == 2
 
 
@@ -209,6 +211,7 @@ async def test_reply_delay_still_answers(fake_broker: FakeBroker) -> None:
     fake_broker.reply_delay = 0.05
     async with fake_broker.connect() as conn, conn.new_channel() as channel:
         declared = await channel.queue_declare("q-slow")
+        assert declared is not None
         assert declared["queue"] == "q-slow"
 
 

@@ -129,6 +129,7 @@ async def test_aiormq_low_level(fake_broker: FakeBroker) -> None:
         assert message.body == b"payload"
         assert message.header.properties.message_id == "id-1"
         assert message.header.properties.headers == {"k": "v"}
+        assert message.delivery_tag is not None
         await channel.basic_ack(message.delivery_tag)
         await channel.basic_cancel("raw-ctag")
         assert (await channel.queue_delete("raw-q")).message_count == 0
@@ -140,6 +141,7 @@ async def test_aiormq_consumer_cancelled_by_the_server(fake_broker: FakeBroker) 
     connection = await aiormq.connect(fake_broker.url)
     try:
         channel = await connection.channel()
+        assert isinstance(channel, aiormq.Channel)  # typed as AbstractChannel: no .consumers
         await channel.queue_declare("doomed")
 
         async def ignore(message: aiormq.abc.DeliveredMessage) -> None:

@@ -7,24 +7,29 @@ acknowledgements, SimpleQueue, and publisher confirms.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-import kombu
 import pytest
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from kombu.message import Message
 
 from async_amqp_testing import BlockingFakeBroker
 
 
 @pytest.fixture
-def connection(fake_broker: BlockingFakeBroker) -> Any:
-    with kombu.Connection(fake_broker.url, connect_timeout=5) as conn:
+def connection(fake_broker: BlockingFakeBroker) -> Iterator[Connection]:
+    with Connection(fake_broker.url, connect_timeout=5) as conn:
         conn.connect()
         yield conn
 
 
-def test_produce_and_consume_with_routing(fake_broker: BlockingFakeBroker, connection: Any) -> None:
-    exchange = kombu.Exchange("tasks", type="direct", durable=True)
-    queue = kombu.Queue("tasks.high", exchange, routing_key="high")
+def test_produce_and_consume_with_routing(
+    fake_broker: BlockingFakeBroker, connection: Connection
+) -> None:
+    exchange = Exchange("tasks", type="direct", durable=True)
+    queue = Queue("tasks.high", exchange, routing_key="high")
     producer = connection.Producer()
     producer.publish(
         {"task": "add", "args": [2, 3]},
@@ -36,7 +41,7 @@ def test_produce_and_consume_with_routing(fake_broker: BlockingFakeBroker, conne
     )
     received: list[tuple[Any, dict[str, Any]]] = []
 
-    def on_message(body: Any, message: Any) -> None:
+    def on_message(body: Any, message: Message) -> None:
         received.append((body, message.headers))
         message.ack()
 
@@ -47,7 +52,7 @@ def test_produce_and_consume_with_routing(fake_broker: BlockingFakeBroker, conne
     assert fake_broker.unacked() == []
 
 
-def test_simple_queue(connection: Any) -> None:
+def test_simple_queue(connection: Connection) -> None:
     queue = connection.SimpleQueue("simple")
     try:
         queue.put({"hello": "world"})
@@ -64,15 +69,17 @@ def test_simple_queue(connection: Any) -> None:
         queue.close()
 
 
-def test_fanout_to_two_queues_and_reject(fake_broker: BlockingFakeBroker, connection: Any) -> None:
-    exchange = kombu.Exchange("broadcast", type="fanout")
-    first = kombu.Queue("listener-1", exchange)
-    second = kombu.Queue("listener-2", exchange)
+def test_fanout_to_two_queues_and_reject(
+    fake_broker: BlockingFakeBroker, connection: Connection
+) -> None:
+    exchange = Exchange("broadcast", type="fanout")
+    first = Queue("listener-1", exchange)
+    second = Queue("listener-2", exchange)
     producer = connection.Producer()
     producer.publish("news", exchange=exchange, declare=[first, second])
     bodies: list[str] = []
 
-    def on_message(body: str, message: Any) -> None:
+    def on_message(body: str, message: Message) -> None:
         bodies.append(body)
         message.reject(requeue=False)
 
@@ -85,8 +92,8 @@ def test_fanout_to_two_queues_and_reject(fake_broker: BlockingFakeBroker, connec
 
 
 def test_publisher_confirms(fake_broker: BlockingFakeBroker) -> None:
-    with kombu.Connection(fake_broker.url, transport_options={"confirm_publish": True}) as conn:
-        queue = kombu.Queue("confirmed")
+    with Connection(fake_broker.url, transport_options={"confirm_publish": True}) as conn:
+        queue = Queue("confirmed")
         producer = conn.Producer()
         producer.publish("one", routing_key="confirmed", declare=[queue])
         producer.publish("two", routing_key="confirmed")

@@ -393,6 +393,7 @@ async def test_consume_ok_precedes_deliveries(wire_target: WireTarget) -> None:
         queue = (
             await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
         ).queue
+        assert queue is not None
         for body in (b"one", b"two"):
             await raw.publish(1, body, routing_key=queue)
         await raw.send_method(1, commands.Basic.Consume(queue=queue, consumer_tag="ctag"))
@@ -427,6 +428,7 @@ async def test_publisher_nack_leaves_requeue_at_its_default(wire_target: WireTar
             exclusive=True, arguments={"x-max-length": 0, "x-overflow": "reject-publish"}
         )
         queue = (await raw.call(1, declare, commands.Queue.DeclareOk)).queue
+        assert queue is not None
         await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
         await raw.publish(1, b"rejected", routing_key=queue)
         nack = await raw.expect(commands.Basic.Nack, 1)

@@ -276,6 +276,7 @@ async def test_body_in_many_frames_and_frames_of_other_channels_in_between(
         queue = (
             await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
         ).queue
+        assert queue is not None
         publish = encode_method(1, commands.Basic.Publish(exchange="", routing_key=queue))
         frames = [publish, header_frame(100)]
         for index in range(100):
@@ -300,6 +301,7 @@ async def test_large_bodies_are_split_at_frame_max(wire_target: WireTarget) -> N
         queue = (
             await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
         ).queue
+        assert queue is not None
         body = bytes(range(256)) * 100  # 25600 bytes
         await raw.publish(1, body, routing_key=queue)
         await raw.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
@@ -323,6 +325,7 @@ async def test_empty_body_has_no_body_frame(wire_target: WireTarget) -> None:
         queue = (
             await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
         ).queue
+        assert queue is not None
         await raw.publish(1, b"", routing_key=queue)
         await raw.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
         await raw.expect(commands.Basic.GetOk, 1)
@@ -417,6 +420,7 @@ async def test_property_strings_need_not_be_utf8(wire_target: WireTarget) -> Non
         queue = (
             await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
         ).queue
+        assert queue is not None
         properties = b"\x80\x00\x02\xff\xfe"  # content_type: two bytes that are not UTF-8
         await raw.publish(1, b"x", routing_key=queue, properties=properties)
         await raw.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
@@ -431,6 +435,7 @@ async def test_header_tag_l_passes_through(wire_target: WireTarget) -> None:
         queue = (
             await raw.call(1, commands.Queue.Declare(exclusive=True), commands.Queue.DeclareOk)
         ).queue
+        assert queue is not None
         table = b"\x01aL" + struct.pack(">q", 5)
         properties = struct.pack(">HI", 0x2000, len(table)) + table
         await raw.publish(1, b"x", routing_key=queue, properties=properties)

@@ -135,10 +135,12 @@ async def test_handshake_failures_close_the_socket_silently(wire_target: WireTar
     RabbitMQ waits 3 s before closing; the cases run concurrently so the test waits once.
     """
 
-    async def login(response: bytes, mechanism: str = "PLAIN", caps: object = None) -> bool:
+    async def login(
+        response: bytes, mechanism: str = "PLAIN", caps: dict[str, bool] | None = None
+    ) -> bool:
         raw = await wire_target.raw()
         await raw.start()
-        await raw.login(mechanism=mechanism, response=response, capabilities=caps)  # type: ignore[arg-type]
+        await raw.login(mechanism=mechanism, response=response, capabilities=caps)
         return await _silently_closed(raw)
 
     async def tune_ok(channel_max: int, frame_max: int) -> bool:
@@ -150,7 +152,9 @@ async def test_handshake_failures_close_the_socket_silently(wire_target: WireTar
         await raw.send_method(0, commands.Connection.Open(virtual_host=wire_target.vhost))
         return await _silently_closed(raw)
 
-    async def out_of_order(method: commands.Connection.Open | commands.Channel.Open) -> bool:
+    async def out_of_order(
+        method: commands.Connection.Open | commands.Channel.Open | commands.Connection.Close,
+    ) -> bool:
         raw = await wire_target.raw()
         await raw.start()
         await raw.send_method(1 if isinstance(method, commands.Channel.Open) else 0, method)

@@ -19,7 +19,7 @@ def _open_server() -> sv.ServerConnection:
     start_ok = commands.Connection.StartOk(
         client_properties={}, mechanism="AMQPLAIN", response="", locale="en_US"
     )
-    start_ok.response = amqplain_response("guest", "guest")  # type: ignore[assignment]
+    start_ok.response = amqplain_response("guest", "guest")  # type: ignore[assignment]  # pamqp: str; sent byte for byte
     server.receive(encode_method(0, start_ok), 0.0)
     server.accept_login()
     server.receive(encode_method(0, commands.Connection.TuneOk(2047, 131072, 0)), 0.0)

@@ -18,8 +18,9 @@ from pamqp import commands
 from async_amqp_testing import FakeBroker
 from async_amqp_testing.raw import RawConnection
 
-#: (reply_code, reply_text, class_id, method_id) of a close method.
-CloseReply = tuple[int, str, int, int]
+#: (reply_code, reply_text, class_id, method_id) of a close method. pamqp types the numbers
+#: as optional (its constructors default them to None); a decoded close always has them.
+CloseReply = tuple[int | None, str, int | None, int | None]
 
 
 def close_reply(close: commands.Connection.Close | commands.Channel.Close) -> CloseReply:

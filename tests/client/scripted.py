@@ -57,6 +57,7 @@ class ScriptedPeer:
 async def scripted_broker(script: Script, heartbeat: int = 0) -> AsyncIterator[int]:
     """Serve one connection with *script*; yield the port."""
     listener = (await anyio.create_tcp_listener(local_host="127.0.0.1")).listeners[0]
+    assert isinstance(listener, anyio.abc.SocketListener)  # typed as a plain Listener
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
     async def serve_one() -> None:

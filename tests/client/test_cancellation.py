@@ -5,6 +5,7 @@ on our behalf, undone)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -225,8 +226,13 @@ async def test_acks_cancelled_before_sending_send_nothing(amqp_broker: BrokerTar
         await chan.confirm_select()
         await chan.publish(b"m", "", queue)
         message = await chan.basic_get(queue)
-        for call in (chan.basic_ack, chan.basic_nack, chan.basic_reject):
-            await cancelled_before_sending(lambda call=call: call(message["delivery_tag"]))
+        settles: tuple[Callable[[int], Awaitable[None]], ...] = (
+            chan.basic_ack,
+            chan.basic_nack,
+            chan.basic_reject,
+        )
+        for settle in settles:
+            await cancelled_before_sending(functools.partial(settle, message["delivery_tag"]))
         await chan.basic_ack(message["delivery_tag"])
         await chan.basic_qos(prefetch_count=0)  # a double ack would have closed the channel
         assert chan.is_open

@@ -219,6 +219,7 @@ def test_publish_and_deliver_split_over_frames() -> None:
     pair.pump()
     received = pair.server_events[-1]
     assert isinstance(received, sv.ContentReceived)
+    assert isinstance(received.method, commands.Basic.Publish)
     assert (received.method.exchange, received.method.routing_key) == ("ex", "rk")
     assert received.method.mandatory is True
     assert received.body == body
@@ -407,7 +408,9 @@ def test_blocked_and_unblocked_events() -> None:
         ev.ConnectionBlocked,
         ev.ConnectionUnblocked,
     ]
-    assert pair.client_events[-2].reason == "low on memory"  # type: ignore[attr-defined]
+    blocked = pair.client_events[-2]
+    assert isinstance(blocked, ev.ConnectionBlocked)
+    assert blocked.reason == "low on memory"
 
 
 def test_only_one_synchronous_request_per_channel_is_on_the_wire() -> None:
@@ -424,7 +427,10 @@ def test_only_one_synchronous_request_per_channel_is_on_the_wire() -> None:
     pair.client_events += pair.client.receive(pair.server.data_to_send(0.0), 0.0)
     assert third.sent
     sent = pair.server.receive(pair.client.data_to_send(0.0), 0.0)
-    assert [e.method.prefetch_count for e in sent] == [3]  # type: ignore[attr-defined]
+    (qos,) = sent
+    assert isinstance(qos, sv.MethodReceived)
+    assert isinstance(qos.method, commands.Basic.Qos)
+    assert qos.method.prefetch_count == 3
 
 
 def test_channel_close_goes_out_at_once_and_fails_queued_requests() -> None:

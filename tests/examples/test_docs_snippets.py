@@ -124,9 +124,11 @@ async def connection_close(snippet: Snippet, target: BrokerTarget, backend: str)
 async def blocked(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
     if not target.is_fake:
         pytest.skip("RabbitMQ's resource alarms cannot be raised from a test")
-    target.fake.block("low on memory")
+    fake = target.fake
+    assert fake is not None  # is_fake
+    fake.block("low on memory")
     # once the sample has reported the timeout, lift the alarm so that it can close
-    await run_fragment(snippet, broker=target, on_print=lambda _: target.fake.unblock())
+    await run_fragment(snippet, broker=target, on_print=lambda _: fake.unblock())
 
 
 @handles("connection-error")

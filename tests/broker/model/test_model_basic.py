@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,8 +17,10 @@ from .modelkit import Client, make_message, raises, raw_props_with_headers
 V = "in vhost '/'"
 
 
-def setup_queue(client: Client, name: str = "q", **kwargs: object) -> None:
-    client.channel().queue_declare(name, **kwargs)  # type: ignore[arg-type]
+def setup_queue(
+    client: Client, name: str = "q", arguments: Mapping[str, object] | None = None
+) -> None:
+    client.channel().queue_declare(name, arguments=arguments)
 
 
 def test_publish_to_missing_exchange_and_immediate(client: Client) -> None:

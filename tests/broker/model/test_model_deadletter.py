@@ -238,7 +238,10 @@ def test_automatic_cycle_is_dropped_but_rejects_may_cycle(
         ch.basic_reject(got.delivery_tag, requeue=False)
         again = client.broker.snapshot().queues["rej"].messages[0]
         assert again.properties.headers is not None
-        assert again.properties.headers["x-death"][0]["count"] == expected_count
+        deaths = again.properties.headers["x-death"]
+        assert isinstance(deaths, list)
+        assert isinstance(deaths[0], dict)
+        assert deaths[0]["count"] == expected_count
 
 
 def test_deleted_queue_messages_are_not_dead_lettered(client: Client) -> None:

@@ -9,7 +9,7 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pamqp import encode
+from pamqp import common, encode
 
 from async_amqp_testing._model.fieldtable import (
     TYPE_NAMES,
@@ -70,22 +70,23 @@ def test_non_utf8_longstr_survives() -> None:
         (datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC), "T"),
     ],
 )
-def test_typed_encoding_matches_pamqp(value: object, tag: str) -> None:
-    expected = encode.encode_table_value(value)  # type: ignore[arg-type]
+def test_typed_encoding_matches_pamqp(value: common.FieldValue, tag: str) -> None:
+    expected = encode.encode_table_value(value)
     assert expected[:1] == tag.encode()
-    python_value = value
+    python_value: object = value
     if tag == "D":
         python_value = (2, 125)
     elif tag == "T":
         python_value = 1577836800
     elif tag == "x":
-        python_value = bytes(value)  # type: ignore[arg-type]
+        assert isinstance(value, bytearray)
+        python_value = bytes(value)
     assert typed(tag, python_value).encoded() == expected
 
 
 def test_nested_table_and_array_match_pamqp() -> None:
-    value = {"a": 1, "b": ["x", 2, {"c": True}]}
-    expected = encode.field_table(value)  # type: ignore[arg-type]
+    value: common.FieldTable = {"a": 1, "b": ["x", 2, {"c": True}]}
+    expected = encode.field_table(value)
     nested = typed(
         "F",
         {
@@ -142,6 +143,6 @@ _values = st.recursive(
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=6), _values, max_size=5))
-def test_pamqp_encoded_tables_roundtrip_byte_for_byte(value: dict[str, object]) -> None:
-    raw = encode.field_table(value)  # type: ignore[arg-type]
+def test_pamqp_encoded_tables_roundtrip_byte_for_byte(value: common.FieldTable) -> None:
+    raw = encode.field_table(value)
     assert encode_table(decode_table(raw[4:])) == raw

@@ -103,5 +103,6 @@ def test_header_entries_rewrite_keeps_other_values() -> None:
     entries = props.header_entries()
     assert entries is not None
     props.set_header_entries([*entries, (b"new", typed("l", 1))])
-    assert props.slots[PropertySlot.HEADERS] is not None
-    assert props.slots[PropertySlot.HEADERS][4:].startswith(all_tags_headers()[4:])
+    headers = props.slots[PropertySlot.HEADERS]
+    assert headers is not None
+    assert headers[4:].startswith(all_tags_headers()[4:])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from pamqp import base, frame
 from pamqp.commands import Basic, Exchange, Queue
+from pamqp.common import FieldTable
 
 from async_amqp_testing._model.wireargs import method_arguments
 
-ARGS = {"x-message-ttl": 1000, "name": "v", "flag": True}
+ARGS: FieldTable = {"x-message-ttl": 1000, "name": "v", "flag": True}
 
 
 @pytest.mark.parametrize(
