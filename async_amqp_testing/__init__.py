@@ -6,6 +6,8 @@ the pytest fixture ``fake_broker`` (installed with the package), as an object
 (:class:`FakeBroker`, ``async with FakeBroker().serve() as broker``) or as a
 command (``python -m async_amqp_testing``). :mod:`async_amqp_testing.raw` is a
 byte-level client for testing how a broker answers protocol violations.
+Over TLS: the fixtures ``fake_broker_tls`` and ``fake_broker_mtls``, and
+``FakeBroker(certificates=TLSCertificates())`` (:mod:`async_amqp_testing.tls`).
 """
 
 from ._blocking import BlockingFakeBroker
@@ -21,6 +23,7 @@ from ._model.inspect import (
     UnackedInfo,
     VhostInfo,
 )
+from .tls import TLSCertificates, TLSFiles
 
 __all__ = [
     "Binding",
@@ -34,6 +37,8 @@ __all__ = [
     "FakeBroker",
     "MessageInfo",
     "QueueInfo",
+    "TLSCertificates",
+    "TLSFiles",
     "UnackedInfo",
     "VhostInfo",
 ]
