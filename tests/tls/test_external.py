@@ -10,11 +10,14 @@ the handshake itself, with a TLS alert the client reports.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import async_amqp
 from async_amqp import connect_amqp
 from async_amqp_testing import FakeBroker
+from async_amqp_testing._tls import TLSPeer, external_login
 from async_amqp_testing.raw import RawConnection
 from async_amqp_testing.tls import TLSCertificates
 
@@ -156,3 +159,37 @@ async def test_a_certificate_from_another_ca_fails_the_handshake(
         async with fake_broker_mtls.connect(ssl=context, login_method="EXTERNAL"):
             pass
     assert_clear_tls_error(caught.value, "refused the client certificate", "CA")
+
+
+def test_external_login_rules() -> None:
+    users = {"alice": "pw", "ops,eu": "pw"}
+
+    def subject(*common_names: str) -> dict[str, Any]:
+        names = tuple((("commonName", name),) for name in common_names)
+        return {"subject": ((("organizationName", "trustme"),), *names)}
+
+    assert external_login(TLSPeer(subject("alice")), users) == ("alice", "")
+    assert external_login(TLSPeer(subject("ops", "eu")), users) == ("ops,eu", "")
+    assert external_login(TLSPeer(subject("bob")), users) == (
+        None,
+        "user 'bob' - invalid credentials",
+    )
+    assert external_login(TLSPeer(subject()), users) == (None, "no name found")
+    assert external_login(TLSPeer(None), users) == (
+        None,
+        "connection peer presented no TLS (x.509) certificate",
+    )
+
+
+async def test_a_certificate_without_cn_is_refused(broker_log: LogWaiter) -> None:
+    certificates = TLSCertificates()
+    assert certificates.client is None
+    no_cn = certificates.ca.issue_cert("svc@example.org")  # an e-mail identity, no CN
+    context = certificates.client_context()
+    no_cn.configure_cert(context)
+    server = certificates.server_context(verify_client="required")
+    async with FakeBroker(ssl_context=server, silent_close_delay=0.1).serve() as broker:
+        with pytest.raises(async_amqp.AuthenticationError):
+            async with broker.connect(ssl=context, login_method="EXTERNAL"):
+                pass
+    await broker_log.wait_for("EXTERNAL login refused: no name found")
