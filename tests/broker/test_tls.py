@@ -1,4 +1,4 @@
-"""FakeBroker(ssl_context=...) serves AMQP over TLS (the CLI's --tls options come later)."""
+"""FakeBroker(ssl_context=...) serves AMQP over TLS; the fuller TLS suite is in tests/tls."""
 
 from __future__ import annotations
 
