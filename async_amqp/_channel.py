@@ -25,7 +25,8 @@ from pamqp.base import Frame
 from . import exceptions
 from ._consumer import Consumer, ConsumerCallback
 from ._core import events as ev
-from ._core.client import ChannelState, ChannelUnavailable, ConnectionUnavailable
+from ._core.client import ConnectionUnavailable
+from ._core.client_channel import ChannelState, ChannelUnavailable
 from ._core.replies import PendingReply
 from ._core.wire import make_method
 from ._messages import (

@@ -23,13 +23,8 @@ import anyio.lowlevel
 from . import exceptions
 from ._channel import Channel
 from ._core import events as ev
-from ._core.client import (
-    ChannelUnavailable,
-    ClientConnection,
-    ConnectionState,
-    ConnectionUnavailable,
-    NoFreeChannel,
-)
+from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
+from ._core.client_channel import ChannelUnavailable
 from ._core.errors import ProtocolError, ProtocolHeaderMismatch
 from ._core.heartbeat import HeartbeatAction
 from ._tls import tls_error_from

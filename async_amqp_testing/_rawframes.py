@@ -11,7 +11,7 @@ from typing import Any
 from pamqp import commands, encode
 from pamqp.base import Frame
 
-from async_amqp._core.client import CLIENT_CAPABILITIES
+from async_amqp._core.handshake import CLIENT_CAPABILITIES
 from async_amqp._core.wire import (
     FRAME_HEADER,
     FRAME_HEARTBEAT,

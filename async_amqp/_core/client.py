@@ -1,44 +1,48 @@
 """The client side of an AMQP 0-9-1 connection, without I/O.
 
 :class:`ClientConnection` turns received bytes into :mod:`events` and
-requests into bytes to send. It owns the handshake, tuning, channel numbers,
-per-channel state, reply matching, content assembly, publisher-confirm
-bookkeeping and the heartbeat clock. The anyio layer only moves bytes,
-keeps waiters and runs user code.
+requests into bytes to send. It owns the connection's state machine (the
+handshake and tuning, with the pure parts in :mod:`.handshake`), channel
+numbers, the request API, the receive loop and the heartbeat clock. Each
+channel's own state, reply matching, content assembly and confirm bookkeeping
+are a :class:`~.client_channel.ClientChannel`; the receive loop cuts whole
+single-frame deliveries itself, the hot path. The anyio layer only moves
+bytes, keeps waiters and runs user code.
 """
 
 from __future__ import annotations
 
 import enum
-import platform
 import struct
-from collections.abc import Callable
 from typing import Any
 
-from pamqp import commands, encode
+from pamqp import commands
 from pamqp.base import Frame
 
+from .client_channel import ChannelState, ChannelUnavailable, ClientChannel
 from .codes import ReplyCode
 from .confirms import ConfirmTracker
-from .content import ContentAssembler
 from .errors import ProtocolError, ProtocolHeaderMismatch
 from .events import (
     ChannelClosed,
-    ChannelFlow,
     ConnectionBlocked,
     ConnectionClosed,
     ConnectionOpened,
     ConnectionUnblocked,
-    ConsumerCancelled,
     Event,
     MessageDelivered,
-    MessageReturned,
-    PublishesSettled,
-    ReplyArrived,
+)
+from .handshake import (
+    DEFAULT_FRAME_MAX,
+    build_client_properties,
+    check_settings,
+    negotiate,
+    negotiate_heartbeat,
+    sasl_response,
 )
 from .heartbeat import HeartbeatClock
 from .output import FrameOutput
-from .replies import REPLY_CLASSES, PendingReply, ReplyQueue, UnexpectedReplyError
+from .replies import PendingReply
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -56,23 +60,20 @@ from .wire import (
     make_method,
 )
 
-#: What RabbitMQ clients announce; the broker enables the matching extensions.
-CLIENT_CAPABILITIES: dict[str, Any] = {
-    "publisher_confirms": True,
-    "exchange_exchange_bindings": True,
-    "basic.nack": True,
-    "consumer_cancel_notify": True,
-    "connection.blocked": True,
-    "authentication_failure_close": True,
-    "per_consumer_qos": True,
-}
+__all__ = [
+    "ChannelState",
+    "ChannelUnavailable",
+    "ClientConnection",
+    "ConnectionState",
+    "ConnectionUnavailable",
+    "NoFreeChannel",
+    "negotiate",
+    "negotiate_heartbeat",
+    "sasl_response",
+]
 
-_CONFIRM_SELECT = commands.Confirm.Select.index.to_bytes(4, "big")
 _DELIVER_INDEX = commands.Basic.Deliver.index.to_bytes(4, "big")
 _CONTENT_HEAD = struct.Struct(">HHQ")
-DEFAULT_CHANNEL_MAX = 2047
-DEFAULT_FRAME_MAX = 131072
-SUPPORTED_MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
 
 
 class ConnectionState(enum.Enum):
@@ -86,84 +87,12 @@ class ConnectionState(enum.Enum):
     CLOSED = "closed"
 
 
-class ChannelState(enum.Enum):
-    """Where a channel is in its life (client view)."""
-
-    OPENING = "opening"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-class ChannelUnavailable(Exception):
-    """A request was made on a channel that is not open."""
-
-    def __init__(self, channel_id: int, state: ChannelState | None) -> None:
-        self.channel_id = channel_id
-        self.state = state
-        super().__init__(f"channel {channel_id} is {state.value if state else 'not open'}")
-
-
 class NoFreeChannel(Exception):
     """Every channel number up to channel_max is in use."""
 
 
 class ConnectionUnavailable(Exception):
     """A request was made while the connection is not open."""
-
-
-def sasl_response(mechanism: str, login: str, password: str) -> bytes:
-    """Encode the SASL response for *mechanism*.
-
-    :raises ValueError: for a mechanism the client does not implement
-    """
-    if mechanism == "PLAIN":
-        return b"\0" + login.encode() + b"\0" + password.encode()
-    if mechanism == "AMQPLAIN":
-        return encode.field_table({"LOGIN": login, "PASSWORD": password})[4:]
-    if mechanism == "EXTERNAL":
-        return b""
-    raise ValueError(
-        f"login_method {mechanism!r} is not supported; use one of {', '.join(SUPPORTED_MECHANISMS)}"
-    )
-
-
-def negotiate(requested: int | None, offered: int, unlimited: int) -> int:
-    """Agree on a tuning value the way RabbitMQ clients do.
-
-    ``None`` takes the server's offer; 0 from either side means "no limit"
-    (replaced by *unlimited*, because RabbitMQ refuses 0 in tune-ok);
-    otherwise the smaller value wins.
-    """
-    if not requested:
-        return offered or unlimited
-    if not offered:
-        return requested
-    return min(requested, offered)
-
-
-def negotiate_heartbeat(requested: int | None, offered: int) -> int:
-    """Agree on the heartbeat interval: ``None`` takes the offer, 0 disables."""
-    if requested is None:
-        return offered
-    if requested == 0 or offered == 0:
-        return requested
-    return min(requested, offered)
-
-
-class _Channel:
-    """Client-side state of one channel."""
-
-    __slots__ = ("channel_id", "confirms", "content", "get_slot", "replies", "state")
-
-    def __init__(self, channel_id: int) -> None:
-        self.channel_id = channel_id
-        self.state = ChannelState.OPENING
-        self.replies = ReplyQueue()
-        self.content = ContentAssembler()
-        self.confirms: ConfirmTracker | None = None
-        #: the basic.get whose get-ok content is being assembled
-        self.get_slot: PendingReply | None = None
 
 
 class ClientConnection(FrameOutput):
@@ -194,17 +123,7 @@ class ClientConnection(FrameOutput):
         insist: bool = False,
         product_version: str = "0",
     ) -> None:
-        if login_method not in SUPPORTED_MECHANISMS:
-            raise ValueError(
-                f"login_method {login_method!r} is not supported; "
-                f"use one of {', '.join(SUPPORTED_MECHANISMS)}"
-            )
-        if frame_max is not None and frame_max and frame_max < FRAME_MIN_SIZE:
-            raise ValueError(f"frame_max must be at least {FRAME_MIN_SIZE}, not {frame_max}")
-        if channel_max is not None and not 0 <= channel_max <= 65535:
-            raise ValueError(f"channel_max must be between 0 and 65535, not {channel_max}")
-        if heartbeat is not None and not 0 <= heartbeat <= 65535:
-            raise ValueError(f"heartbeat must be between 0 and 65535 seconds, not {heartbeat}")
+        check_settings(login_method, channel_max, frame_max, heartbeat)
         super().__init__()
         self.state = ConnectionState.AWAIT_START
         self._login = login
@@ -213,34 +132,14 @@ class ClientConnection(FrameOutput):
         self.login_method = login_method
         self._requested = (channel_max, frame_max, heartbeat)
         self._insist = insist
-        properties: dict[str, Any] = {
-            "product": "async_amqp",
-            "version": product_version,
-            "platform": f"Python {platform.python_version()}",
-            "information": "https://pypi.org/project/async_amqp/",
-        }
-        user_properties = dict(client_properties or {})
-        capabilities = dict(CLIENT_CAPABILITIES)
-        capabilities.update(user_properties.pop("capabilities", None) or {})
-        properties.update(user_properties)
-        properties["capabilities"] = capabilities
-        self.client_properties = properties
+        self.client_properties = build_client_properties(product_version, client_properties)
         self.server_properties: dict[str, Any] = {}
         self.channel_max = 0
         self.frame_max = FRAME_MIN_SIZE
         self.heartbeat_interval = 0
         self._reader = FrameReader()
-        self._channels: dict[int, _Channel] = {}
+        self._channels: dict[int, ClientChannel] = {}
         self._close_slot: PendingReply | None = None
-        self._method_handlers: dict[type[Frame], Callable[[_Channel, Any], Event | None]] = {
-            commands.Basic.Deliver: self._on_content_method,
-            commands.Basic.Return: self._on_content_method,
-            commands.Basic.Ack: self._on_confirm,
-            commands.Basic.Nack: self._on_confirm,
-            commands.Basic.Cancel: self._on_server_cancel,
-            commands.Channel.Flow: self._on_server_flow,
-            commands.Channel.Close: self._on_server_channel_close,
-        }
 
     # -- output ---------------------------------------------------------------
 
@@ -254,7 +153,7 @@ class ClientConnection(FrameOutput):
         if self.state is not ConnectionState.OPEN:
             raise ConnectionUnavailable(f"connection is {self.state.value}")
 
-    def _open_channel_state(self, channel_id: int) -> _Channel:
+    def _open_channel_state(self, channel_id: int) -> ClientChannel:
         channel = self._channels.get(channel_id)
         if channel is None or channel.state is not ChannelState.OPEN:
             raise ChannelUnavailable(channel_id, channel.state if channel else None)
@@ -277,12 +176,8 @@ class ClientConnection(FrameOutput):
                 break
         else:
             raise NoFreeChannel(f"all {self.channel_max} channels are in use")
-        channel = channels[channel_id] = _Channel(channel_id)
-        slot = channel.replies.expect(
-            commands.Channel.Open, waiter, encode_method(channel_id, commands.Channel.Open())
-        )
-        self._send_next_request(channel)
-        return channel_id, slot
+        channel = channels[channel_id] = ClientChannel(channel_id, self._outgoing, channels)
+        return channel_id, channel.request(commands.Channel.Open(), waiter)
 
     def call(self, channel_id: int, method: Frame, waiter: Any = None) -> PendingReply:
         """Queue a synchronous request on an open channel; return its reply slot.
@@ -293,16 +188,7 @@ class ClientConnection(FrameOutput):
         :raises ChannelUnavailable: when the channel is not open
         """
         self._require_open()
-        channel = self._open_channel_state(channel_id)
-        method_class = type(method)
-        frame = encode_method(channel_id, method)
-        if method_class is commands.Channel.Close:
-            channel.state = ChannelState.CLOSING
-            self._outgoing.append(frame)
-            return channel.replies.expect_sent(method_class, waiter)
-        slot = channel.replies.expect(method_class, waiter, frame)
-        self._send_next_request(channel)
-        return slot
+        return self._open_channel_state(channel_id).request(method, waiter)
 
     def abandon(self, channel_id: int, slot: PendingReply) -> None:
         """The caller of *slot* stopped waiting (see :meth:`ReplyQueue.abandon`)."""
@@ -311,15 +197,7 @@ class ClientConnection(FrameOutput):
             return
         channel.replies.abandon(slot)
         if channel.state is ChannelState.OPEN:
-            self._send_next_request(channel)
-
-    def _send_next_request(self, channel: _Channel) -> None:
-        frame = channel.replies.take_sendable()
-        if frame is None:
-            return
-        self._outgoing.append(frame)
-        if frame[7:11] == _CONFIRM_SELECT and channel.confirms is None:
-            channel.confirms = ConfirmTracker()  # the broker numbers publishes from here on
+            channel.send_next_request()
 
     def confirming(self, channel_id: int) -> bool:
         """True when publishes on *channel_id* will be confirmed."""
@@ -418,23 +296,11 @@ class ClientConnection(FrameOutput):
     def connection_lost(self) -> None:
         """The transport is gone; nothing more can be sent."""
         self.state = ConnectionState.CLOSED
-        self._outgoing = []
+        self._outgoing.clear()
 
     def drain_channels(self) -> list[ChannelClosed]:
         """End every channel (connection gone); return what each left pending."""
-        closed = [
-            ChannelClosed(
-                channel.channel_id,
-                0,
-                "",
-                0,
-                0,
-                by_server=True,
-                pending=channel.replies.drain(),
-                unconfirmed=channel.confirms.drain() if channel.confirms else [],
-            )
-            for channel in self._channels.values()
-        ]
+        closed = [channel.lost() for channel in self._channels.values()]
         self._channels.clear()
         return closed
 
@@ -484,19 +350,15 @@ class ClientConnection(FrameOutput):
                     ReplyCode.CHANNEL_ERROR, f"frame for unknown channel {channel_id}"
                 )
             if channel.state is ChannelState.CLOSING:
-                event = self._on_closing_channel_frame(channel, frame_type, payload)
+                event = channel.on_closing_frame(frame_type, payload)
             elif frame_type == FRAME_METHOD:
                 method = decode_method(payload)
                 channel.content.check_method_allowed()
-                event = self._on_channel_method(channel, method)
+                event = channel.on_method(method)
             elif frame_type == FRAME_HEADER:
-                event = (
-                    self._complete_content(channel) if channel.content.on_header(payload) else None
-                )
+                event = channel.complete_content() if channel.content.on_header(payload) else None
             elif frame_type == FRAME_BODY:
-                event = (
-                    self._complete_content(channel) if channel.content.on_body(payload) else None
-                )
+                event = channel.complete_content() if channel.content.on_body(payload) else None
             else:
                 raise ProtocolError(
                     ReplyCode.UNEXPECTED_FRAME, f"type {frame_type} frame on channel {channel_id}"
@@ -630,134 +492,4 @@ class ClientConnection(FrameOutput):
             method.class_id or 0,
             method.method_id or 0,
             by_server=True,
-        )
-
-    # channel-level methods
-
-    def _on_closing_channel_frame(
-        self, channel: _Channel, frame_type: int, payload: bytes
-    ) -> Event | None:
-        """After our channel.close only close/close-ok matter; the broker requeues the rest."""
-        if frame_type != FRAME_METHOD:
-            return None
-        method = decode_method(payload)
-        if type(method) in (commands.Channel.Close, commands.Channel.CloseOk):
-            return self._on_channel_method(channel, method)
-        return None
-
-    def _on_channel_method(self, channel: _Channel, method: Frame) -> Event | None:
-        method_class = type(method)
-        handler = self._method_handlers.get(method_class)
-        if handler is not None:
-            return handler(channel, method)
-        if method_class in REPLY_CLASSES:
-            return self._on_reply(channel, method)
-        raise ProtocolError(
-            ReplyCode.COMMAND_INVALID,
-            f"unexpected {method.name} on channel {channel.channel_id}",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
-        )
-
-    def _on_reply(self, channel: _Channel, method: Frame) -> Event | None:
-        method_class = type(method)
-        if method_class is commands.Channel.CloseOk:
-            return self._end_channel(channel, 200, "closed by client", 0, 0, by_server=False)
-        try:
-            slot = channel.replies.match(method)
-        except UnexpectedReplyError as error:
-            raise ProtocolError(
-                ReplyCode.COMMAND_INVALID,
-                str(error),
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
-            ) from None
-        self._send_next_request(channel)
-        if method_class is commands.Channel.OpenOk:
-            channel.state = ChannelState.OPEN
-        elif method_class is commands.Basic.GetOk:
-            channel.content.start(method)
-            channel.get_slot = slot
-            return None
-        return ReplyArrived(channel.channel_id, slot, method)
-
-    def _on_content_method(self, channel: _Channel, method: Frame) -> None:
-        channel.content.start(method)
-        return None
-
-    def _complete_content(self, channel: _Channel) -> Event:
-        method, properties_payload, body = channel.content.finish()
-        if isinstance(method, commands.Basic.Deliver):
-            return MessageDelivered(channel.channel_id, method, properties_payload, body)
-        if isinstance(method, commands.Basic.Return):
-            token = None
-            if channel.confirms is not None:
-                token = channel.confirms.match_return(
-                    method.exchange or "", method.routing_key or "", body
-                )
-            return MessageReturned(channel.channel_id, method, properties_payload, body, token)
-        slot = channel.get_slot
-        assert slot is not None
-        channel.get_slot = None
-        return ReplyArrived(channel.channel_id, slot, method, properties_payload, body)
-
-    def _on_confirm(self, channel: _Channel, method: commands.Basic.Ack) -> Event | None:
-        if channel.confirms is None:
-            raise ProtocolError(
-                ReplyCode.COMMAND_INVALID,
-                f"{method.name} on channel {channel.channel_id}, which is not in confirm mode",
-            )
-        settled = channel.confirms.settle(method.delivery_tag, method.multiple)
-        if not settled:
-            return None
-        return PublishesSettled(channel.channel_id, type(method) is commands.Basic.Ack, settled)
-
-    def _on_server_cancel(self, channel: _Channel, method: commands.Basic.Cancel) -> Event:
-        if not method.nowait:
-            self._outgoing.append(
-                encode_method(channel.channel_id, commands.Basic.CancelOk(method.consumer_tag))
-            )
-        return ConsumerCancelled(channel.channel_id, method.consumer_tag or "")
-
-    def _on_server_flow(self, channel: _Channel, method: commands.Channel.Flow) -> Event:
-        self._outgoing.append(
-            encode_method(channel.channel_id, commands.Channel.FlowOk(method.active))
-        )
-        return ChannelFlow(channel.channel_id, bool(method.active))
-
-    def _on_server_channel_close(self, channel: _Channel, method: commands.Channel.Close) -> Event:
-        self._outgoing.append(encode_method(channel.channel_id, commands.Channel.CloseOk()))
-        return self._end_channel(
-            channel,
-            method.reply_code or 0,
-            method.reply_text or "",
-            method.class_id or 0,
-            method.method_id or 0,
-            by_server=True,
-        )
-
-    def _end_channel(
-        self,
-        channel: _Channel,
-        reply_code: int,
-        reply_text: str,
-        class_id: int,
-        method_id: int,
-        *,
-        by_server: bool,
-    ) -> ChannelClosed:
-        channel.state = ChannelState.CLOSED
-        del self._channels[channel.channel_id]
-        pending = channel.replies.drain()
-        if channel.get_slot is not None:
-            pending.append(channel.get_slot)
-        return ChannelClosed(
-            channel.channel_id,
-            reply_code,
-            reply_text,
-            class_id,
-            method_id,
-            by_server=by_server,
-            pending=pending,
-            unconfirmed=channel.confirms.drain() if channel.confirms else [],
         )

@@ -35,10 +35,11 @@ class FrameOutput:
         outgoing = self._outgoing
         if not outgoing:
             return b""
-        self._outgoing = []
+        data = b"".join(outgoing)
+        outgoing.clear()  # cleared, not replaced: a client's channels append to this list
         self._pending_size = 0
         self.heartbeat.sent(now)
-        return b"".join(outgoing)
+        return data
 
     def poll_heartbeat(self, now: float) -> HeartbeatAction:
         """Check the heartbeat clock; queue a heartbeat frame when one is due."""
