@@ -6,7 +6,9 @@ lifecycle, content framing) with RabbitMQ's reply codes and texts, and
 reports everything else as events for the broker to act on. Decisions that
 need broker state (is this login valid, does this vhost exist) are asked of
 the broker through events and answered with :meth:`accept_login`,
-:meth:`refuse_login`, :meth:`accept_open`.
+:meth:`refuse_login`, :meth:`accept_open`. Each open channel's checks are a
+:class:`~.server_channel.ServerChannel`; the events live in :mod:`.server_events`
+and are importable from here too.
 """
 
 from __future__ import annotations
@@ -21,9 +23,23 @@ from .codes import ReplyCode
 from .content import ContentAssembler
 from .erlang import frame_error_text, unexpected_frame_text
 from .errors import FrameError, ProtocolError
-from .events import Record
 from .heartbeat import HeartbeatClock
 from .output import FrameOutput
+from .server_channel import CONTENT_METHODS, ServerChannel
+from .server_events import (
+    ChannelCloseConfirmed,
+    ChannelClosedByClient,
+    ChannelOpened,
+    ConnectionCloseConfirmed,
+    ConnectionClosedByClient,
+    ContentReceived,
+    LoginRequested,
+    MethodReceived,
+    OpenRequested,
+    ProtocolHeaderRefused,
+    ServerEvent,
+    TuneAccepted,
+)
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -41,14 +57,23 @@ from .wire import (
 #: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
 ACCEPTED_HEADERS = frozenset({PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09"})
 
-#: Methods followed by content. Only publish is valid from a client, but RabbitMQ reads the
-#: content of a client-sent deliver/get-ok/return before refusing it (503).
-_CONTENT_METHODS = (
-    commands.Basic.Publish,
-    commands.Basic.Deliver,
-    commands.Basic.GetOk,
-    commands.Basic.Return,
-)
+__all__ = [
+    "ACCEPTED_HEADERS",
+    "ChannelCloseConfirmed",
+    "ChannelClosedByClient",
+    "ChannelOpened",
+    "ConnectionCloseConfirmed",
+    "ConnectionClosedByClient",
+    "ContentReceived",
+    "LoginRequested",
+    "MethodReceived",
+    "OpenRequested",
+    "ProtocolHeaderRefused",
+    "ServerConnection",
+    "ServerEvent",
+    "ServerState",
+    "TuneAccepted",
+]
 
 
 class ServerState(enum.Enum):
@@ -63,142 +88,6 @@ class ServerState(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-class ServerEvent(Record):
-    """Base class of server-role events."""
-
-    __slots__ = ()
-
-
-class ProtocolHeaderRefused(ServerEvent):
-    """The client sent another protocol header; ours was queued, then close the socket."""
-
-    __slots__ = ("header",)
-
-    def __init__(self, header: bytes) -> None:
-        self.header = header
-
-
-class LoginRequested(ServerEvent):
-    """connection.start-ok arrived; answer with accept_login or refuse_login."""
-
-    __slots__ = ("client_properties", "locale", "mechanism", "response")
-
-    def __init__(
-        self, mechanism: str, response: bytes, client_properties: dict[str, Any], locale: str
-    ) -> None:
-        self.mechanism = mechanism
-        self.response = response
-        self.client_properties = client_properties
-        self.locale = locale
-
-
-class TuneAccepted(ServerEvent):
-    """The client's tune-ok was within limits; the values now apply."""
-
-    __slots__ = ("channel_max", "frame_max", "heartbeat")
-
-    def __init__(self, channel_max: int, frame_max: int, heartbeat: int) -> None:
-        self.channel_max = channel_max
-        self.frame_max = frame_max
-        self.heartbeat = heartbeat
-
-
-class OpenRequested(ServerEvent):
-    """connection.open arrived; answer with accept_open or close_connection."""
-
-    __slots__ = ("virtual_host",)
-
-    def __init__(self, virtual_host: str) -> None:
-        self.virtual_host = virtual_host
-
-
-class ChannelOpened(ServerEvent):
-    """A channel was opened (open-ok is already queued)."""
-
-    __slots__ = ("channel_id",)
-
-    def __init__(self, channel_id: int) -> None:
-        self.channel_id = channel_id
-
-
-class MethodReceived(ServerEvent):
-    """A method (other than channel open/close) arrived on an open channel.
-
-    ``payload`` is the method frame's payload as received, for arguments whose
-    exact encoding matters (field tables keep their type tags there).
-    """
-
-    __slots__ = ("channel_id", "method", "payload")
-
-    def __init__(self, channel_id: int, method: Frame, payload: bytes = b"") -> None:
-        self.channel_id = channel_id
-        self.method = method
-        self.payload = payload
-
-
-class ContentReceived(ServerEvent):
-    """A complete publish arrived: method, raw properties, body."""
-
-    __slots__ = ("body", "channel_id", "method", "properties_payload")
-
-    def __init__(
-        self,
-        channel_id: int,
-        method: Frame,
-        properties_payload: bytes,
-        body: bytes,
-    ) -> None:
-        self.channel_id = channel_id
-        self.method = method
-        self.properties_payload = properties_payload
-        self.body = body
-
-
-class ChannelClosedByClient(ServerEvent):
-    """The client closed a channel (close-ok is already queued)."""
-
-    __slots__ = ("channel_id", "reply_code", "reply_text")
-
-    def __init__(self, channel_id: int, reply_code: int, reply_text: str) -> None:
-        self.channel_id = channel_id
-        self.reply_code = reply_code
-        self.reply_text = reply_text
-
-
-class ChannelCloseConfirmed(ServerEvent):
-    """The client confirmed a channel close the broker started; the number is free."""
-
-    __slots__ = ("channel_id",)
-
-    def __init__(self, channel_id: int) -> None:
-        self.channel_id = channel_id
-
-
-class ConnectionClosedByClient(ServerEvent):
-    """The client closed the connection (close-ok is already queued)."""
-
-    __slots__ = ("reply_code", "reply_text")
-
-    def __init__(self, reply_code: int, reply_text: str) -> None:
-        self.reply_code = reply_code
-        self.reply_text = reply_text
-
-
-class ConnectionCloseConfirmed(ServerEvent):
-    """The client confirmed the broker's connection.close: close the socket."""
-
-    __slots__ = ()
-
-
-class _ServerChannel:
-    __slots__ = ("channel_id", "closing", "content")
-
-    def __init__(self, channel_id: int) -> None:
-        self.channel_id = channel_id
-        self.closing = False
-        self.content = ContentAssembler()
 
 
 class ServerConnection(FrameOutput):
@@ -232,7 +121,7 @@ class ServerConnection(FrameOutput):
         self.heartbeat_interval = 0
         self.client_properties: dict[str, Any] = {}
         self._reader = FrameReader()
-        self._channels: dict[int, _ServerChannel] = {}
+        self._channels: dict[int, ServerChannel] = {}
         # Content being assembled on channel numbers that are not open: RabbitMQ reads a
         # whole command (method, header, body) before it checks that the channel is open.
         self._unopened: dict[int, ContentAssembler] = {}
@@ -319,14 +208,7 @@ class ServerConnection(FrameOutput):
         channel = self._channels.get(channel_id)
         if channel is None or channel.closing:
             return
-        channel.closing = True
-        channel.content = ContentAssembler()
-        self._outgoing.append(
-            encode_method(
-                channel_id,
-                commands.Channel.Close(reply_code, reply_text[:255], class_id, method_id),
-            )
-        )
+        channel.close(reply_code, reply_text, class_id, method_id)
 
     @property
     def closed(self) -> bool:
@@ -424,31 +306,22 @@ class ServerConnection(FrameOutput):
             if channel is None:
                 return self._on_unopened_channel_method(channel_id, method)
             if channel.closing:
-                if type(method) is commands.Channel.CloseOk:
-                    del self._channels[channel_id]
-                    return ChannelCloseConfirmed(channel_id)
-                if type(method) is commands.Channel.Close:
-                    self._outgoing.append(encode_method(channel_id, commands.Channel.CloseOk()))
-                return None
+                return channel.on_closing_method(method)
             channel.content.check_method_allowed()
-            return self._on_channel_method(channel, method, payload)
+            return channel.on_method(method, payload)
         if channel is None:
             return self._on_unopened_channel_content(channel_id, frame_type, payload)
         if channel.closing:
             return None
         if frame_type == FRAME_HEADER:
             if channel.content.on_header(payload):
-                return self._content_complete(channel)
+                return channel.complete_content()
             return None
         if frame_type == FRAME_BODY:
             if channel.content.on_body(payload):
-                return self._content_complete(channel)
+                return channel.complete_content()
             return None
         raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
-
-    def _content_complete(self, channel: _ServerChannel) -> ServerEvent:
-        method, properties_payload, body = channel.content.finish()
-        return ContentReceived(channel.channel_id, method, properties_payload, body)
 
     def _on_handshake_frame(
         self, frame_type: int, channel_id: int, payload: bytes
@@ -555,7 +428,7 @@ class ServerConnection(FrameOutput):
         assembler = self._unopened.get(channel_id)
         if assembler is not None:
             assembler.check_method_allowed()
-        if type(method) in _CONTENT_METHODS:
+        if type(method) in CONTENT_METHODS:
             self._unopened.setdefault(channel_id, ContentAssembler()).start(method)
             return None
         self._unopened.pop(channel_id, None)
@@ -596,40 +469,8 @@ class ServerConnection(FrameOutput):
                 f"number of channels opened ({len(self._channels)}) has reached the "
                 f"negotiated channel_max ({self.channel_max})",
             )
-        self._channels[channel_id] = _ServerChannel(channel_id)
+        self._channels[channel_id] = ServerChannel(channel_id, self._outgoing, self._channels)
         # RabbitMQ's open-ok carries an empty channel_id (pamqp's default is "0").
         open_ok = make_method(commands.Channel.OpenOk, channel_id="")
         self._outgoing.append(encode_method(channel_id, open_ok))
         return ChannelOpened(channel_id)
-
-    def _on_channel_method(
-        self, channel: _ServerChannel, method: Frame, payload: bytes
-    ) -> ServerEvent | None:
-        method_class = type(method)
-        if method_class in _CONTENT_METHODS:
-            channel.content.start(method)
-            return None
-        if isinstance(method, commands.Channel.Close):
-            del self._channels[channel.channel_id]
-            self._outgoing.append(encode_method(channel.channel_id, commands.Channel.CloseOk()))
-            return ChannelClosedByClient(
-                channel.channel_id, method.reply_code or 0, method.reply_text or ""
-            )
-        if method_class is commands.Channel.Open:
-            raise ProtocolError(
-                ReplyCode.CHANNEL_ERROR,
-                "second 'channel.open' seen",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
-            )
-        if method_class is commands.Channel.CloseOk or (
-            method.index >> 16 == commands.Connection.frame_id
-        ):
-            # RabbitMQ's channel has no handler for these (connection methods included).
-            raise ProtocolError(
-                ReplyCode.COMMAND_INVALID,
-                "unimplemented method",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
-            )
-        return MethodReceived(channel.channel_id, method, payload)
