@@ -39,7 +39,10 @@ from benchmarks.run import all_clients, describe, use_async_amqp_revision
 GROUPS: tuple[tuple[str, str], ...] = (
     ("async_amqp._core.wire", "async_amqp/_core/wire.py"),
     ("async_amqp._core (other)", "async_amqp/_core/"),
-    ("async_amqp._channel", "async_amqp/_channel.py"),
+    # Channel is spread over _channel.py, _channel_base.py, _basic.py and _declare.py.
+    ("async_amqp._channel", "async_amqp/_channel"),
+    ("async_amqp._channel", "async_amqp/_basic.py"),
+    ("async_amqp._channel", "async_amqp/_declare.py"),
     ("async_amqp._connection", "async_amqp/_connection.py"),
     ("async_amqp._consumer", "async_amqp/_consumer.py"),
     ("async_amqp._messages", "async_amqp/_messages.py"),

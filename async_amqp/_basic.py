@@ -1,0 +1,189 @@
+"""The basic, confirm and tx classes of AMQP, except consuming.
+
+Publishing and acknowledging are the client's hot paths: each call puts its
+frames in the core's outgoing buffer in one synchronous step, wakes the writer,
+and yields only now and then (``YIELD_EVERY``). Consumers live on
+:class:`~._channel.Channel` itself, which inherits these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+from pamqp import commands
+
+from . import exceptions
+from ._channel_base import _ChannelBase, checked_reply
+from ._core.client import ConnectionUnavailable
+from ._core.client_channel import ChannelUnavailable
+from ._core.wire import make_method
+from ._messages import Payload, Properties, ReturnEnvelope, encode_payload, encode_properties
+from ._waiter import Waiter
+
+
+class _PublishWaiter(Waiter):
+    """The outcome of one publish in confirm mode."""
+
+    __slots__ = ("delivery_tag", "returned")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivery_tag = 0
+        self.returned: tuple[bytes, ReturnEnvelope, Properties] | None = None
+
+
+class BasicMethods(_ChannelBase):
+    """Publishing, publisher confirms, fetching, acknowledgements and transactions."""
+
+    # -- basic class: publishing ------------------------------------------------------------------
+
+    async def publish(
+        self,
+        payload: Payload,
+        exchange_name: str,
+        routing_key: str,
+        properties: Properties | Mapping[str, Any] | None = None,
+        mandatory: bool = False,
+        immediate: bool = False,
+    ) -> None:
+        """Publish a message.
+
+        In confirm mode (after :meth:`confirm_select`) this returns once the
+        broker has accepted the message.
+
+        :raises PublishFailedError: the broker nacked it (confirm mode)
+        :raises MessageReturnedError: a mandatory message was unroutable (confirm mode)
+        :raises ConnectionBlockedError: the broker blocked publishing past ``blocked_timeout``
+        """
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        body = encode_payload(payload)
+        properties_payload = encode_properties(properties)
+        protocol = self.protocol
+        core = self._core
+        if protocol.blocked_reason is not None or core.pending_bytes > 1 << 20:
+            await protocol._wait_publishable(core.pending_bytes)
+        if not self._flow_active.is_set():
+            await self._flow_active.wait()
+        if not core.confirming(self.channel_id):
+            try:
+                core.publish(
+                    self.channel_id,
+                    exchange_name,
+                    routing_key,
+                    mandatory,
+                    immediate,
+                    properties_payload,
+                    body,
+                )
+            except (ChannelUnavailable, ConnectionUnavailable):
+                raise self._unavailable() from None
+            protocol._wake_writer()
+            await protocol._yield_sometimes()
+            return
+        token = _PublishWaiter()
+        try:
+            delivery_tag = core.publish(
+                self.channel_id,
+                exchange_name,
+                routing_key,
+                mandatory,
+                immediate,
+                properties_payload,
+                body,
+                token,
+            )
+        except (ChannelUnavailable, ConnectionUnavailable):
+            raise self._unavailable() from None
+        token.delivery_tag = delivery_tag or 0
+        protocol._wake_writer()
+        await token.wait()
+
+    basic_publish = publish
+
+    async def confirm_select(self, *, no_wait: bool = False) -> bool | None:
+        """Put the channel in confirm mode: from now on ``publish`` waits for the broker's ack."""
+        reply = await self._request(commands.Confirm.Select(nowait=no_wait), no_wait)
+        return None if reply is None else True
+
+    async def basic_qos(
+        self, prefetch_size: int = 0, prefetch_count: int = 0, connection_global: bool = False
+    ) -> bool:
+        """Limit unacknowledged deliveries per consumer (per channel: ``connection_global``)."""
+        await self._call(commands.Basic.Qos(prefetch_size, prefetch_count, connection_global))
+        return True
+
+    async def basic_get(self, queue_name: str = "", no_ack: bool = False) -> dict[str, Any]:
+        """Fetch one message.
+
+        :raises EmptyQueueError: when the queue has no ready message
+        """
+        reply = await self._call(
+            make_method(commands.Basic.Get, queue=queue_name, no_ack=no_ack), context=no_ack
+        )
+        if isinstance(reply.method, commands.Basic.GetEmpty):
+            raise exceptions.EmptyQueueError(f"queue {queue_name!r} is empty")
+        method = checked_reply(reply, commands.Basic.GetOk)
+        return {
+            "routing_key": method.routing_key,
+            "redelivered": method.redelivered,
+            "delivery_tag": method.delivery_tag,
+            "exchange_name": method.exchange,
+            "message_count": method.message_count,
+            "message": reply.body,
+            "properties": Properties.decode(reply.properties_payload),
+        }
+
+    # -- basic class: acknowledgements ---------------------------------------------------------
+
+    async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """Acknowledge a delivery (``multiple``: and every earlier one)."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._core.ack(self.channel_id, delivery_tag, multiple)
+        except (ChannelUnavailable, ConnectionUnavailable):
+            raise self._unavailable() from None
+        self.protocol._wake_writer()
+        await self.protocol._yield_sometimes()
+
+    basic_client_ack = basic_ack
+
+    async def basic_nack(
+        self, delivery_tag: int, multiple: bool = False, requeue: bool = True
+    ) -> None:
+        """Reject one or (``multiple``) several deliveries, requeueing them by default."""
+        await self._send(commands.Basic.Nack(delivery_tag, multiple, requeue))
+
+    basic_client_nack = basic_nack
+
+    async def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
+        """Reject a delivery; it is dropped (or dead-lettered) unless ``requeue``."""
+        await self._send(commands.Basic.Reject(delivery_tag, requeue))
+
+    async def basic_recover(self, requeue: bool = True) -> bool:
+        """Redeliver every unacknowledged message of this channel."""
+        await self._call(commands.Basic.Recover(requeue))
+        return True
+
+    async def basic_recover_async(self, requeue: bool = True) -> None:
+        """Like :meth:`basic_recover` without waiting for the broker (deprecated method)."""
+        await self._send(commands.Basic.RecoverAsync(requeue))
+
+    # -- tx class -------------------------------------------------------------------------
+
+    async def tx_select(self) -> bool:
+        """Make the channel transactional."""
+        await self._call(commands.Tx.Select())
+        return True
+
+    async def tx_commit(self) -> bool:
+        """Commit the publishes and acks made since the last commit or rollback."""
+        await self._call(commands.Tx.Commit())
+        return True
+
+    async def tx_rollback(self) -> bool:
+        """Discard the publishes and acks made since the last commit or rollback."""
+        await self._call(commands.Tx.Rollback())
+        return True
