@@ -43,7 +43,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("async_amqp._channel", "async_amqp/_channel"),
     ("async_amqp._channel", "async_amqp/_basic.py"),
     ("async_amqp._channel", "async_amqp/_declare.py"),
-    ("async_amqp._connection", "async_amqp/_connection.py"),
+    ("async_amqp._connection", "async_amqp/_connection"),  # and _connection_events.py
     ("async_amqp._consumer", "async_amqp/_consumer.py"),
     ("async_amqp._messages", "async_amqp/_messages.py"),
     ("async_amqp._waiter", "async_amqp/_waiter.py"),

@@ -1,0 +1,216 @@
+"""How a connection reacts to what its tasks learn, without awaiting anything.
+
+The reader turns bytes into core events and hands each to an ``_on_*`` method
+here, which wakes waiters, fills buffers and calls the channel's callbacks; the
+end of the stream is read for what it means (a refused login, a TLS alert, a
+lost connection); and a fatal error, from any task, fails every waiter, consumer
+and channel once. :class:`~._connection.AmqpProtocol` derives from this and
+owns the stream, the tasks, the lifetime and the public API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+
+from . import exceptions
+from ._core import events as ev
+from ._core.client import ClientConnection, ConnectionState
+from ._tls import tls_error_from
+from ._waiter import Waiter
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+
+logger = logging.getLogger("async_amqp")
+
+
+class _ConnectionEvents:
+    """The reader's event handlers, the meaning of end-of-stream, and fatal errors."""
+
+    # Set by AmqpProtocol.__init__.
+    host: str
+    port: int
+    virtualhost: str
+    blocked_reason: str | None
+    _core: ClientConnection
+    _channels: dict[int, Channel]
+    _task_group: anyio.abc.TaskGroup | None
+    _fatal: BaseException | None
+    _closed_by_client: bool
+    _opened: Waiter
+    _unblocked: anyio.Event
+    _send_wanted: anyio.Event
+    _drained: anyio.Event
+
+    # -- fatal errors (from any task) -------------------------------------------------
+
+    def _end(self, error: BaseException, *, clean: bool) -> None:
+        """Fail every waiter, consumer and channel with *error* (once)."""
+        if self._fatal is not None:
+            return
+        self._fatal = error
+        self._core.connection_lost()
+        self._opened.set_error(error)
+        for closed in self._core.drain_channels():
+            channel = self._channels.get(closed.channel_id)
+            for slot in closed.pending:
+                if slot.waiter is not None:
+                    slot.waiter.set_error(error)
+            for token in closed.unconfirmed:
+                if token is not None:
+                    token.set_error(error)
+            if channel is not None:
+                channel._ended(error, clean=clean)
+        for channel in list(self._channels.values()):
+            channel._ended(error, clean=clean)
+        self._channels.clear()
+        self._unblocked.set()
+        self._send_wanted.set()
+        self._drained.set()
+
+    def _die(self, error: BaseException) -> None:
+        """A fatal error: record it, fail everything, and stop the connection's tasks."""
+        if self._fatal is None:
+            logger.debug("connection to %s:%s failed: %r", self.host, self.port, error)
+        self._end(error, clean=False)
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    # -- end of stream (the reader) -----------------------------------------------------
+
+    def _tls_refusal(self, error: BaseException) -> exceptions.TLSError | None:
+        """A TLS alert before the connection opened: the broker refused our certificate."""
+        if self._core.state not in (
+            ConnectionState.AWAIT_START,
+            ConnectionState.AWAIT_TUNE,
+            ConnectionState.AWAIT_OPEN_OK,
+        ):
+            return None
+        return tls_error_from(error)
+
+    def _on_eof(self, error: BaseException) -> None:
+        state = self._core.state
+        if self._fatal is not None:
+            return
+        tls_error = self._tls_refusal(error)
+        if tls_error is not None:
+            self._die(tls_error)
+            return
+        if state is ConnectionState.CLOSED and self._closed_by_client:
+            self._end(
+                exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
+            )
+            return
+        if state is ConnectionState.AWAIT_TUNE:
+            self._die(
+                exceptions.AuthenticationError(
+                    403,
+                    f"the broker closed the connection during login: login refused for user "
+                    f"{self._core._login!r} with mechanism {self._core.login_method} "
+                    "(wrong user name or password?)",
+                )
+            )
+            return
+        if state is ConnectionState.AWAIT_OPEN_OK:
+            self._die(
+                exceptions.ConnectionLostError(
+                    0, f"the broker closed the connection while opening vhost {self.virtualhost!r}"
+                )
+            )
+            return
+        text = "the broker closed the connection"
+        if not isinstance(error, anyio.EndOfStream):
+            text = f"connection lost: {error!r}"
+        self._die(exceptions.ConnectionLostError(0, text))
+
+    # -- event dispatch (runs in the reader, never awaits) --------------------------
+
+    @property
+    def _dispatch(self) -> dict[type[ev.Event], Callable[[Any], None]]:
+        return {
+            ev.ReplyArrived: self._on_reply,
+            ev.MessageDelivered: self._on_delivered,
+            ev.MessageReturned: self._on_returned,
+            ev.PublishesSettled: self._on_settled,
+            ev.ConsumerCancelled: self._on_consumer_cancelled,
+            ev.ChannelFlow: self._on_flow,
+            ev.ChannelClosed: self._on_channel_closed,
+            ev.ConnectionOpened: self._on_opened,
+            ev.ConnectionClosed: self._on_connection_closed,
+            ev.ConnectionBlocked: self._on_blocked,
+            ev.ConnectionUnblocked: self._on_unblocked,
+        }
+
+    def _on_opened(self, event: ev.ConnectionOpened) -> None:
+        self._opened.set_result(self)
+
+    def _on_reply(self, event: ev.ReplyArrived) -> None:
+        channel = self._channels.get(event.channel_id)
+        slot = event.slot
+        if channel is not None:
+            channel._on_reply(slot, event)
+        elif slot.waiter is not None:
+            slot.waiter.set_result(event)
+
+    def _on_delivered(self, event: ev.MessageDelivered) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_delivered(event)
+
+    def _on_returned(self, event: ev.MessageReturned) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_returned(event)
+
+    def _on_settled(self, event: ev.PublishesSettled) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_settled(event)
+
+    def _on_consumer_cancelled(self, event: ev.ConsumerCancelled) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_consumer_cancelled(event.consumer_tag)
+
+    def _on_flow(self, event: ev.ChannelFlow) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel._on_flow(event.active)
+
+    def _on_channel_closed(self, event: ev.ChannelClosed) -> None:
+        channel = self._channels.pop(event.channel_id, None)
+        if channel is not None:
+            channel._on_closed(event)
+
+    def _on_connection_closed(self, event: ev.ConnectionClosed) -> None:
+        if not event.by_server:
+            if self._core._close_slot is not None and self._core._close_slot.waiter is not None:
+                self._core._close_slot.waiter.set_result(None)
+            return
+        during_login = not self._opened.done
+        error = exceptions.connection_error(
+            event.reply_code,
+            event.reply_text,
+            event.class_id,
+            event.method_id,
+            during_login=during_login,
+        )
+        if self._closed_by_client and self._core._close_slot is not None:
+            waiter = self._core._close_slot.waiter
+            if waiter is not None:
+                waiter.set_result(None)
+        self._die(error)
+
+    def _on_blocked(self, event: ev.ConnectionBlocked) -> None:
+        self.blocked_reason = event.reason or "blocked"
+        if self._unblocked.is_set():
+            self._unblocked = anyio.Event()
+
+    def _on_unblocked(self, event: ev.ConnectionUnblocked) -> None:
+        self.blocked_reason = None
+        self._unblocked.set()
