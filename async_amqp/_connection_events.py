@@ -111,7 +111,7 @@ class _ConnectionEvents:
                 exceptions.AuthenticationError(
                     403,
                     f"the broker closed the connection during login: login refused for user "
-                    f"{self._core._login!r} with mechanism {self._core.login_method} "
+                    f"{self._core.login!r} with mechanism {self._core.login_method} "
                     "(wrong user name or password?)",
                 )
             )
@@ -189,8 +189,8 @@ class _ConnectionEvents:
 
     def _on_connection_closed(self, event: ev.ConnectionClosed) -> None:
         if not event.by_server:
-            if self._core._close_slot is not None and self._core._close_slot.waiter is not None:
-                self._core._close_slot.waiter.set_result(None)
+            if self._core.close_waiter is not None:
+                self._core.close_waiter.set_result(None)
             return
         during_login = not self._opened.done
         error = exceptions.connection_error(
@@ -200,8 +200,8 @@ class _ConnectionEvents:
             event.method_id,
             during_login=during_login,
         )
-        if self._closed_by_client and self._core._close_slot is not None:
-            waiter = self._core._close_slot.waiter
+        if self._closed_by_client:
+            waiter = self._core.close_waiter
             if waiter is not None:
                 waiter.set_result(None)
         self._die(error)

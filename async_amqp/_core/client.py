@@ -277,6 +277,16 @@ class ClientConnection(FrameOutput):
         self._close_slot = PendingReply(commands.Connection.Close, waiter)
         return self._close_slot
 
+    @property
+    def close_waiter(self) -> Any:
+        """The waiter of our connection.close, once :meth:`close` was called."""
+        return self._close_slot.waiter if self._close_slot is not None else None
+
+    @property
+    def login(self) -> str:
+        """The user name we log in with (for messages; the password is never exposed)."""
+        return self._login
+
     def fail(self, error: ProtocolError) -> None:
         """Tell the broker we are closing because it broke the protocol."""
         if self.state in (ConnectionState.CLOSING, ConnectionState.CLOSED):

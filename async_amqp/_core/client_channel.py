@@ -222,25 +222,25 @@ class ClientChannel:
 
     def lost(self) -> ChannelClosed:
         """The connection is gone: return what the channel left pending."""
-        return ChannelClosed(
-            self.channel_id,
-            0,
-            "",
-            0,
-            0,
-            by_server=True,
-            pending=self.replies.drain(),
-            unconfirmed=self.confirms.drain() if self.confirms else [],
-        )
+        self.state = ChannelState.CLOSED
+        return self._closed_event(0, "", 0, 0, by_server=True)
 
     def _end(
         self, reply_code: int, reply_text: str, class_id: int, method_id: int, *, by_server: bool
     ) -> ChannelClosed:
         self.state = ChannelState.CLOSED
         del self._channels[self.channel_id]
+        return self._closed_event(reply_code, reply_text, class_id, method_id, by_server=by_server)
+
+    def _closed_event(
+        self, reply_code: int, reply_text: str, class_id: int, method_id: int, *, by_server: bool
+    ) -> ChannelClosed:
+        """Everything the channel leaves pending: queued requests, a get-ok being
+        assembled, unconfirmed publishes."""
         pending = self.replies.drain()
         if self.get_slot is not None:
             pending.append(self.get_slot)
+            self.get_slot = None
         return ChannelClosed(
             self.channel_id,
             reply_code,

@@ -142,3 +142,38 @@ async def test_blocked_connection_holds_publishes_until_unblocked() -> None:
                 unblock.set()
             with anyio.fail_after(5):
                 await published.wait()
+
+
+async def test_hang_up_in_the_middle_of_a_get_ok_fails_the_get() -> None:
+    async def half_a_message(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        await peer.until(sv.ChannelOpened)
+        get = await peer.until(sv.MethodReceived)
+        assert isinstance(get, sv.MethodReceived)
+        # get-ok and a header announcing 10 bytes, then the body never comes
+        peer.core.send_method(get.channel_id, commands.Basic.GetOk(1, False, "", "q", 0))
+        await peer.flush()
+        await peer.stream.send(
+            struct.pack(">BHI", 2, get.channel_id, 14)
+            + struct.pack(">HHQ", 60, 0, 10)
+            + b"\x00\x00\xce"
+        )
+        await peer.stream.aclose()
+
+    errors: list[BaseException] = []
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as outside:  # not cancelled with the connection
+            async with scripted_broker(half_a_message) as port:
+                with pytest.raises(async_amqp.ConnectionLostError):
+                    async with async_amqp.connect_amqp("127.0.0.1", port) as conn:
+                        chan = await conn.channel()
+
+                        async def get() -> None:
+                            try:
+                                await chan.basic_get("q")
+                            except async_amqp.AmqpError as error:
+                                errors.append(error)
+
+                        outside.start_soon(get)
+                        await anyio.sleep_forever()
+    assert [type(error) for error in errors] == [async_amqp.ConnectionLostError]
