@@ -63,7 +63,7 @@ class BasicMethods(_ChannelBase):
         properties_payload = encode_properties(properties)
         protocol = self.protocol
         core = self._core
-        if protocol.blocked_reason is not None or core.pending_bytes > 1 << 20:
+        if protocol.blocked_reason is not None or core.pending_bytes > protocol.high_water:
             await protocol._wait_publishable(core.pending_bytes)
         if not self._flow_active.is_set():
             await self._flow_active.wait()

@@ -50,6 +50,8 @@ class AmqpProtocol(_ConnectionEvents):
     """
 
     CHANNEL_FACTORY: Callable[..., Channel] = Channel
+    #: publishes wait for the writer once this many message bytes are buffered
+    high_water: int = HIGH_WATER
 
     def __init__(
         self,
@@ -365,7 +367,7 @@ class AmqpProtocol(_ConnectionEvents):
                         self.blocked_reason or "blocked", self.blocked_timeout
                     )
             self._check_usable()
-        if pending_bytes > HIGH_WATER:
+        if pending_bytes > self.high_water:
             drained = self._drained
             if drained.is_set():
                 self._drained = drained = anyio.Event()
