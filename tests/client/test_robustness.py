@@ -177,3 +177,36 @@ async def test_hang_up_in_the_middle_of_a_get_ok_fails_the_get() -> None:
                         outside.start_soon(get)
                         await anyio.sleep_forever()
     assert [type(error) for error in errors] == [async_amqp.ConnectionLostError]
+
+
+async def test_publishers_wait_when_the_broker_stops_reading() -> None:
+    """Back-pressure: a broker that reads nothing makes publish wait, memory stays bounded."""
+
+    async def stop_reading(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        await peer.until(sv.ChannelOpened)
+        await anyio.sleep_forever()
+
+    body = bytes(64 * 1024)
+    published = 0
+    async with scripted_broker(stop_reading) as port:
+        async with async_amqp.connect_amqp("127.0.0.1", port) as conn:
+            chan = await conn.channel()
+
+            async def publish_forever() -> None:
+                nonlocal published
+                while True:
+                    await chan.publish(body, "", "q")
+                    published += 1
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(publish_forever)
+                with anyio.fail_after(30):
+                    await anyio.wait_all_tasks_blocked()  # the publisher is parked
+                assert conn._core.pending_bytes <= conn.high_water + len(body) + 64
+                count = published
+                await anyio.wait_all_tasks_blocked()
+                assert published == count  # still parked, not spinning
+                tg.cancel_scope.cancel()
+            assert published < 1000  # at most the socket buffers and one high-water mark
+            await conn.close(no_wait=True)
