@@ -9,39 +9,15 @@ state its output in order; ``...`` matches anything).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "tls.rst"
-_MARKER = re.compile(r"^\.\. tls-example: (?P<kind>pytest|program)\s*$")
+from tests.docpages import DOCS, marked_examples, run_example
+
+PAGE = DOCS / "tls.rst"
+EXAMPLES = marked_examples(PAGE, "tls-example")
 _PRINTS = re.compile(r"#\s*prints:\s?(?P<text>.*)$")
-
-
-def _examples() -> list[tuple[str, int, str]]:
-    lines = PAGE.read_text(encoding="utf-8").splitlines()
-    examples = []
-    for number, line in enumerate(lines):
-        match = _MARKER.match(line)
-        if match is None:
-            continue
-        start = next(
-            i for i in range(number + 1, len(lines)) if lines[i].startswith(".. code-block::")
-        )
-        assert lines[start] == ".. code-block:: python", f"docs/tls.rst:{start + 1}"
-        body = []
-        for text in lines[start + 1 :]:
-            if text.strip() and not text.startswith("    "):
-                break
-            body.append(text)
-        examples.append((match["kind"], start + 1, textwrap.dedent("\n".join(body)).strip()))
-    return examples
-
-
-EXAMPLES = _examples()
 
 
 def expected_output(code: str) -> list[re.Pattern[str]]:
@@ -69,15 +45,7 @@ def test_the_page_is_in_the_toctree() -> None:
     ("kind", "line", "code"), EXAMPLES, ids=[f"line-{line}" for _, line, _ in EXAMPLES]
 )
 def test_example_runs(tmp_path: Path, kind: str, line: int, code: str) -> None:
-    if kind == "pytest":
-        (tmp_path / "test_example.py").write_text(code + "\n")
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    else:
-        (tmp_path / "example.py").write_text(code + "\n")
-        command = [sys.executable, "example.py"]
-    result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
-    )
+    result = run_example(tmp_path, kind, code)
     where = f"docs/tls.rst:{line}"
     assert result.returncode == 0, f"{where}\n{result.stdout}\n{result.stderr}"
     if kind == "pytest":
