@@ -26,8 +26,7 @@ autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
 autodoc_default_options = {"undoc-members": False}
 
-# NOTES_FOR_LEAD.md is a working note, not part of the documentation.
-exclude_patterns = ["_build", "NOTES_FOR_LEAD.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
 default_role = "py:obj"
 highlight_language = "python3"
