@@ -97,7 +97,6 @@ class AmqpProtocol(_ConnectionEvents):
         self._send_wanted = anyio.Event()
         self._drained = anyio.Event()
         self._opened = Waiter()
-        self._close_waiter: Waiter | None = None
         self.blocked_reason: str | None = None
         self._unblocked = anyio.Event()
         self._unblocked.set()

@@ -33,20 +33,6 @@ class ReplyCode(enum.IntEnum):
     INTERNAL_ERROR = 541
 
 
-#: Codes whose ``close`` ends only the channel; every other error code ends the connection.
-CHANNEL_ERROR_CODES = frozenset(
-    {
-        ReplyCode.CONTENT_TOO_LARGE,
-        ReplyCode.NO_ROUTE,
-        ReplyCode.NO_CONSUMERS,
-        ReplyCode.ACCESS_REFUSED,
-        ReplyCode.NOT_FOUND,
-        ReplyCode.RESOURCE_LOCKED,
-        ReplyCode.PRECONDITION_FAILED,
-    }
-)
-
-
 def reply_name(reply_code: int) -> str:
     """Return the symbolic name of *reply_code* (``'UNKNOWN'`` when it has none)."""
     try:

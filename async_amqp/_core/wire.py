@@ -76,10 +76,6 @@ class FrameReader:
         """Drop the buffered bytes (after a framing error the stream has lost its framing)."""
         self._buffer.clear()
 
-    def starts_with_protocol_header(self) -> bool:
-        """True when the buffered stream begins with ``AMQP`` (a refused-version reply)."""
-        return bytes(self._buffer[:4]) == b"AMQP"
-
     def feed(self, data: bytes) -> list[RawFrame]:
         """Buffer *data* and return every frame it completes, in order.
 

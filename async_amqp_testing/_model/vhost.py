@@ -122,10 +122,6 @@ class Vhost:
         if source.auto_delete and not source.bindings and source.name in self.exchanges:
             self._remove_exchange(source)
 
-    def has_inbound(self, kind: DestinationKind, name: str) -> bool:
-        """Whether anything is bound to this queue or exchange."""
-        return bool(self._inbound.get((kind, name)))
-
     # ---- deletion ---------------------------------------------------------
 
     def check_exchange_deletable(self, exchange: Exchange, if_unused: bool) -> None:
