@@ -31,7 +31,7 @@ from async_amqp._core.wire import (
 )
 
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
-from ._model import CancelNotify, ConnectionModel, Event, Message
+from ._model import ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._protocol import (
@@ -332,12 +332,9 @@ class Conversation:
         except FieldTableError:
             self._close_connection(541, "INTERNAL_ERROR", 0, 0)
             return
-        # RabbitMQ answers first and notifies cancelled consumers after (queue.delete).
-        cancels = self.drain_outbox(keep=CancelNotify)
+        self.drain_outbox()
         if reply is not None:
             self._send_reply(channel_id, reply)
-        for event in cancels:
-            self._encode(event)
         self.broker.model.dispatch()
         self.drain_outbox()
 
@@ -423,26 +420,17 @@ class Conversation:
 
     # -- output --------------------------------------------------------------------------
 
-    def drain_outbox(self, keep: type[Any] | None = None) -> list[Event]:
-        """Encode the model's queued events; return (not encoded) those of type *keep*.
-
-        :param keep: an event class to hold back
-        """
+    def drain_outbox(self) -> None:
+        """Encode the model's queued events."""
         connection = self.connection
-        kept: list[Event] = []
         if connection is None or not connection.outbox:
-            return kept
+            return
         outbox = connection.outbox
         if self.core.state is not sv.ServerState.OPEN:
             outbox.clear()
-            return kept
+            return
         while outbox:
-            event = outbox.popleft()
-            if keep is not None and isinstance(event, keep):
-                kept.append(event)
-            else:
-                self._encode(event)
-        return kept
+            self._encode(outbox.popleft())
 
     def _encode(self, event: Event) -> None:
         if self.core.channel_is_open(event.channel_id):

@@ -176,7 +176,8 @@ class BrokerModel:
         """Server-side cancel of one consumer (or all, with None) of a queue.
 
         Clients that announced consumer_cancel_notify get a basic.cancel. Returns how many
-        consumers were cancelled.
+        consumers were cancelled. Like `run_timers`, this happens outside any method, so it
+        dispatches what it staged itself.
         """
         target = self.vhosts[vhost].queues.get(queue)
         if target is None:
@@ -192,6 +193,7 @@ class BrokerModel:
             self.vhosts[vhost].delete_queue(target)
         else:
             target.run(now)
+        self.dispatch()
         return len(cancelled)
 
     # ---- inspection -------------------------------------------------------

@@ -128,10 +128,14 @@ class DeliveryChannel:
         )
 
     def server_cancel(self, consumer: Consumer) -> None:
-        """The queue went away: forget the consumer and notify the client if it asked to be."""
+        """The queue went away: forget the consumer and notify the client if it asked to be.
+
+        The notification is staged like a delivery: RabbitMQ sends it after the reply of
+        the method that caused it (queue.delete-ok first, then basic.cancel).
+        """
         self.consumers.pop(consumer.consumer_tag, None)
         if self.connection.consumer_cancel_notify and not self.closed:
-            self.connection.emit(CancelNotify(self.channel_id, consumer.consumer_tag))
+            self.connection.stage(CancelNotify(self.channel_id, consumer.consumer_tag))
 
     def deliver_reply(self, message: Message, routing_key: str) -> None:
         """Stage a direct reply-to delivery to this channel's reply consumer."""

@@ -460,3 +460,25 @@ async def test_argument_types_are_kept_from_the_wire(wire_target: WireTarget) ->
             10,
         )
         await raw.close()
+
+
+async def test_delete_ok_comes_before_the_consumers_cancel_notification(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        declared = await raw.call(
+            1, commands.Queue.Declare(queue="", exclusive=True), commands.Queue.DeclareOk
+        )
+        queue = declared.queue
+        assert queue is not None
+        await raw.call(
+            1,
+            commands.Basic.Consume(queue=queue, consumer_tag="watcher"),
+            commands.Basic.ConsumeOk,
+        )
+        await raw.send_method(1, commands.Queue.Delete(queue=queue))
+        first, second = await raw.receive_frame(), await raw.receive_frame()
+        assert isinstance(first.method, commands.Queue.DeleteOk)
+        assert isinstance(second.method, commands.Basic.Cancel)
+        assert second.method.consumer_tag == "watcher"
+        await assert_usable(raw)

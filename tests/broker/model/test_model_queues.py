@@ -476,7 +476,7 @@ def test_delete_notifies_consumers_and_channel_stays_usable(
     client.call(ch.basic_consume, "q", "c1")
     quiet.call(quiet.channel().basic_consume, "q", "c2")
     (delivery,) = client.deliveries()
-    assert quiet.channel(2).queue_delete("q") == 0
+    assert quiet.call(quiet.channel(2).queue_delete, "q") == 0  # dispatch, as the wire does
     assert client.events() == [CancelNotify(1, "c1")]
     assert quiet.events() == []
     ch.basic_cancel("c1")
