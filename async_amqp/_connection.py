@@ -397,7 +397,7 @@ class AmqpProtocol(_ConnectionEvents):
         try:
             await waiter.wait()
         except BaseException:
-            self._core.abandon(channel_id, slot)  # channel.open is always on the wire
+            channel._give_up(slot, waiter)  # the open-ok, if it came, closes the channel
             raise
         return channel
 
