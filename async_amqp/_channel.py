@@ -24,6 +24,7 @@ from ._core.client import ConnectionUnavailable
 from ._core.client_channel import ChannelUnavailable
 from ._core.wire import make_method
 from ._declare import DeclareMethods
+from ._timeouts import CLOSE_TIMEOUT
 
 
 class Channel(DeclareMethods, BasicMethods):
@@ -89,9 +90,7 @@ class Channel(DeclareMethods, BasicMethods):
             callback=callback,
         )
         await self._start_consumer(consumer)
-        task_group = self.protocol._task_group
-        assert task_group is not None
-        task_group.start_soon(self.protocol._guard, lambda: self._run_callback(consumer))
+        self.protocol._start_task(lambda: self._run_callback(consumer))
         return {"consumer_tag": consumer.consumer_tag}
 
     async def _run_callback(self, consumer: Consumer) -> None:
@@ -128,15 +127,25 @@ class Channel(DeclareMethods, BasicMethods):
             return
         await self._call(method, context=consumer)
 
-    async def _stop_consumer(self, consumer: Consumer) -> None:
-        """Cancel *consumer* and give its unprocessed messages back to the queue."""
+    async def _stop_consumer(self, consumer: Consumer, bound: float = CLOSE_TIMEOUT) -> None:
+        """Cancel *consumer* and give its unprocessed messages back to the queue.
+
+        Waits at most *timeout* for the broker's cancel-ok; past it the consumer is
+        dropped here (what the broker still sends it is rejected back to the queue).
+        """
         with anyio.CancelScope(shield=True):
             tag = consumer.consumer_tag
             if self.is_open and self.protocol.is_open and tag in self._consumers:
-                with contextlib.suppress(
-                    exceptions.ChannelClosedError, exceptions.ConnectionClosedError
+                with (
+                    anyio.move_on_after(bound),
+                    contextlib.suppress(
+                        exceptions.ChannelClosedError, exceptions.ConnectionClosedError
+                    ),
                 ):
                     await self.basic_cancel(tag)
+                if self._consumers.get(tag) is consumer:  # no cancel-ok in time
+                    del self._consumers[tag]
+                    self._orphan(tag, consumer.no_ack)
             consumer._finish()
             unprocessed = consumer._take_unprocessed()
             if consumer.no_ack or not unprocessed or not self.is_open:
