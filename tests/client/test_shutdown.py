@@ -150,16 +150,3 @@ async def test_server_close_is_answered_with_close_ok() -> None:
             with anyio.move_on_after(PROMPT):
                 await confirmed.wait()
     assert confirmed.is_set(), "the client never answered connection.close with close-ok"
-
-
-async def test_fake_broker_close_reaches_the_block(amqp_broker: BrokerTarget) -> None:
-    """An operator's close (the fake's ``close_connection``) ends the block at once with
-    the broker's error; on RabbitMQ the same needs ``rabbitmqctl``, so the fake only."""
-    if amqp_broker.fake is None:
-        pytest.skip("closing a connection from the server side needs the fake broker")
-    broker = amqp_broker.fake
-    with anyio.fail_after(10), pytest.raises(async_amqp.ConnectionForcedError):
-        async with amqp_broker.connect() as conn, conn.new_channel() as chan:
-            await chan.basic_qos(prefetch_count=1)
-            assert broker.close_connection() == 1
-            await anyio.sleep_forever()
