@@ -372,6 +372,20 @@ class FakeBroker(BrokerInspection):
         """
         self.model.add_vhost(name)
 
+    def reset(self, *, close_connections: bool = False) -> None:
+        """Empty the broker: delete every queue and every exchange but the ``amq.*`` ones.
+
+        Consumers of deleted queues get a server-side basic.cancel. Users, vhosts and
+        settings are kept.
+
+        :param close_connections: also close every connection (320 CONNECTION_FORCED)
+        """
+        logger.info("resetting: deleting every queue and exchange")
+        if close_connections:
+            self.close_connection()
+        self.model.empty_vhosts()
+        self._after_change()
+
     # -- fault injection -----------------------------------------------------------------
 
     def _select(self, connection: ConnectionRef) -> list[Conversation]:
