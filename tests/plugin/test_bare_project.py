@@ -111,7 +111,8 @@ def test_docs_testing_recipes_run_in_a_bare_project(
         (pytester.path / f"test_recipe_{number}.py").write_text(code + "\n")
     result = run_bare(pytester, "-rs")
     counts = outcomes(result)
-    assert counts.get("failed", 0) == 0 and counts.get("errors", 0) == 0, result.stdout.str()
+    assert counts.get("failed", 0) == 0, result.stdout.str()
+    assert counts.get("errors", 0) == 0, result.stdout.str()
     assert counts["passed"] >= len(recipes)
 
 
