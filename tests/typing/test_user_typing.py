@@ -22,9 +22,9 @@ USER_CODE = Path(__file__).with_name("user_code.py")
 def test_mypy_strict_accepts_a_users_program(tmp_path: Path) -> None:
     pytest.importorskip("mypy")
     shutil.copy(USER_CODE, tmp_path / "user_code.py")
+    cache = str(tmp_path / ".mypy")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / ".mypy")]
-        + ["user_code.py"],
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", cache, "user_code.py"],
         cwd=tmp_path,
         env={**os.environ, "MYPYPATH": str(ROOT)},
         capture_output=True,
