@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.abc
@@ -28,6 +28,7 @@ from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailab
 from ._core.client_channel import ChannelUnavailable
 from ._core.errors import ProtocolError, ProtocolHeaderMismatch
 from ._core.heartbeat import HeartbeatAction
+from ._hints import AWAIT_HINT, describe_unusable, note_connect_failure
 from ._version import __version__
 from ._waiter import Waiter
 
@@ -150,7 +151,16 @@ class AmqpProtocol(_ConnectionEvents):
 
     async def __aenter__(self) -> AmqpProtocol:
         self._lifetime_cm = self._lifetime()
-        return await self._lifetime_cm.__aenter__()
+        try:
+            return await self._lifetime_cm.__aenter__()
+        except Exception as error:
+            note_connect_failure(error, self.host, self.port, self._core, self._stream)
+            raise
+
+    if not TYPE_CHECKING:  # at run time only: type checkers keep flagging the mistake
+
+        def __await__(self) -> NoReturn:
+            raise TypeError(AWAIT_HINT)
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         return await self._lifetime_cm.__aexit__(*exc_info)
@@ -282,7 +292,8 @@ class AmqpProtocol(_ConnectionEvents):
             try:
                 events = core.receive(data, anyio.current_time())
             except ProtocolHeaderMismatch as error:
-                self._die(exceptions.ProtocolMismatchError(0, str(error)))
+                where = f"{self.host}:{self.port}, stage: AMQP handshake"
+                self._die(exceptions.ProtocolMismatchError(0, f"{error} ({where})"))
                 return
             except ProtocolError as error:
                 core.fail(error)
@@ -351,7 +362,7 @@ class AmqpProtocol(_ConnectionEvents):
         if self._fatal is not None:
             raise self._fatal
         if self._core.state is not ConnectionState.OPEN:
-            raise exceptions.ConnectionClosedError(0, f"connection is {self._core.state.value}")
+            raise exceptions.ConnectionClosedError(0, describe_unusable(self._core.state))
 
     async def _wait_publishable(self, pending_bytes: int) -> None:
         """Wait while the broker blocks publishing or the write buffer is full."""

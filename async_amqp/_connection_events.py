@@ -124,7 +124,12 @@ class _ConnectionEvents:
             )
             return
         text = "the broker closed the connection"
-        if not isinstance(error, anyio.EndOfStream):
+        if state is ConnectionState.AWAIT_START:
+            text = (
+                f"{self.host}:{self.port} closed the connection before the AMQP handshake "
+                "(stage: waiting for connection.start): is this an AMQP broker's port?"
+            )
+        elif not isinstance(error, anyio.EndOfStream):
             text = f"connection lost: {error!r}"
         self._die(exceptions.ConnectionLostError(0, text))
 
