@@ -12,6 +12,7 @@ the base class in :mod:`._connection_events`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -28,9 +29,12 @@ from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailab
 from ._core.client_channel import ChannelUnavailable
 from ._core.errors import ProtocolError, ProtocolHeaderMismatch
 from ._core.heartbeat import HeartbeatAction
+from ._core.trace import CLIENT_FRAMES, FrameTrace
 from ._hints import AWAIT_HINT, describe_unusable, note_connect_failure
 from ._version import __version__
 from ._waiter import Waiter
+
+logger = logging.getLogger("async_amqp")
 
 #: Publishers wait for the writer once this many bytes are buffered.
 HIGH_WATER = 1 << 20
@@ -103,6 +107,7 @@ class AmqpProtocol(_ConnectionEvents):
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
         self._task_scopes: set[anyio.CancelScope] = set()
+        self._trace = FrameTrace.pair(CLIENT_FRAMES, f"{host}:{port}")  # None: off
 
     # -- public attributes ------------------------------------------------------
 
@@ -263,6 +268,8 @@ class AmqpProtocol(_ConnectionEvents):
                 await self._send_wanted.wait()
                 continue
             data = core.data_to_send(anyio.current_time())
+            if self._trace is not None:
+                self._trace[0].feed(data)
             try:
                 await stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
@@ -289,6 +296,8 @@ class AmqpProtocol(_ConnectionEvents):
             ) as error:
                 self._on_eof(error)
                 return
+            if self._trace is not None:
+                self._trace[1].feed(data)
             try:
                 events = core.receive(data, anyio.current_time())
             except ProtocolHeaderMismatch as error:
@@ -404,6 +413,7 @@ class AmqpProtocol(_ConnectionEvents):
             raise
         channel = self.CHANNEL_FACTORY(self, channel_id, **kwargs)
         self._channels[channel_id] = channel
+        logger.debug("opening channel %s", channel_id)
         self._wake_writer()
         try:
             await waiter.wait()

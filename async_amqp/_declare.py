@@ -7,6 +7,7 @@ from a channel but the plumbing of :class:`~._channel_base._ChannelBase`.
 
 from __future__ import annotations
 
+import logging
 from typing import Literal, overload
 
 from pamqp import commands
@@ -15,6 +16,8 @@ from ._channel_base import Arguments, checked_reply
 from ._core.wire import make_method
 from ._declare_exchange import ExchangeMethods, no_arguments
 from ._results import MessageCountResult, QueueDeclareResult
+
+logger = logging.getLogger("async_amqp")
 
 
 class DeclareMethods(ExchangeMethods):
@@ -76,6 +79,12 @@ class DeclareMethods(ExchangeMethods):
         if reply is None:
             return None
         method = checked_reply(reply, commands.Queue.DeclareOk)
+        logger.debug(
+            "declared queue %r (%s ready, %s consumers)",
+            method.queue,
+            method.message_count,
+            method.consumer_count,
+        )
         return {
             "queue": str(method.queue),
             "message_count": method.message_count or 0,

@@ -7,6 +7,7 @@ typed with its precise result.
 
 from __future__ import annotations
 
+import logging
 from typing import Literal, overload
 
 from pamqp import commands
@@ -14,6 +15,8 @@ from pamqp import commands
 from ._channel_base import Arguments, _ChannelBase
 from ._core.wire import make_method
 from ._results import ExchangeDeclareResult
+
+logger = logging.getLogger("async_amqp")
 
 
 def no_arguments(method: str, arguments: Arguments) -> None:
@@ -90,7 +93,10 @@ class ExchangeMethods(_ChannelBase):
             ),
             no_wait,
         )
-        return None if reply is None else {"exchange": exchange_name}
+        if reply is None:
+            return None
+        logger.debug("declared exchange %r (%s)", exchange_name, type_name)
+        return {"exchange": exchange_name}
 
     @overload
     async def exchange_delete(

@@ -416,6 +416,12 @@ class FakeBroker(BrokerInspection):
         :param reply_text: the full reply text
         """
         conversations = self._select(connection)
+        logger.info(
+            "closing %s connection(s) from the broker side: %s %s",
+            len(conversations),
+            reply_code,
+            reply_text,
+        )
         for conversation in conversations:
             conversation.server_close(reply_code, reply_text)
         self._after_change()
@@ -427,6 +433,7 @@ class FakeBroker(BrokerInspection):
         :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
         """
         conversations = self._select(connection)
+        logger.info("dropping %s connection(s) without a close", len(conversations))
         for conversation in conversations:
             conversation.abort()
         return len(conversations)
@@ -439,10 +446,13 @@ class FakeBroker(BrokerInspection):
 
         :param reason: the reason sent in connection.blocked
         """
+        logger.info("resource alarm raised: %s", reason)
         self.blocked_reason = reason
 
     def unblock(self) -> None:
         """Clear the resource alarm: blocked connections get ``connection.unblocked``."""
+        if self.blocked_reason is not None:
+            logger.info("resource alarm cleared")
         self.blocked_reason = None
         for session in list(self._sessions):
             session.unblock()
@@ -456,6 +466,7 @@ class FakeBroker(BrokerInspection):
         :raises KeyError: for an unknown vhost
         """
         count = self.model.cancel_consumer(vhost, queue, consumer_tag)
+        logger.info("cancelled %s consumer(s) of queue %r from the broker side", count, queue)
         self._after_change()
         return count
 
