@@ -35,6 +35,7 @@ from ._model import BrokerModel
 from ._model.inspect import ConnectionInfo
 from ._protocol import server_properties
 from ._session import SHUTDOWN_TEXT, Session
+from ._settings import check_broker_settings
 from ._tls import TLSHandshakeError, TLSPeer, accept_tls
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class FakeBroker(BrokerInspection):
     :param shutdown_timeout: seconds :meth:`serve` waits for clients to answer its
         320 CONNECTION_FORCED close when it ends
     :param reply_delay: seconds every batch of outgoing frames is held (fault injection)
+    :raises ConfigurationError: (a ``ValueError``) for a setting no client could work with,
+        e.g. ``channel_max=70000`` or ``heartbeat=-1``
     """
 
     def __init__(
@@ -126,6 +129,20 @@ class FakeBroker(BrokerInspection):
         reply_delay: float = 0.0,
         cluster_name: str | None = None,
     ) -> None:
+        check_broker_settings(
+            heartbeat=heartbeat,
+            frame_max=frame_max,
+            channel_max=channel_max,
+            port=port,
+            timeouts={
+                "tls_handshake_timeout": tls_handshake_timeout,
+                "silent_close_delay": silent_close_delay,
+                "handshake_timeout": handshake_timeout,
+                "close_timeout": close_timeout,
+                "shutdown_timeout": shutdown_timeout,
+                "reply_delay": reply_delay,
+            },
+        )
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
             raise ValueError("FakeBroker needs at least one user")
