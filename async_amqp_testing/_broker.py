@@ -210,7 +210,7 @@ class FakeBroker(BrokerInspection):
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this broker (and presents the client certificate).
 
-        Made from :attr:`certificates` (the ``fake_broker_tls`` fixture's).
+        Made from the broker's ``certificates`` (the ``fake_broker_tls`` fixture's).
 
         :raises RuntimeError: when the broker has no test certificates
         """
@@ -220,10 +220,10 @@ class FakeBroker(BrokerInspection):
 
     @property
     def tls_files(self) -> TLSFiles:
-        """PEM files of :attr:`certificates` (the TLS fixtures write them).
+        """PEM files of the broker's ``certificates`` (the TLS fixtures write them).
 
         :raises RuntimeError: when the broker has no test certificates, or they are not
-            written (:meth:`TLSCertificates.write_files`)
+            written (:meth:`.TLSCertificates.write_files`)
         """
         files = self._certificates().files
         if files is None:

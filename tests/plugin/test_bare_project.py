@@ -109,7 +109,7 @@ def test_docs_testing_recipes_run_in_a_bare_project(
         pytester.makeconftest(BOTH_BACKENDS_CONFTEST)
     for number, code in enumerate(recipes):
         (pytester.path / f"test_recipe_{number}.py").write_text(code + "\n")
-    result = run_bare(pytester, "-rs")
+    result = run_bare(pytester, "-rs", without_pytest_asyncio=False)  # a recipe uses it
     counts = outcomes(result)
     assert counts.get("failed", 0) == 0, result.stdout.str()
     assert counts.get("errors", 0) == 0, result.stdout.str()
