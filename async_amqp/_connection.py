@@ -30,7 +30,7 @@ from ._core.client_channel import ChannelUnavailable
 from ._core.errors import ProtocolError, ProtocolHeaderMismatch
 from ._core.heartbeat import HeartbeatAction
 from ._core.trace import CLIENT_FRAMES, FrameTrace
-from ._hints import AWAIT_HINT, describe_unusable, note_connect_failure
+from ._hints import AWAIT_HINT, STATE_WORDS, describe_unusable, note_connect_failure
 from ._version import __version__
 from ._waiter import Waiter
 
@@ -149,7 +149,7 @@ class AmqpProtocol(_ConnectionEvents):
     def __repr__(self) -> str:
         return (
             f"<AmqpProtocol {self.host}:{self.port} vhost={self.virtualhost!r} "
-            f"{self._core.state.value}>"
+            f"{STATE_WORDS[self._core.state]}>"
         )
 
     # -- lifetime -----------------------------------------------------------------

@@ -11,7 +11,13 @@ from typing import Any
 
 from ._core.client import ClientConnection, ConnectionState
 
-__all__ = ["AWAIT_HINT", "connect_stage", "describe_unusable", "note_connect_failure"]
+__all__ = [
+    "AWAIT_HINT",
+    "STATE_WORDS",
+    "connect_stage",
+    "describe_unusable",
+    "note_connect_failure",
+]
 
 #: The TypeError's text for ``await connect_amqp(...)`` / ``await connect_from_url(...)``.
 AWAIT_HINT = (
@@ -25,6 +31,17 @@ _STAGES = {
     ConnectionState.AWAIT_START: "AMQP handshake (waiting for connection.start)",
     ConnectionState.AWAIT_TUNE: "login",
     ConnectionState.AWAIT_OPEN_OK: "opening the virtual host",
+}
+
+
+#: A connection's state, as its repr says it.
+STATE_WORDS = {
+    ConnectionState.AWAIT_START: "not open",
+    ConnectionState.AWAIT_TUNE: "logging in",
+    ConnectionState.AWAIT_OPEN_OK: "opening the vhost",
+    ConnectionState.OPEN: "open",
+    ConnectionState.CLOSING: "closing",
+    ConnectionState.CLOSED: "closed",
 }
 
 

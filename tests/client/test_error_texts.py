@@ -66,6 +66,14 @@ async def test_connection_used_outside_async_with(broker: FakeBroker) -> None:
     assert text.startswith("the connection is not open: use it inside its 'async with' block")
 
 
+async def test_repr_names_the_state_for_humans(broker: FakeBroker) -> None:
+    conn = broker.connect()
+    assert repr(conn) == f"<AmqpProtocol {broker.host}:{broker.port} vhost='/' not open>"
+    async with conn:
+        assert repr(conn).endswith(" open>")
+    assert repr(conn).endswith(" closed>")
+
+
 async def test_connection_used_after_async_with(broker: FakeBroker) -> None:
     async with broker.connect() as conn:
         pass
