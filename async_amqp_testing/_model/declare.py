@@ -24,7 +24,10 @@ from .errors import AmqpError, ReplyCode, access_refused, precondition_failed, r
 from .exchange import Binding, DestinationKind, Exchange
 from .fieldtable import Table
 from .queue import Queue
+from .queuetypes import QueueType, declared_type, server_named_refusal
+from .quorum import QuorumQueue
 from .routing import ExchangeType, parse_x_match
+from .stream import StreamQueue
 
 if TYPE_CHECKING:
     from .vhost import Vhost
@@ -180,6 +183,9 @@ def queue_declare(
         queue.last_used = now
         return queue
     if name == "":
+        queue_type = declared_type(arguments)
+        if queue_type is not None and queue_type is not QueueType.CLASSIC:
+            raise server_named_refusal(queue_type)
         name = random_name(rng, "amq.gen-")
         while name in vhost.queues:
             name = random_name(rng, "amq.gen-")
@@ -197,11 +203,14 @@ def queue_declare(
         ):
             if received != current:
                 raise inequivalent_flag(flag, what, received, current)
-        assert_equivalent(existing.arguments, arguments, EQUIVALENCE_KEYS, what)
+        keys = EQUIVALENCE_KEYS + existing.extra_equivalence_keys
+        assert_equivalent(existing.arguments, arguments, keys, what)
         existing.last_used = now
         return existing
-    settings = validate_queue_arguments(arguments, name, vhost.name, durable)
-    queue = Queue(
+    settings = validate_queue_arguments(
+        arguments, name, vhost.name, durable, exclusive=exclusive, auto_delete=auto_delete
+    )
+    queue = _QUEUE_CLASSES[settings.queue_type](
         vhost,
         name,
         durable=durable,
@@ -215,6 +224,13 @@ def queue_declare(
     return queue
 
 
+_QUEUE_CLASSES: dict[QueueType, type[Queue]] = {
+    QueueType.CLASSIC: Queue,
+    QueueType.QUORUM: QuorumQueue,
+    QueueType.STREAM: StreamQueue,
+}
+
+
 def queue_delete(
     vhost: Vhost, connection: object, name: str, *, if_unused: bool, if_empty: bool
 ) -> int:
@@ -226,6 +242,7 @@ def queue_delete(
     if queue is None:
         return 0
     check_exclusive(vhost, queue, connection)
+    queue.check_delete(if_unused=if_unused, if_empty=if_empty)
     if if_unused and queue.consumers:
         raise precondition_failed(f"{vhost.describe_queue(name)} in use")
     if if_empty and queue.message_count:
