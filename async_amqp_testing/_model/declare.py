@@ -14,7 +14,6 @@ import string
 from typing import TYPE_CHECKING
 
 from .arguments import (
-    EQUIVALENCE_KEYS,
     assert_equivalent,
     exchange_alternate,
     inequivalent_flag,
@@ -203,8 +202,7 @@ def queue_declare(
         ):
             if received != current:
                 raise inequivalent_flag(flag, what, received, current)
-        keys = EQUIVALENCE_KEYS + existing.extra_equivalence_keys
-        assert_equivalent(existing.arguments, arguments, keys, what)
+        assert_equivalent(existing.arguments, arguments, existing.equivalence_keys, what)
         existing.last_used = now
         return existing
     settings = validate_queue_arguments(

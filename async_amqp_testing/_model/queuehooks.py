@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .arguments import consumer_priority
+from .arguments import EQUIVALENCE_KEYS, consumer_priority
 from .fieldtable import Table
 from .queuetypes import QueueType
 
@@ -25,8 +25,8 @@ class QueueTypeHooks:
     """Classic-queue behaviour of the points where queue types differ."""
 
     queue_type = QueueType.CLASSIC
-    #: Arguments compared on redeclare beyond RabbitMQ's common list (in its order).
-    extra_equivalence_keys: tuple[str, ...] = ()
+    #: The arguments compared on redeclare, in RabbitMQ's order.
+    equivalence_keys: tuple[str, ...] = EQUIVALENCE_KEYS
     name: str
     vhost: Vhost
 

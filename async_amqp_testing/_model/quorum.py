@@ -21,7 +21,7 @@ What differs from a classic queue (observed on RabbitMQ 3.10.8, see NOTES.md):
 
 from __future__ import annotations
 
-from .arguments import Overflow
+from .arguments import EQUIVALENCE_KEYS, Overflow
 from .errors import not_implemented
 from .fieldtable import Table
 from .message import Message
@@ -31,13 +31,22 @@ from .queuetypes import QueueType, long_value, with_sorted_header
 __all__ = ["QuorumQueue"]
 
 _RETURNS_BASE = -(2**62)
+# Observed order: x-dead-letter-strategy before everything, x-delivery-limit after
+# x-quorum-initial-group-size (and before x-queue-leader-locator).
+_GROUP_SIZE = EQUIVALENCE_KEYS.index("x-quorum-initial-group-size") + 1
+_EQUIVALENCE_KEYS = (
+    "x-dead-letter-strategy",
+    *EQUIVALENCE_KEYS[:_GROUP_SIZE],
+    "x-delivery-limit",
+    *EQUIVALENCE_KEYS[_GROUP_SIZE:],
+)
 
 
 class QuorumQueue(Queue):
     """A quorum queue (``x-queue-type: quorum``)."""
 
     queue_type = QueueType.QUORUM
-    extra_equivalence_keys = ("x-dead-letter-strategy", "x-delivery-limit")
+    equivalence_keys = _EQUIVALENCE_KEYS
     # Returned messages wait in their own FIFO ahead of every other message.
     _returns = 0
 

@@ -62,7 +62,7 @@ async def test_connection_start_looks_like_rabbitmq(wire_target: WireTarget, hea
     assert properties["capabilities"] == dict.fromkeys(RABBITMQ_CAPABILITIES, True)
     assert all(isinstance(properties[key], str) for key in set(properties) - {"capabilities"})
     # Clients parse the version as dotted integers (RabbitMQ sends e.g. "3.10.8").
-    assert re.fullmatch(r"\d+\.\d+\.\d+", properties["version"]), properties["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(properties["version"])), properties["version"]
     if wire_target.is_fake:
         assert properties["version"] == "3.10.8"
         assert properties["product"] == "async_amqp_testing"
