@@ -94,7 +94,8 @@ class StreamQueue(Queue):
         if spec.tag == "T":
             return bisect.bisect_left(self._times, float(spec.value))
         if spec.is_integer:
-            return min(max(int(spec.value), 0), end)
+            # An offset past the end waits for that offset (observed), it is not "next".
+            return max(int(spec.value), 0)
         if spec.tag not in BINARY_TAGS:
             raise not_implemented(f"x-stream-offset of type {spec.type_name}")
         text = bytes(spec.value)
