@@ -47,6 +47,13 @@ async def first_message(
     return body, properties
 
 
+TEXTS = {
+    "t": " of queue type rabbit_quorum_queue",
+    "none": "received none but current is the value",
+    "ineq": "inequivalent arg",
+}
+
+
 def what(queue: str) -> str:
     return f"queue '{queue}' in vhost '/'"
 
@@ -60,25 +67,33 @@ DECLARE_REFUSALS: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     (
         {"durable": False},
         {"x-max-priority": 5},
-        "invalid arg 'x-max-priority' for {q} of queue type rabbit_quorum_queue",
+        "invalid arg 'x-max-priority' for {q}{t}",
     ),
-    ({}, {"x-queue-mode": "lazy"}, "invalid arg 'x-queue-mode' for {q} of queue type rabbit_quorum_queue"),
-    ({}, {"x-max-age": "1D"}, "invalid arg 'x-max-age' for {q} of queue type rabbit_quorum_queue"),
+    ({}, {"x-queue-mode": "lazy"}, "invalid arg 'x-queue-mode' for {q}{t}"),
+    ({}, {"x-max-age": "1D"}, "invalid arg 'x-max-age' for {q}{t}"),
     (
         {},
         {"x-stream-max-segment-size-bytes": 1000},
-        "invalid arg 'x-stream-max-segment-size-bytes' for {q} of queue type rabbit_quorum_queue",
+        "invalid arg 'x-stream-max-segment-size-bytes' for {q}{t}",
     ),
-    ({}, {"x-queue-version": 2}, "invalid arg 'x-queue-version' for {q} of queue type rabbit_quorum_queue"),
+    ({}, {"x-queue-version": 2}, "invalid arg 'x-queue-version' for {q}{t}"),
     (
         {},
         {"x-max-priority": 5, "x-overflow": "nope"},
         "invalid arg 'x-overflow' for {q}: invalid_overflow",
     ),
-    ({}, {"x-dead-letter-strategy": "nope"}, "invalid arg 'x-dead-letter-strategy' for {q}: invalid_dlx_strategy"),
-    ({}, {"x-queue-leader-locator": "nope"}, "invalid arg 'x-queue-leader-locator' for {q}: invalid_queue_locator_arg"),
+    (
+        {},
+        {"x-dead-letter-strategy": "nope"},
+        "invalid arg 'x-dead-letter-strategy' for {q}: invalid_dlx_strategy",
+    ),
+    (
+        {},
+        {"x-queue-leader-locator": "nope"},
+        "invalid arg 'x-queue-leader-locator' for {q}: invalid_queue_locator_arg",
+    ),
     ({}, {"x-max-length": -1}, "invalid arg 'x-max-length' for {q}: {{value_negative,-1}}"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("flags", "arguments", "text"), DECLARE_REFUSALS)
@@ -90,7 +105,7 @@ async def test_declare_refusals(
     async with amqp_broker.connect() as conn, conn.new_channel() as chan:
         with pytest.raises(async_amqp.PreconditionFailedError) as caught:
             await chan.queue_declare(queue, arguments={**QUORUM, **arguments}, **options)
-    assert caught.value.reply_text == "PRECONDITION_FAILED - " + text.format(q=what(queue))
+    assert caught.value.reply_text == "PRECONDITION_FAILED - " + text.format(q=what(queue), **TEXTS)
 
 
 async def test_server_named_quorum_queue_is_refused_first(amqp_broker: BrokerTarget) -> None:
@@ -125,15 +140,24 @@ async def test_accepted_arguments(amqp_broker: BrokerTarget) -> None:
 
 REDECLARES: list[tuple[dict[str, Any], str]] = [
     # x-dead-letter-strategy is compared before everything else, even x-queue-type
-    ({}, "inequivalent arg 'x-dead-letter-strategy' for {q}: received none but current is the value 'at-most-once' of type 'longstr'"),
-    ({"x-dead-letter-strategy": "at-most-once"}, "inequivalent arg 'x-queue-type' for {q}: received none but current is the value 'quorum' of type 'longstr'"),
-    ({"x-dead-letter-strategy": "at-most-once", "x-queue-type": "classic"}, "inequivalent arg 'x-queue-type' for {q}: received 'classic' but current is 'quorum'"),
-    ({**QUORUM, "x-dead-letter-strategy": "at-most-once"}, "inequivalent arg 'x-delivery-limit' for {q}: received none but current is the value '3' of type 'byte'"),
+    ({}, "{ineq} 'x-dead-letter-strategy' for {q}: {none} 'at-most-once' of type 'longstr'"),
+    (
+        {"x-dead-letter-strategy": "at-most-once"},
+        "{ineq} 'x-queue-type' for {q}: {none} 'quorum' of type 'longstr'",
+    ),
+    (
+        {"x-dead-letter-strategy": "at-most-once", "x-queue-type": "classic"},
+        "{ineq} 'x-queue-type' for {q}: received 'classic' but current is 'quorum'",
+    ),
+    (
+        {**QUORUM, "x-dead-letter-strategy": "at-most-once"},
+        "{ineq} 'x-delivery-limit' for {q}: {none} '3' of type 'byte'",
+    ),
     (
         {**QUORUM, "x-dead-letter-strategy": "at-most-once", "x-delivery-limit": 4},
-        "inequivalent arg 'x-delivery-limit' for {q}: received '4' but current is '3'",
+        "{ineq} 'x-delivery-limit' for {q}: received '4' but current is '3'",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("arguments", "text"), REDECLARES)
@@ -149,7 +173,7 @@ async def test_redeclare_equivalence(
         async with conn.new_channel() as chan:
             with pytest.raises(async_amqp.PreconditionFailedError) as caught:
                 await chan.queue_declare(queue, durable=True, arguments=arguments)
-    assert caught.value.reply_text == "PRECONDITION_FAILED - " + text.format(q=what(queue))
+    assert caught.value.reply_text == "PRECONDITION_FAILED - " + text.format(q=what(queue), **TEXTS)
 
 
 async def test_delivery_count_and_requeue_positions_without_a_limit(
