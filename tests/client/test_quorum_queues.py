@@ -359,7 +359,9 @@ async def test_conditional_delete_is_not_implemented(amqp_broker: BrokerTarget, 
     with pytest.raises(async_amqp.NotImplementedByBrokerError) as caught:
         async with amqp_broker.connect() as conn, conn.new_channel() as chan:
             await declare_quorum(chan, queue)
-            await chan.queue_delete(queue, **{flag: True})
+            await chan.queue_delete(
+                queue, if_unused=flag == "if_unused", if_empty=flag == "if_empty"
+            )
     assert caught.value.reply_text == (
         f"NOT_IMPLEMENTED - cannot delete {what(queue)}. queue.delete operations with "
         f"{flag.replace('_', '-')} flag set are not supported by quorum queues"
