@@ -380,3 +380,38 @@ async def test_purge_and_counts(amqp_broker: BrokerTarget) -> None:
         assert (await chan.basic_get(queue, no_ack=True))["message_count"] == 2
         assert await chan.queue_purge(queue) == {"message_count": 2}
         assert await chan.queue_delete(queue) == {"message_count": 0}
+
+
+async def test_stream_offset_is_refused_for_a_quorum_consumer(amqp_broker: BrokerTarget) -> None:
+    queue = amqp_broker.queue_name("quorum")
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await declare_quorum(chan, queue)
+        with pytest.raises(async_amqp.PreconditionFailedError) as caught:
+            await chan.basic_consume(
+                lambda *args: None, queue_name=queue, arguments={"x-stream-offset": "first"}
+            )
+    assert caught.value.reply_text == (
+        f"PRECONDITION_FAILED - invalid arg 'x-stream-offset' for {what(queue)} "
+        "of queue type rabbit_quorum_queue"
+    )
+
+
+async def test_consumer_priorities(amqp_broker: BrokerTarget) -> None:
+    queue = amqp_broker.queue_name("quorum")
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await declare_quorum(chan, queue)
+        async with conn.new_channel() as other:
+            await other.basic_qos(prefetch_count=1)
+            async with (
+                other.new_consumer(queue_name=queue, arguments={"x-priority": 1}) as low,
+                other.new_consumer(queue_name=queue, arguments={"x-priority": 9}) as high,
+            ):
+                await chan.confirm_select()
+                for body in (b"1", b"2"):
+                    await chan.publish(body, "", queue)
+                with anyio.fail_after(10):
+                    # the high-priority consumer is served first; when its prefetch is
+                    # full, the next message goes to the low-priority one
+                    first, _, _ = await high.__anext__()
+                    second, _, _ = await low.__anext__()
+    assert (first, second) == (b"1", b"2")
