@@ -263,21 +263,7 @@ def validate_queue_arguments(
     if locator is not None and locator not in _MASTER_LOCATORS:
         raise internal_error()
     kind = QueueType(queue_type.decode()) if queue_type is not None else QueueType.CLASSIC
-    if kind is not QueueType.CLASSIC:
-        if kind is QueueType.QUORUM:
-            validate_type_arguments(kind, arguments, what)
-        validate_type_properties(
-            what, durable=durable, exclusive=exclusive, auto_delete=auto_delete
-        )
-        if kind is QueueType.QUORUM and overflow is Overflow.REJECT_PUBLISH_DLX:
-            # Accepted, but a 3.10 quorum queue then behaves as drop-head (observed).
-            overflow = Overflow.DROP_HEAD
-    else:
-        for key in arguments:
-            if key in _OTHER_TYPE_KEYS:
-                raise precondition_failed(
-                    f"invalid arg '{key}' for {what} of queue type rabbit_classic_queue"
-                )
+    overflow = _type_rules(kind, arguments, what, overflow, (durable, exclusive, auto_delete))
     return QueueSettings(
         message_ttl=message_ttl,
         expires=expires,
@@ -293,6 +279,31 @@ def validate_queue_arguments(
         queue_type=kind,
         delivery_limit=_delivery_limit(arguments),
     )
+
+
+def _type_rules(
+    kind: QueueType,
+    arguments: Table,
+    what: str,
+    overflow: Overflow,
+    flags: tuple[bool, bool, bool],
+) -> Overflow:
+    """The queue type's checks after the generic ones; returns the effective overflow."""
+    if kind is QueueType.CLASSIC:
+        for key in arguments:
+            if key in _OTHER_TYPE_KEYS:
+                raise precondition_failed(
+                    f"invalid arg '{key}' for {what} of queue type rabbit_classic_queue"
+                )
+        return overflow
+    if kind is QueueType.QUORUM:
+        validate_type_arguments(kind, arguments, what)
+    durable, exclusive, auto_delete = flags
+    validate_type_properties(what, durable=durable, exclusive=exclusive, auto_delete=auto_delete)
+    if kind is QueueType.QUORUM and overflow is Overflow.REJECT_PUBLISH_DLX:
+        # Accepted, but a 3.10 quorum queue then behaves as drop-head (observed).
+        return Overflow.DROP_HEAD
+    return overflow
 
 
 def _delivery_limit(arguments: Table) -> int | None:

@@ -192,17 +192,7 @@ def queue_declare(
         raise access_refused(f"queue name '{name}' contains reserved prefix 'amq.*'")
     existing = vhost.queues.get(name)
     if existing is not None:
-        check_exclusive(vhost, existing, connection)
-        if (existing.exclusive_owner is not None) != exclusive:
-            raise _locked(vhost, name)
-        what = vhost.describe_queue(name)
-        for flag, received, current in (
-            ("durable", durable, existing.durable),
-            ("auto_delete", auto_delete, existing.auto_delete),
-        ):
-            if received != current:
-                raise inequivalent_flag(flag, what, received, current)
-        assert_equivalent(existing.arguments, arguments, existing.equivalence_keys, what)
+        _check_redeclare(vhost, existing, connection, durable, exclusive, auto_delete, arguments)
         existing.last_used = now
         return existing
     settings = validate_queue_arguments(
@@ -220,6 +210,32 @@ def queue_declare(
     )
     vhost.queues[name] = queue
     return queue
+
+
+def _check_redeclare(
+    vhost: Vhost,
+    existing: Queue,
+    connection: object,
+    durable: bool,
+    exclusive: bool,
+    auto_delete: bool,
+    arguments: Table,
+) -> None:
+    """Exclusivity, flags and arguments of a redeclare, in RabbitMQ's order.
+
+    :raises AmqpError: 405 exclusive, 406 inequivalent.
+    """
+    check_exclusive(vhost, existing, connection)
+    if (existing.exclusive_owner is not None) != exclusive:
+        raise _locked(vhost, existing.name)
+    what = vhost.describe_queue(existing.name)
+    for flag, received, current in (
+        ("durable", durable, existing.durable),
+        ("auto_delete", auto_delete, existing.auto_delete),
+    ):
+        if received != current:
+            raise inequivalent_flag(flag, what, received, current)
+    assert_equivalent(existing.arguments, arguments, existing.equivalence_keys, what)
 
 
 _QUEUE_CLASSES: dict[QueueType, type[Queue]] = {

@@ -84,5 +84,6 @@ async def test_stream_offset_header(wire_target: WireTarget) -> None:
             (b"x-stream-offset", "l", 0),
             (b"z", "I", 1),
         ]
+        assert deliver.delivery_tag is not None
         await raw.send_method(1, commands.Basic.Ack(deliver.delivery_tag))
         await raw.call(1, commands.Basic.Cancel("reader"), commands.Basic.CancelOk)
