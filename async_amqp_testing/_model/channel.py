@@ -307,7 +307,7 @@ class ChannelModel(DeliveryChannel):
             message.exchange,
             message.routing_key,
             target.message_count,
-            target.outgoing(item),
+            target.outgoing(item, get=True),
         )
 
     # ---- publish ----------------------------------------------------------

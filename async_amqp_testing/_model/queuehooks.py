@@ -59,6 +59,6 @@ class QueueTypeHooks:
     def check_recover(self) -> None:
         """Refuse basic.recover of a delivery from this queue (classic: fine)."""
 
-    def outgoing(self, item: QueuedMessage) -> Message:
-        """The message as delivered (classic: exactly as published)."""
+    def outgoing(self, item: QueuedMessage, *, get: bool = False) -> Message:
+        """The message as delivered to a consumer or by basic.get (classic: as published)."""
         return item.message

@@ -2,8 +2,9 @@
 
 What differs from a classic queue (observed on RabbitMQ 3.10.8, see NOTES.md):
 
-* every delivery carries an ``x-delivery-count`` header (``l``, 0 at first), and
-  the headers table comes out sorted by key;
+* a message returned to the queue at least once carries an ``x-delivery-count``
+  header (``l``) when delivered, and its headers table comes out sorted by key;
+  basic.get adds the header (0) even the first time, consumers do not;
 * every return to the queue counts as a delivery attempt: reject/nack with
   requeue, basic.recover, and a channel or connection closing with the message
   unacked. With ``x-delivery-limit`` N, a message returned with a count above N
@@ -57,8 +58,11 @@ class QuorumQueue(Queue):
             return min(1, len(self.consumers))
         return len(self.consumers)
 
-    def outgoing(self, item: QueuedMessage) -> Message:
-        """The message with its ``x-delivery-count`` header."""
+    def outgoing(self, item: QueuedMessage, *, get: bool = False) -> Message:
+        """The message with its ``x-delivery-count`` header (a consumer's first delivery
+        comes as published; basic.get always adds the header)."""
+        if not get and item.delivery_count == 0:
+            return item.message
         return with_sorted_header(
             item.message, b"x-delivery-count", long_value(item.delivery_count)
         )

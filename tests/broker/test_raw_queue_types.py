@@ -1,8 +1,9 @@
 """Raw-frame parity of what quorum queues and streams add to a delivered message.
 
 Both add a signed 64-bit (``l``) header, ``x-delivery-count`` and ``x-stream-offset``,
-and re-sort the whole headers table by key (observed on RabbitMQ 3.10.8); the
-client-level tests cannot see the type tags or the order on the wire.
+and re-sort the whole headers table by key (observed on RabbitMQ 3.10.8); a quorum
+queue does so for basic.get always, but for a consumer only once the message has been
+returned. The client-level tests cannot see the type tags or the order on the wire.
 """
 
 from __future__ import annotations
@@ -69,6 +70,30 @@ async def test_quorum_delivery_count_header(wire_target: WireTarget) -> None:
         await raw.send_method(1, commands.Basic.Get(queue=queue))
         await raw.expect(commands.Basic.GetOk, 1)
         assert (b"x-delivery-count", "l", 1) in await delivered_headers(raw)
+
+
+async def test_quorum_consumer_sees_the_count_only_after_a_return(
+    wire_target: WireTarget,
+) -> None:
+    async with declared(wire_target, "quorum") as (raw, queue):
+        await raw.call(1, commands.Basic.Qos(prefetch_count=1), commands.Basic.QosOk)
+        consume = commands.Basic.Consume(queue=queue, consumer_tag="worker")
+        await raw.call(1, consume, commands.Basic.ConsumeOk)
+        first = await raw.expect(commands.Basic.Deliver, 1)
+        # the first delivery to a consumer is exactly as published: no count, not sorted
+        assert await delivered_headers(raw) == [(b"z", "I", 1), (b"a", "S", b"s")]
+        assert first.delivery_tag is not None
+        await raw.send_method(1, commands.Basic.Nack(first.delivery_tag, requeue=True))
+        second = await raw.expect(commands.Basic.Deliver, 1)
+        assert second.redelivered
+        assert await delivered_headers(raw) == [
+            (b"a", "S", b"s"),
+            (b"x-delivery-count", "l", 1),
+            (b"z", "I", 1),
+        ]
+        assert second.delivery_tag is not None
+        await raw.send_method(1, commands.Basic.Ack(second.delivery_tag))
+        await raw.call(1, commands.Basic.Cancel("worker"), commands.Basic.CancelOk)
 
 
 async def test_stream_offset_header(wire_target: WireTarget) -> None:

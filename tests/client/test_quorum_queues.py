@@ -415,3 +415,44 @@ async def test_consumer_priorities(amqp_broker: BrokerTarget) -> None:
                     first, _, _ = await high.__anext__()
                     second, _, _ = await low.__anext__()
     assert (first, second) == (b"1", b"2")
+
+
+async def test_reject_publish_counts_bytes_too(amqp_broker: BrokerTarget) -> None:
+    queue = amqp_broker.queue_name("quorum")
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await declare_quorum(
+            chan, queue, **{"x-max-length-bytes": 3, "x-overflow": "reject-publish"}
+        )
+        await chan.confirm_select()
+        await chan.publish(b"four", "", queue)  # larger than the limit, but the queue was empty
+        with pytest.raises(async_amqp.PublishFailedError):
+            await chan.publish(b"ab", "", queue)
+        assert (await get(chan, queue))[0] == b"four"
+
+
+async def test_at_least_once_dead_lettering(amqp_broker: BrokerTarget) -> None:
+    # at-least-once needs reject-publish; with a routable target it looks like at-most-once
+    queue = amqp_broker.queue_name("quorum")
+    dead = amqp_broker.queue_name("dead")
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await declare_quorum(chan, dead)
+        await declare_quorum(
+            chan,
+            queue,
+            **{
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": dead,
+            },
+        )
+        await chan.confirm_select()
+        await chan.publish(b"refused", "", queue)
+        message = await chan.basic_get(queue)
+        await chan.basic_reject(message["delivery_tag"], requeue=False)
+        body, properties = await first_message(chan, dead)
+    assert body == b"refused"
+    headers = properties.headers or {}
+    assert headers["x-first-death-reason"] == "rejected"
+    # a consumer's first delivery has no x-delivery-count (basic.get would show 0)
+    assert "x-delivery-count" not in headers
