@@ -16,6 +16,7 @@ fill, so the fake keeps everything.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import internal_error, not_implemented, precondition_failed
@@ -42,6 +43,10 @@ class StreamQueue(Queue):
     def message_count(self) -> int:
         """RabbitMQ's declare-ok counts no messages for a stream."""
         return 0
+
+    def ready(self) -> Iterator[QueuedMessage]:
+        """The whole log, oldest first (what inspection lists for a stream)."""
+        return iter(self._log)
 
     def publish(
         self, message: Message, routing_keys: tuple[str, ...], now: float
