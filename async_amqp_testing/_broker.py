@@ -33,7 +33,7 @@ from ._conversation import Conversation
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
 from ._model.inspect import ConnectionInfo
-from ._protocol import server_properties
+from ._protocol import MODELLED_RABBITMQ_VERSION, server_properties
 from ._session import SHUTDOWN_TEXT, Session
 from ._tls import TLSHandshakeError, TLSPeer, accept_tls
 
@@ -102,6 +102,11 @@ class FakeBroker(BrokerInspection):
     :param shutdown_timeout: seconds :meth:`serve` waits for clients to answer its
         320 CONNECTION_FORCED close when it ends
     :param reply_delay: seconds every batch of outgoing frames is held (fault injection)
+    :param cluster_name: the ``cluster_name`` server property (default
+        ``async_amqp_testing@<host>``)
+    :param server_version: the ``version`` server property: the RabbitMQ version the
+        broker models (``3.10.8``); set another dotted version to test a client's
+        version checks. ``product`` stays ``async_amqp_testing``.
     """
 
     def __init__(
@@ -125,6 +130,7 @@ class FakeBroker(BrokerInspection):
         shutdown_timeout: float = 2.0,
         reply_delay: float = 0.0,
         cluster_name: str | None = None,
+        server_version: str = MODELLED_RABBITMQ_VERSION,
     ) -> None:
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
@@ -153,7 +159,9 @@ class FakeBroker(BrokerInspection):
         self.close_timeout = close_timeout
         self.shutdown_timeout = shutdown_timeout
         self.reply_delay = reply_delay
-        self.server_properties = server_properties(cluster_name or f"async_amqp_testing@{host}")
+        self.server_properties = server_properties(
+            cluster_name or f"async_amqp_testing@{host}", server_version
+        )
         self.blocked_reason: str | None = None
         self._paused = False
         self._resumed: anyio.Event | None = None
