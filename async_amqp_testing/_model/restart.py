@@ -76,6 +76,4 @@ def _restart_vhost(vhost: Vhost, now: float) -> None:
     for exchange in [exchange for exchange in vhost.exchanges.values() if not exchange.durable]:
         vhost.delete_exchange(exchange)
     for queue in vhost.queues.values():
-        queue.keep_messages(
-            lambda item: item.message.properties.delivery_mode == PERSISTENT, now
-        )
+        queue.keep_messages(lambda item: item.message.properties.delivery_mode == PERSISTENT, now)
