@@ -178,7 +178,7 @@ class FakeBroker(BrokerInspection, NodeControl):
 
     @property
     def port(self) -> int:
-        """The port the broker listens on.
+        """The port the broker listens on (the first node's, with several nodes).
 
         :raises RuntimeError: before :meth:`serve` has started
         """
