@@ -18,11 +18,16 @@ import pytest
 import async_amqp
 from async_amqp_testing import FakeBroker
 
+# A client that is closed while its own task awaits the fault (pika's blocking call,
+# or async_amqp's block awaiting restart()) cannot answer the close until the call
+# returns, so the broker waits shutdown_timeout for it: keep that short.
+pytestmark = pytest.mark.fake_broker(shutdown_timeout=0.25)
+QUICK = 0.25
 SHUTDOWN = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 
 
 async def test_every_node_serves_the_same_state() -> None:
-    async with FakeBroker(nodes=3).serve() as broker:
+    async with FakeBroker(nodes=3, shutdown_timeout=QUICK).serve() as broker:
         assert len(set(broker.ports)) == 3
         assert broker.url == broker.urls[0]
         assert [url.rsplit(":", 1)[1] for url in broker.urls] == [f"{p}/" for p in broker.ports]
@@ -77,7 +82,7 @@ async def test_stopping_a_node_closes_its_clients_and_refuses_new_ones(
 
 
 async def test_unacked_messages_of_a_stopped_node_go_to_consumers_elsewhere() -> None:
-    async with FakeBroker(nodes=2).serve() as broker:
+    async with FakeBroker(nodes=2, shutdown_timeout=QUICK).serve() as broker:
         async with broker.connect(node=1) as other:
             channel = await other.channel()
             await channel.queue_declare("nodes.work")
@@ -100,7 +105,7 @@ async def test_unacked_messages_of_a_stopped_node_go_to_consumers_elsewhere() ->
 
 
 async def test_restart_keeps_a_stopped_node_stopped() -> None:
-    async with FakeBroker(nodes=2).serve() as broker:
+    async with FakeBroker(nodes=2, shutdown_timeout=QUICK).serve() as broker:
         await broker.stop_node(1)
         await broker.stop_node(1)  # stopping a stopped node does nothing
         await broker.restart()
@@ -140,7 +145,7 @@ async def test_bad_node_arguments() -> None:
         FakeBroker(nodes=0)
     with pytest.raises(RuntimeError, match="not serving"):
         await FakeBroker(nodes=2).stop_node(1)
-    async with FakeBroker(nodes=2).serve() as broker:
+    async with FakeBroker(nodes=2, shutdown_timeout=QUICK).serve() as broker:
         with pytest.raises(IndexError, match="no node 2: this broker has 2 node"):
             await broker.start_node(2)
 

@@ -18,6 +18,10 @@ import async_amqp
 from async_amqp_testing import FakeBroker
 from async_amqp_testing.raw import RawConnection
 
+# A client that is closed while its own task awaits the fault (pika's blocking call,
+# or async_amqp's block awaiting restart()) cannot answer the close until the call
+# returns, so the broker waits shutdown_timeout for it: keep that short.
+pytestmark = pytest.mark.fake_broker(shutdown_timeout=0.25)
 SHUTDOWN = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 PERSISTENT: dict[str, Any] = {"delivery_mode": 2}
 TRANSIENT: dict[str, Any] = {"delivery_mode": 1}
