@@ -191,8 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bind_error is None:
             raise
         reason = bind_error.strerror or str(bind_error)
+        ports = (
+            f"{args.port}"
+            if not args.nodes or args.nodes == 1 or not args.port
+            else (f"{args.port}-{args.port + args.nodes - 1}")
+        )
         print(
-            f"async_amqp_testing: cannot listen on {args.host}:{args.port}: {reason}",
+            f"async_amqp_testing: cannot listen on {args.host}:{ports}: {reason}",
             file=sys.stderr,
         )
         return 1

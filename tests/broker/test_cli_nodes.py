@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -97,3 +98,22 @@ async def test_nodes_must_be_a_positive_number() -> None:
     result = await anyio.run_process([*COMMAND, "--nodes", "0"], check=False)
     assert result.returncode == 2
     assert b"expected a number of nodes (1 or more), got '0'" in result.stderr
+
+
+async def test_a_node_port_in_use_names_the_range() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        second = taken.getsockname()[1]
+        first = second - 1
+        result = await anyio.run_process(
+            [*COMMAND, "--port", str(first), "--nodes", "2"], check=False
+        )
+    assert result.returncode == 1
+    assert result.stdout == b""
+    error = result.stderr.decode()
+    assert "Traceback" not in error
+    last_line = error.rstrip("\n").rsplit("\n", 1)[-1]  # after node 0's "listening" log
+    assert last_line.startswith(
+        f"async_amqp_testing: cannot listen on 127.0.0.1:{first}-{second}: "
+    )
