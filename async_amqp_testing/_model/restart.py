@@ -16,6 +16,9 @@ stopped with every node, then started again; see ``docs/testing.rst``):
 * of the ready messages of a durable queue only persistent ones
   (``delivery_mode`` 2) stay, in order, keeping their redelivered flag;
 * users, vhosts and permissions stay; the x-expires lease of a queue restarts.
+
+The rule for messages is the classic queues' (the only type the model serves today):
+quorum and stream queues store every message durably and will need their own rule.
 """
 
 from __future__ import annotations
