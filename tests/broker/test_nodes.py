@@ -172,3 +172,14 @@ def test_blocking_nodes_with_pika(fake_broker: Any) -> None:
         again.close()
     finally:
         survivor.close()
+
+
+@pytest.mark.fake_broker(nodes=2)
+async def test_every_node_serves_tls(fake_broker_tls: FakeBroker) -> None:
+    assert all(url.startswith("amqps://") for url in fake_broker_tls.urls)
+    async with fake_broker_tls.connect(node=1) as conn:
+        await (await conn.channel()).queue_declare("nodes.tls")
+    await fake_broker_tls.stop_node(1)
+    await fake_broker_tls.start_node(1)
+    async with fake_broker_tls.connect(node=1) as conn:
+        await (await conn.channel()).queue_declare("nodes.tls", passive=True)
