@@ -219,6 +219,7 @@ class NodeControl:
         when the caller is cancelled meanwhile (it takes at most about
         ``shutdown_timeout`` seconds), as do :meth:`stop_node` and :meth:`start_node`.
 
+        :raises OSError: when a node's port was taken while it was down
         :raises RuntimeError: when the broker is not serving
         """
         self._node(0)  # raises when not serving
