@@ -3,6 +3,9 @@
 For trying a client by hand, or for tests in other languages and processes:
 the first line of standard output is the broker's URL (printed once it
 listens), logs go to standard error, and SIGINT or SIGTERM stop it cleanly.
+``--nodes N`` serves the same state on N ports (a cluster): the URL of every
+node follows the first line, one per line. SIGHUP restarts the broker (every
+client gets 320 CONNECTION_FORCED; durable state survives, as on RabbitMQ).
 With ``--tls-cert``/``--tls-key`` it listens with TLS and prints an ``amqps://``
 URL; ``--tls-ca`` checks client certificates (``--tls-verify-client`` requires
 one) and offers SASL EXTERNAL, which logs in as the certificate's CN.
@@ -33,6 +36,16 @@ def _user(value: str) -> tuple[str, str]:
     if not separator or not name:
         raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD, got {value!r}")
     return name, password
+
+
+def _node_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of nodes (1 or more), got {value!r}")
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="VHOST",
         help="a virtual host (repeatable; default /)",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=_node_count,
+        metavar="N",
+        help="serve N nodes sharing one state, on ports PORT .. PORT+N-1 (free ports with "
+        "the default --port 0); their URLs follow the first line, one per line",
     )
     parser.add_argument(
         "--heartbeat",
@@ -142,11 +162,16 @@ def _ssl_context(
     return context
 
 
-async def _serve(broker: FakeBroker) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+async def _serve(broker: FakeBroker, list_nodes: bool) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with broker.serve():
-            print(broker.url, flush=True)
+            lines = [broker.url, *broker.urls] if list_nodes else [broker.url]
+            print("\n".join(lines), flush=True)
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    logger.info("restarting on SIGHUP")
+                    await broker.restart()
+                    continue
                 logger.info("stopping on %s", signal.Signals(signum).name)
                 return
 
@@ -163,7 +188,7 @@ def _bind_error(error: BaseException) -> OSError | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the broker until SIGINT or SIGTERM; return the exit status.
+    """Run the broker until SIGINT or SIGTERM (SIGHUP restarts it); return the exit status.
 
     :param argv: command-line arguments (default: ``sys.argv[1:]``)
     """
@@ -183,14 +208,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {_as_option(str(error))}", file=sys.stderr)
         return 2
     try:
-        anyio.run(_serve, broker)
+        anyio.run(_serve, broker, args.nodes is not None)
     except BaseException as error:
         bind_error = _bind_error(error)
         if bind_error is None:
             raise
         reason = bind_error.strerror or str(bind_error)
+        ports = (
+            f"{args.port}"
+            if not args.nodes or args.nodes == 1 or not args.port
+            else (f"{args.port}-{args.port + args.nodes - 1}")
+        )
         print(
-            f"async_amqp_testing: cannot listen on {args.host}:{args.port}: {reason}",
+            f"async_amqp_testing: cannot listen on {args.host}:{ports}: {reason}",
             file=sys.stderr,
         )
         return 1
@@ -220,6 +250,7 @@ def _broker(args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> Fak
         port=args.port,
         ssl_context=ssl_context,
         tls_handshake_timeout=args.tls_handshake_timeout,
+        nodes=args.nodes or 1,
     )
 
 

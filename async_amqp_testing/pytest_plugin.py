@@ -24,7 +24,8 @@ background thread) across a module or the whole session; the
 When a test that used a broker fails, its report has a "fake broker state" section.
 
 Configure it per test with ``@pytest.mark.fake_broker(users={'bob': 'pw'},
-vhosts=['/', 'other'], heartbeat=5)``; the keywords are :class:`FakeBroker`'s.
+vhosts=['/', 'other'], heartbeat=5)``; the keywords are :class:`FakeBroker`'s
+(``nodes=3`` serves three cluster nodes: ``urls``, ``stop_node``, ``start_node``).
 
 ``fake_broker_tls`` is the same broker listening with TLS, on a certificate for
 ``localhost`` and ``127.0.0.1`` from a throwaway CA; its ``client_ssl_context``
@@ -65,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_broker(**options): options of the fake_broker fixture, as FakeBroker keywords "
-        "(users, vhosts, permissions, heartbeat, frame_max, channel_max, ...); with "
+        "(users, vhosts, permissions, heartbeat, frame_max, channel_max, nodes, ...); with "
         "fake_broker_tls also tls_client_cert=True or a user name (mutual TLS)",
     )
     config.addinivalue_line(
