@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import logging
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pamqp import commands
@@ -25,7 +26,10 @@ from ._core.client import ConnectionUnavailable
 from ._core.client_channel import ChannelUnavailable
 from ._core.wire import make_method
 from ._declare import DeclareMethods
-from ._timeouts import CLOSE_TIMEOUT
+from ._timeouts import CLOSE_TIMEOUT, close_timeout
+
+if TYPE_CHECKING:
+    from ._connection import AmqpProtocol
 
 logger = logging.getLogger("async_amqp")
 
@@ -180,3 +184,31 @@ class Channel(DeclareMethods, BasicMethods):
             return {"consumer_tag": consumer_tag}
         reply = await self._call(commands.Basic.Cancel(consumer_tag))
         return {"consumer_tag": checked_reply(reply, commands.Basic.CancelOk).consumer_tag or ""}
+
+
+class ChannelContext:
+    """``async with conn.new_channel() as chan``: opens, then closes the channel.
+
+    The close on the way out is shielded and bounded (shorter when the block was
+    cancelled, see :mod:`._timeouts`).
+    """
+
+    def __init__(self, connection: AmqpProtocol, kwargs: dict[str, Any]) -> None:
+        self._connection = connection
+        self._kwargs = kwargs
+        self._channel: Channel | None = None
+
+    async def __aenter__(self) -> Channel:
+        self._channel = await self._connection.channel(**self._kwargs)
+        return self._channel
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(close_timeout(exc_info[0])),
+            contextlib.suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
+        ):
+            await channel.close()

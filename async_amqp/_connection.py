@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
@@ -26,7 +26,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from . import exceptions
-from ._channel import Channel
+from ._channel import Channel, ChannelContext
 from ._connection_events import _ConnectionEvents
 from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
 from ._core.client_channel import ChannelUnavailable
@@ -462,9 +462,9 @@ class AmqpProtocol(_ConnectionEvents):
             raise
         return channel
 
-    def new_channel(self, **kwargs: Any) -> _ChannelContext:
+    def new_channel(self, **kwargs: Any) -> ChannelContext:
         """Open a channel for the duration of an ``async with`` block."""
-        return _ChannelContext(self, kwargs)
+        return ChannelContext(self, kwargs)
 
 
 @asynccontextmanager
@@ -481,30 +481,6 @@ async def _single_errors() -> AsyncIterator[None]:
             raise
         error = group.exceptions[0]
         raise error from error.__cause__
-
-
-class _ChannelContext:
-    """``async with conn.new_channel() as chan``: opens, then closes the channel."""
-
-    def __init__(self, connection: AmqpProtocol, kwargs: dict[str, Any]) -> None:
-        self._connection = connection
-        self._kwargs = kwargs
-        self._channel: Channel | None = None
-
-    async def __aenter__(self) -> Channel:
-        self._channel = await self._connection.channel(**self._kwargs)
-        return self._channel
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        channel = self._channel
-        if channel is None or not channel.is_open:
-            return
-        with (
-            anyio.CancelScope(shield=True),
-            anyio.move_on_after(close_timeout(exc_info[0])),
-            suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
-        ):
-            await channel.close()
 
 
 __all__ = ["AmqpProtocol"]
