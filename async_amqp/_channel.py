@@ -186,7 +186,7 @@ class Channel(DeclareMethods, BasicMethods):
         return {"consumer_tag": checked_reply(reply, commands.Basic.CancelOk).consumer_tag or ""}
 
 
-class ChannelContext:
+class _ChannelContext:
     """``async with conn.new_channel() as chan``: opens, then closes the channel.
 
     The close on the way out is shielded and bounded (shorter when the block was

@@ -26,7 +26,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from . import exceptions
-from ._channel import Channel, ChannelContext
+from ._channel import Channel, _ChannelContext
 from ._connection_events import _ConnectionEvents
 from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
 from ._core.client_channel import ChannelUnavailable
@@ -462,9 +462,9 @@ class AmqpProtocol(_ConnectionEvents):
             raise
         return channel
 
-    def new_channel(self, **kwargs: Any) -> ChannelContext:
+    def new_channel(self, **kwargs: Any) -> _ChannelContext:
         """Open a channel for the duration of an ``async with`` block."""
-        return ChannelContext(self, kwargs)
+        return _ChannelContext(self, kwargs)
 
 
 @asynccontextmanager
