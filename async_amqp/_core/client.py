@@ -22,7 +22,8 @@ from pamqp.base import Frame
 from .client_channel import ChannelState, ChannelUnavailable, ClientChannel
 from .codes import ReplyCode
 from .confirms import ConfirmTracker
-from .errors import ProtocolError, ProtocolHeaderMismatch
+from .content import decode_message_properties
+from .errors import NotAmqpPeer, ProtocolError, ProtocolHeaderMismatch
 from .events import (
     ChannelClosed,
     ConnectionBlocked,
@@ -137,7 +138,10 @@ class ClientConnection(FrameOutput):
         self.channel_max = 0
         self.frame_max = FRAME_MIN_SIZE
         self.heartbeat_interval = 0
-        self._reader = FrameReader()
+        # Before tune, frames are limited to frame-min-size (AMQP 0-9-1, 4.2.3).
+        self._reader = FrameReader(FRAME_MIN_SIZE, eager=True)
+        # The peer's first bytes until they look like AMQP (None from then on).
+        self._greeting: bytearray | None = bytearray()
         self._channels: dict[int, ClientChannel] = {}
         self._close_slot: PendingReply | None = None
 
@@ -283,6 +287,11 @@ class ClientConnection(FrameOutput):
         return self._close_slot.waiter if self._close_slot is not None else None
 
     @property
+    def mid_frame(self) -> bool:
+        """True when part of a frame was received: a stream ending now was cut inside it."""
+        return self._reader.buffered > 0 or bool(self._greeting)
+
+    @property
     def login(self) -> str:
         """The user name we log in with (for messages; the password is never exposed)."""
         return self._login
@@ -321,15 +330,13 @@ class ClientConnection(FrameOutput):
 
         :raises ProtocolError: when the broker broke the protocol (call :meth:`fail`)
         :raises ProtocolHeaderMismatch: when the broker refused our protocol version
+        :raises NotAmqpPeer: when the peer's first bytes are not AMQP at all
         """
         self.heartbeat.received(now)
-        reader = self._reader
-        if self.state is ConnectionState.AWAIT_START and reader.buffered + len(data) >= 8:
-            probe = data if not reader.buffered else b""
-            if probe[:4] == b"AMQP":
-                raise ProtocolHeaderMismatch(probe[:8])
+        if self._greeting is not None:
+            data = self._check_greeting(data)
         events: list[Event] = []
-        frames = reader.feed(data)
+        frames = self._reader.feed(data)
         index = 0
         count = len(frames)
         while index < count:
@@ -377,6 +384,29 @@ class ClientConnection(FrameOutput):
                 events.append(event)
         return events
 
+    def _check_greeting(self, data: bytes) -> bytes:
+        """Hold the peer's first bytes until they can start a connection.start frame.
+
+        Returns the bytes to frame (none while undecided).
+
+        :raises ProtocolHeaderMismatch: for a protocol header (however it was split)
+        :raises NotAmqpPeer: for anything but a method frame on channel 0
+        """
+        greeting = self._greeting
+        assert greeting is not None
+        greeting += data
+        head = bytes(greeting[:8])
+        if b"AMQP".startswith(head[:4]):
+            if len(head) < 8:
+                return b""
+            raise ProtocolHeaderMismatch(head)
+        if head[0] != FRAME_METHOD or head[1:3] != b"\x00\x00"[: len(head) - 1]:
+            raise NotAmqpPeer(bytes(greeting[:64]))
+        if len(head) < 3:
+            return b""
+        self._greeting = None
+        return bytes(greeting)
+
     def _whole_delivery(self, frames: list[RawFrame], index: int) -> MessageDelivered | None:
         """Hot path: a deliver, its header and its only body frame, all already received."""
         _, channel_id, payload = frames[index]
@@ -402,7 +432,9 @@ class ClientConnection(FrameOutput):
             return None
         method = decode_method(payload)
         assert isinstance(method, commands.Basic.Deliver)
-        return MessageDelivered(channel_id, method, header[12:], body)
+        return MessageDelivered(
+            channel_id, method, decode_message_properties(header[12:], method), body
+        )
 
     # connection-level methods
 
@@ -474,6 +506,14 @@ class ClientConnection(FrameOutput):
         channel_max, frame_max, heartbeat = self._requested
         self.channel_max = negotiate(channel_max, method.channel_max, 65535)
         self.frame_max = negotiate(frame_max, method.frame_max, DEFAULT_FRAME_MAX)
+        if self.frame_max < FRAME_MIN_SIZE:  # RabbitMQ's check of a client's tune-ok
+            raise ProtocolError(
+                ReplyCode.NOT_ALLOWED,
+                f"negotiated frame_max = {self.frame_max} is lower than the minimum "
+                f"allowed value ({FRAME_MIN_SIZE})",
+                class_id=10,
+                method_id=30,
+            )
         self.heartbeat_interval = negotiate_heartbeat(heartbeat, method.heartbeat)
         self._reader.max_frame_size = self.frame_max
         self.heartbeat = HeartbeatClock(self.heartbeat_interval, self.heartbeat.last_received)
