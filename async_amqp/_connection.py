@@ -24,6 +24,10 @@ import anyio.lowlevel
 from . import exceptions
 from ._channel import Channel
 from ._connection_events import _ConnectionEvents
+from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
+from ._core.client_channel import ChannelUnavailable
+from ._core.errors import ProtocolError
+from ._core.heartbeat import HeartbeatAction
 from ._opening import (
     CONNECTING,
     DEFAULT_CONNECTION_TIMEOUT,
@@ -31,10 +35,6 @@ from ._opening import (
     handshake_stage,
     violation_error,
 )
-from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
-from ._core.client_channel import ChannelUnavailable
-from ._core.errors import ProtocolError
-from ._core.heartbeat import HeartbeatAction
 from ._version import __version__
 from ._waiter import Waiter
 

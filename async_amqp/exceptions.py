@@ -297,9 +297,7 @@ class HandshakeTimeoutError(ConnectionClosedError, TimeoutError):
     """
 
     def __init__(self, host: str, port: int, stage: str, timeout: float) -> None:
-        super().__init__(
-            0, f"no connection to {host}:{port} within {timeout:g}s: stalled {stage}"
-        )
+        super().__init__(0, f"no connection to {host}:{port} within {timeout:g}s: stalled {stage}")
         self.host = host
         self.port = port
         self.stage = stage

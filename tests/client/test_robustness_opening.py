@@ -156,9 +156,7 @@ async def _silent_after_tune(peer: ScriptedPeer) -> None:
         (_silent_after_tune, "opening the vhost (waiting for connection.open-ok)"),
     ],
 )
-async def test_a_stalled_handshake_names_host_port_and_stage(
-    script: object, stage: str
-) -> None:
+async def test_a_stalled_handshake_names_host_port_and_stage(script: object, stage: str) -> None:
     async with scripted_broker(script) as port:  # type: ignore[arg-type]
         with anyio.fail_after(5), pytest.raises(async_amqp.HandshakeTimeoutError) as caught:
             async with async_amqp.connect_amqp("127.0.0.1", port, connection_timeout=0.5):
@@ -192,9 +190,7 @@ async def _mute_listener() -> AsyncIterator[int]:
 async def test_a_stalled_tls_handshake_names_the_connecting_stage() -> None:
     async with _mute_listener() as port:
         with anyio.fail_after(5), pytest.raises(async_amqp.HandshakeTimeoutError) as caught:
-            async with async_amqp.connect_amqp(
-                "127.0.0.1", port, ssl=True, connection_timeout=0.5
-            ):
+            async with async_amqp.connect_amqp("127.0.0.1", port, ssl=True, connection_timeout=0.5):
                 pytest.fail("the TLS handshake never finishes")
     assert caught.value.stage == "connecting (TCP and TLS)"
 

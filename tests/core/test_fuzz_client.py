@@ -24,6 +24,7 @@ for timings.)
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import struct
 from typing import Any
@@ -179,7 +180,7 @@ def mutated(draw: st.DrawFn, frames: list[bytes]) -> list[bytes]:
 def _split(draw: st.DrawFn, stream: bytes) -> list[bytes]:
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=6)))
     edges = [0, *cuts, len(stream)]
-    return [stream[start:end] for start, end in zip(edges, edges[1:], strict=False)]
+    return [stream[start:end] for start, end in itertools.pairwise(edges)]
 
 
 _METHOD_INDEXES = sorted(commands.INDEX_MAPPING)
@@ -283,4 +284,4 @@ def test_the_unmutated_streams_open_and_close_cleanly() -> None:
         "ChannelClosed",
         "ConnectionClosed",
     ]
-    assert client.state is ConnectionState.CLOSED
+    assert client.state in (ConnectionState.CLOSED,)  # (mypy narrowed it to OPEN above)
