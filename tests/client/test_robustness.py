@@ -6,6 +6,8 @@ import struct
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pamqp import commands
 
 import async_amqp
@@ -319,3 +321,45 @@ async def test_a_timestamp_beyond_year_9999_reaches_the_consumer_as_its_integer(
                     await chan.basic_ack(envelope.delivery_tag)
                     break
                 assert conn.is_open
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    properties=st.binary(min_size=2, max_size=40)
+    | st.just(struct.pack(">HQ", 1 << 6, MICROSECOND_TIMESTAMP)),
+    garbage=st.lists(
+        st.binary(min_size=1, max_size=48)
+        | st.sampled_from([b"\x01\x00\x01", b"\x02\x00\x01", b"\x03\x00\x01", b"\xce"]),
+        max_size=4,
+    ).map(b"".join),
+)
+async def test_any_bytes_to_a_consumer_end_in_the_clients_own_error(
+    properties: bytes, garbage: bytes
+) -> None:
+    """End to end: a delivery with any property list, then any bytes, then a hang-up:
+    only async_amqp's errors come out of the block."""
+
+    async def deliver_then_garbage(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        channel_id, tag = await peer.answer_consume()
+        peer.core.send_method(channel_id, commands.Basic.Deliver(tag, 1, False, "", "q"))
+        peer.core.send_raw(_content_header(channel_id, 2, properties) + _body(channel_id, b"hi"))
+        peer.core.send_raw(garbage)
+        await peer.flush()
+        await anyio.sleep(0.05)
+        await peer.stream.aclose()
+
+    async with scripted_broker(deliver_then_garbage) as port:
+        with anyio.fail_after(5), pytest.raises(async_amqp.AmqpError):
+            async with (
+                async_amqp.connect_amqp("127.0.0.1", port) as conn,
+                conn.new_channel() as chan,
+                chan.new_consumer("q", no_ack=True) as consumer,
+            ):
+                async for _message in consumer:
+                    pass
