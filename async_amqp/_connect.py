@@ -65,8 +65,10 @@ def _stream_factory(
                 ssl_context=ssl_context,
                 standard_compatible=False,
             )
-        except (anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
-            await anyio.aclose_forcefully(stream)
+        except BaseException as error:
+            await anyio.aclose_forcefully(stream)  # also when cancelled (the deadline)
+            if not isinstance(error, anyio.BrokenResourceError | anyio.EndOfStream | OSError):
+                raise
             cause: BaseException | None = error
             if isinstance(error, anyio.BrokenResourceError):
                 cause = error.__cause__

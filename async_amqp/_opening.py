@@ -18,7 +18,7 @@ import anyio
 
 from . import exceptions
 from ._core.client import ConnectionState
-from ._core.errors import NotAmqpPeer, ProtocolError
+from ._core.errors import NotAmqpPeer, ProtocolError, ProtocolHeaderMismatch
 from ._core.wire import PROTOCOL_HEADER
 
 #: RabbitMQ's clients give a connection this long to open (TCP, TLS and handshake).
@@ -74,11 +74,17 @@ class OpeningDeadline:
 
 def violation_error(error: ProtocolError, host: str, port: int) -> exceptions.AmqpError:
     """The exception for a fault the client's core found in the peer's bytes."""
+    if isinstance(error, ProtocolHeaderMismatch):
+        return exceptions.ProtocolMismatchError(
+            0,
+            f"{host}:{port} refused AMQP 0-9-1: it answered the client's protocol header "
+            f"{PROTOCOL_HEADER!r} with protocol header {error.received!r}",
+        )
     if isinstance(error, NotAmqpPeer):
         return exceptions.ProtocolMismatchError(
             0,
-            f"{host}:{port} is not an AMQP 0-9-1 broker: {error.reply_text} "
-            f"(the client sent {PROTOCOL_HEADER!r})",
+            f"{host}:{port} is not an AMQP 0-9-1 broker: it sent {error.received[:64]!r} "
+            f"where connection.start was due",
         )
     if error.reply_code == 403:  # the broker offers none of our login mechanisms
         return exceptions.AuthenticationError(error.reply_code, error.reply_text)
