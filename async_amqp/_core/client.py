@@ -23,7 +23,7 @@ from .client_channel import ChannelState, ChannelUnavailable, ClientChannel
 from .codes import ReplyCode
 from .confirms import ConfirmTracker
 from .content import decode_message_properties
-from .errors import NotAmqpPeer, ProtocolError, ProtocolHeaderMismatch
+from .errors import ProtocolError
 from .events import (
     ChannelClosed,
     ConnectionBlocked,
@@ -35,7 +35,9 @@ from .events import (
 )
 from .handshake import (
     DEFAULT_FRAME_MAX,
+    Greeting,
     build_client_properties,
+    check_frame_max,
     check_settings,
     negotiate,
     negotiate_heartbeat,
@@ -140,8 +142,7 @@ class ClientConnection(FrameOutput):
         self.heartbeat_interval = 0
         # Before tune, frames are limited to frame-min-size (AMQP 0-9-1, 4.2.3).
         self._reader = FrameReader(FRAME_MIN_SIZE, eager=True)
-        # The peer's first bytes until they look like AMQP (None from then on).
-        self._greeting: bytearray | None = bytearray()
+        self._greeting: Greeting | None = Greeting()  # None once the peer looks like AMQP
         self._channels: dict[int, ClientChannel] = {}
         self._close_slot: PendingReply | None = None
 
@@ -289,7 +290,7 @@ class ClientConnection(FrameOutput):
     @property
     def mid_frame(self) -> bool:
         """True when part of a frame was received: a stream ending now was cut inside it."""
-        return self._reader.buffered > 0 or bool(self._greeting)
+        return self._reader.buffered > 0 or bool(self._greeting and self._greeting.held)
 
     @property
     def login(self) -> str:
@@ -334,7 +335,9 @@ class ClientConnection(FrameOutput):
         """
         self.heartbeat.received(now)
         if self._greeting is not None:
-            data = self._check_greeting(data)
+            data = self._greeting.feed(data)
+            if self._greeting.passed:
+                self._greeting = None
         events: list[Event] = []
         frames = self._reader.feed(data)
         index = 0
@@ -383,29 +386,6 @@ class ClientConnection(FrameOutput):
             if event is not None:
                 events.append(event)
         return events
-
-    def _check_greeting(self, data: bytes) -> bytes:
-        """Hold the peer's first bytes until they can start a connection.start frame.
-
-        Returns the bytes to frame (none while undecided).
-
-        :raises ProtocolHeaderMismatch: for a protocol header (however it was split)
-        :raises NotAmqpPeer: for anything but a method frame on channel 0
-        """
-        greeting = self._greeting
-        assert greeting is not None
-        greeting += data
-        head = bytes(greeting[:8])
-        if b"AMQP".startswith(head[:4]):
-            if len(head) < 8:
-                return b""
-            raise ProtocolHeaderMismatch(head)
-        if head[0] != FRAME_METHOD or head[1:3] != b"\x00\x00"[: len(head) - 1]:
-            raise NotAmqpPeer(bytes(greeting[:64]))
-        if len(head) < 3:
-            return b""
-        self._greeting = None
-        return bytes(greeting)
 
     def _whole_delivery(self, frames: list[RawFrame], index: int) -> MessageDelivered | None:
         """Hot path: a deliver, its header and its only body frame, all already received."""
@@ -506,14 +486,7 @@ class ClientConnection(FrameOutput):
         channel_max, frame_max, heartbeat = self._requested
         self.channel_max = negotiate(channel_max, method.channel_max, 65535)
         self.frame_max = negotiate(frame_max, method.frame_max, DEFAULT_FRAME_MAX)
-        if self.frame_max < FRAME_MIN_SIZE:  # RabbitMQ's check of a client's tune-ok
-            raise ProtocolError(
-                ReplyCode.NOT_ALLOWED,
-                f"negotiated frame_max = {self.frame_max} is lower than the minimum "
-                f"allowed value ({FRAME_MIN_SIZE})",
-                class_id=10,
-                method_id=30,
-            )
+        check_frame_max(self.frame_max)
         self.heartbeat_interval = negotiate_heartbeat(heartbeat, method.heartbeat)
         self._reader.max_frame_size = self.frame_max
         self.heartbeat = HeartbeatClock(self.heartbeat_interval, self.heartbeat.last_received)
