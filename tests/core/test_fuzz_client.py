@@ -29,6 +29,7 @@ import os
 import struct
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pamqp import commands
@@ -40,6 +41,8 @@ from async_amqp._core.properties import encode_values
 from async_amqp._core.wire import encode_content, encode_method
 
 EXAMPLES = int(os.environ.get("AMQP_FUZZ_EXAMPLES", "150"))
+#: The suite's per-test time limit would end a long run: it applies to the short one only.
+pytestmark = pytest.mark.timeout(120 if EXAMPLES <= 150 else 0)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
