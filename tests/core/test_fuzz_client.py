@@ -16,9 +16,13 @@ The suite runs a few hundred examples (a few seconds). A longer run by hand::
     AMQP_FUZZ_EXAMPLES=200000 python -m pytest tests/core/test_fuzz_client.py -q \\
         -p no:cacheprovider
 
-(``AMQP_FUZZ_EXAMPLES`` is the number of examples per test; add
-``--hypothesis-seed=N`` to vary or repeat a run, ``--hypothesis-show-statistics``
-for timings.)
+(``AMQP_FUZZ_EXAMPLES`` is the number of examples per test, and lifts the suite's
+per-test time limit; add ``--hypothesis-seed=N`` to repeat a run,
+``--hypothesis-show-statistics`` for timings.) The same variable gives the
+end-to-end counterpart through a real connection and a scripted peer,
+``test_any_bytes_to_a_consumer_end_in_the_clients_own_error`` in
+``tests/client/test_robustness.py``, one example per 50 (run it with
+``--timeout=0``).
 """
 
 from __future__ import annotations
