@@ -16,7 +16,7 @@ import pytest
 import async_amqp
 from async_amqp._core import server as sv
 
-from .scripted import ScriptedPeer, scripted_broker
+from .scripted import Script, ScriptedPeer, scripted_broker
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -156,8 +156,8 @@ async def _silent_after_tune(peer: ScriptedPeer) -> None:
         (_silent_after_tune, "opening the vhost (waiting for connection.open-ok)"),
     ],
 )
-async def test_a_stalled_handshake_names_host_port_and_stage(script: object, stage: str) -> None:
-    async with scripted_broker(script) as port:  # type: ignore[arg-type]
+async def test_a_stalled_handshake_names_host_port_and_stage(script: Script, stage: str) -> None:
+    async with scripted_broker(script) as port:
         with anyio.fail_after(5), pytest.raises(async_amqp.HandshakeTimeoutError) as caught:
             async with async_amqp.connect_amqp("127.0.0.1", port, connection_timeout=0.5):
                 pytest.fail("the handshake never finishes")
