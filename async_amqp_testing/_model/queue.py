@@ -12,6 +12,7 @@ consistent, so a dead-letter that lands back here finds no half-done update.
 from __future__ import annotations
 
 import bisect
+import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
-from .message import Message, parse_expiration
+from .message import Message, PropertySlot, parse_expiration, property_bytes
 
 if TYPE_CHECKING:
     from .vhost import Vhost
@@ -43,21 +44,49 @@ class PublishOutcome(Enum):
     REJECTED = "rejected"
 
 
-@dataclass(eq=False, slots=True)
 class QueuedMessage:
-    """A message as one queue holds it; ``seq`` fixes its position for requeues."""
+    """A message as one queue holds it; ``seq`` fixes its position for requeues.
 
-    message: Message
-    routing_keys: tuple[str, ...]
-    seq: int
-    priority: int
-    expires_at: float | None
-    redelivered: bool = False
+    One slotted object per queued message. The routing keys are kept only when CC/BCC
+    added some (otherwise they are just the message's routing key, which is shared).
+    """
+
+    __slots__ = ("_extra_keys", "expires_at", "message", "priority", "redelivered", "seq")
+
+    def __init__(
+        self,
+        message: Message,
+        routing_keys: tuple[str, ...],
+        seq: int,
+        priority: int,
+        expires_at: float | None,
+        redelivered: bool = False,
+    ) -> None:
+        self.message = message
+        self._extra_keys = (
+            None if routing_keys == (message.routing_key,) else tuple(map(sys.intern, routing_keys))
+        )
+        self.seq = seq
+        self.priority = priority
+        self.expires_at = expires_at
+        self.redelivered = redelivered
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        """The keys it was routed with: the routing key, then CC and BCC ones."""
+        extra = self._extra_keys
+        return (self.message.routing_key,) if extra is None else extra
 
     @property
     def size(self) -> int:
         """Body size, what x-max-length-bytes counts."""
         return len(self.message.body)
+
+    def __repr__(self) -> str:
+        return (
+            f"QueuedMessage(seq={self.seq}, priority={self.priority}, "
+            f"expires_at={self.expires_at}, redelivered={self.redelivered}, {self.message!r})"
+        )
 
 
 class ConsumerChannel(Protocol):
@@ -143,7 +172,8 @@ class Queue:
     def _priority_of(self, message: Message) -> int:
         if self.settings.max_priority is None:
             return 0
-        return min(message.properties.priority or 0, self.settings.max_priority)
+        value = property_bytes(message.raw_properties, PropertySlot.PRIORITY)
+        return 0 if value is None else min(value[0], self.settings.max_priority)
 
     def _insert(self, item: QueuedMessage) -> None:
         level = self._levels.get(item.priority)
@@ -187,9 +217,9 @@ class Queue:
     ) -> QueuedMessage:
         """Wrap a message for this queue, computing its position, priority and expiry."""
         ttl = self.settings.message_ttl
-        expiration = message.properties.expiration
-        if expiration:
-            per_message = parse_expiration(expiration.encode())
+        expiration = property_bytes(message.raw_properties, PropertySlot.EXPIRATION)
+        if expiration is not None and len(expiration) > 1:
+            per_message = parse_expiration(expiration[1:])
             ttl = per_message if ttl is None else min(ttl, per_message)
         self._next_seq += 1
         return QueuedMessage(
