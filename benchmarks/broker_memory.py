@@ -58,6 +58,26 @@ PROPERTIES = {
         timestamp=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
         headers={"source": "broker_memory", "attempt": 1},
     ),
+    "rich": commands.Basic.Properties(
+        content_type="application/json",
+        content_encoding="utf-8",
+        headers={
+            "source": "broker_memory",
+            "attempt": 1,
+            "tenant": "tenant-0042",
+            "trace-id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "retry": False,
+            "labels": {"env": "test", "team": "core"},
+        },
+        delivery_mode=2,
+        priority=3,
+        correlation_id="corr-0123456789",
+        reply_to="replies",
+        message_id="msg-0123456789",
+        timestamp=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+        message_type="order.created",
+        app_id="broker_memory",
+    ),
 }
 _head = struct.Struct(">BHI")
 _index = struct.Struct(">I")
@@ -348,15 +368,19 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
-def measure_heap(work: Workload) -> HeapReport:
-    """Fill a FakeBroker served in a thread of this process and trace its heap growth."""
+def measure_heap(work: Workload, backend: str = "asyncio") -> HeapReport:
+    """Fill a FakeBroker served in a thread of this process and trace its heap growth.
+
+    :param work: what to publish and how to drain it
+    :param backend: the anyio backend of the broker's thread
+    """
     from async_amqp_testing import FakeBroker
 
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
     try:
-        with FakeBroker().in_thread() as broker:
+        with FakeBroker().in_thread(backend) as broker:
             client = RawClient(broker.host, broker.port, work.prefetch)
             warmup = Workload(500, work.queues, work.properties, work.prefetch)
             empty(client, fill(client, warmup, "warmup"))
