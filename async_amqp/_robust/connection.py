@@ -67,6 +67,10 @@ class RobustConnection:
         self._fatal: BaseException | None = None
         self._closed_by_user = False
         self._started = False
+        #: set to leave the connection gracefully; the supervisor is cancelled only when
+        #: it is not serving (cancelling would also stop the connection's reader)
+        self._stop = anyio.Event()
+        self._serving = False
         self._address = ""
 
     def __repr__(self) -> str:
@@ -128,29 +132,31 @@ class RobustConnection:
 
     @asynccontextmanager
     async def _lifetime(self) -> AsyncIterator[RobustConnection]:
+        # The supervisor runs in an outer group, the block and consumer callbacks in an
+        # inner one: giving up cancels the block without cutting the supervisor's
+        # connection short, so it still closes gracefully.
         try:
-            async with anyio.create_task_group() as task_group:
-                self._task_group = task_group
+            async with anyio.create_task_group() as supervisor_group:
+                await supervisor_group.start(self._supervise)
                 try:
-                    await task_group.start(self._supervise)
-                    yield self
+                    async with anyio.create_task_group() as task_group:
+                        self._task_group = task_group
+                        yield self
                 finally:
+                    self._task_group = None
                     self._closed_by_user = self._fatal is None
                     self._stop_supervisor()
         except BaseExceptionGroup as group:
-            if len(group.exceptions) != 1:
-                raise
-            error = group.exceptions[0]
+            error = _sole(group)
             raise error from error.__cause__
-        finally:
-            self._task_group = None
         fatal = self._fatal
         if fatal is not None and not self._closed_by_user:
             raise fatal from fatal.__cause__
 
     def _stop_supervisor(self) -> None:
+        self._stop.set()
         scope = self._supervisor_scope
-        if scope is not None:
+        if scope is not None and not self._serving:
             scope.cancel()
 
     async def close(self) -> None:
@@ -289,6 +295,8 @@ class RobustConnection:
         address = describe(options)
         logger.debug("connecting to %s", address)
         connected = False
+        if self._stop.is_set():
+            return None, False
         try:
             protocol = connect_amqp(**self._options(options, since))
             async with protocol:
@@ -302,7 +310,11 @@ class RobustConnection:
                 if not self._started:
                     self._started = True
                     task_status.started()
-                await anyio.sleep_forever()
+                self._serving = True
+                try:
+                    await self._stop.wait()
+                finally:
+                    self._serving = False
         except exceptions.ConfigurationError:
             raise
         except Exception as error:
@@ -343,6 +355,14 @@ class RobustConnection:
                 anyio.current_time() - started,
             )
         self._emit(EventKind.RECOVERED, renamed=renamed, failures=tuple(failures))
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The lone exception of (nested) one-exception groups, else the group itself."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 class _RobustChannelContext:
