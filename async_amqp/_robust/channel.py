@@ -237,12 +237,9 @@ class RobustChannel(RobustDeclareMethods):
     async def __anext__(self) -> Returned:
         """Return the next returned message, across reconnects."""
         while True:
-            try:
-                inner = await self._current()
-            except exceptions.ChannelClosedError:
-                if self._error is None:
-                    raise StopAsyncIteration from None
-                raise
+            if self._closed and self._error is None:
+                raise StopAsyncIteration  # closed by the user, or with the connection
+            inner = await self._current()
             try:
                 return await inner.__anext__()
             except StopAsyncIteration:

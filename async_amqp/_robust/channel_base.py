@@ -90,19 +90,19 @@ class RobustChannelBase:
     async def _current(self) -> Channel:
         """The plain channel to use now, waiting for a reconnect if there is none."""
         while True:
+            link = self._link
             if self._error is not None:
                 raise self._error
+            if link.fatal is not None:
+                raise link.fatal
             if self._closed:
                 raise exceptions.ChannelClosedError(0, "channel is closed")
             inner = self._inner
-            link = self._link
             if link.ready and inner is not None and self._generation == link.generation:
                 if inner.is_open:
                     return inner
                 self._fail(inner.close_reason)
                 continue
-            if link.fatal is not None:
-                raise link.fatal
             await link.wait_change()
 
     def _fail(self, reason: BaseException | None) -> None:

@@ -138,14 +138,15 @@ class RobustConnection:
         try:
             async with anyio.create_task_group() as supervisor_group:
                 await supervisor_group.start(self._supervise)
-                try:
-                    async with anyio.create_task_group() as task_group:
-                        self._task_group = task_group
+                async with anyio.create_task_group() as task_group:
+                    self._task_group = task_group
+                    try:
                         yield self
-                finally:
-                    self._task_group = None
-                    self._closed_by_user = self._fatal is None
-                    self._stop_supervisor()
+                    finally:
+                        self._task_group = None
+                        self._closed_by_user = self._fatal is None
+                        self._stop_supervisor()
+                        task_group.cancel_scope.cancel()  # consumer callbacks
         except BaseExceptionGroup as group:
             error = _sole(group)
             raise error from error.__cause__

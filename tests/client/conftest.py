@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import pytest
 
 import async_amqp
@@ -14,7 +16,7 @@ from tests.support import BrokerTarget
 from .faultproxy import FaultProxy
 
 #: Short reconnect delays keep the recovery tests fast.
-FAST = {"reconnect_interval": 0.02, "max_reconnect_interval": 0.2}
+FAST: dict[str, Any] = {"reconnect_interval": 0.02, "max_reconnect_interval": 0.2}
 
 
 @dataclass
@@ -44,3 +46,13 @@ async def proxied_broker(amqp_broker: BrokerTarget) -> AsyncIterator[ProxiedBrok
     host, port = options["host"], options.get("port", 5672)
     async with FaultProxy(host, port).serve() as proxy:
         yield ProxiedBroker(amqp_broker, proxy, host, port)
+
+
+async def wait_until(predicate: Callable[[], bool | Awaitable[bool]]) -> None:
+    """Poll *predicate* (state another task or the broker changes) until true, at most 10 s."""
+    with anyio.fail_after(10):
+        while True:
+            result = predicate()
+            if await result if inspect.isawaitable(result) else result:
+                return
+            await anyio.sleep(0.005)

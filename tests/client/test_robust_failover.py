@@ -19,9 +19,7 @@ async def test_moves_to_the_second_url_when_the_first_node_is_gone(
     first = proxied_broker.proxy
     async with (await proxied_broker.another_proxy()).serve() as second:
         with anyio.fail_after(30):
-            async with async_amqp.connect_robust(
-                urls=[first.url(), second.url()], **FAST
-            ) as conn:
+            async with async_amqp.connect_robust(urls=[first.url(), second.url()], **FAST) as conn:
                 with conn.events() as events:
                     chan = await conn.channel()
                     await chan.queue_declare(queue)
@@ -120,7 +118,7 @@ async def test_broker_gone_after_connecting_raises_after_reconnect_timeout(
 
 async def test_invalid_parameters_are_configuration_errors() -> None:
     with pytest.raises(async_amqp.ConfigurationError):
-        async_amqp.connect_robust(urls="amqp://localhost/")  # type: ignore[arg-type]
+        async_amqp.connect_robust(urls="amqp://localhost/")
     with pytest.raises(async_amqp.ConfigurationError):
         async_amqp.connect_robust(urls=[])
     with pytest.raises(async_amqp.ConfigurationError):
