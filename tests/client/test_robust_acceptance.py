@@ -15,8 +15,7 @@ import pytest
 
 import async_amqp
 from async_amqp import EventKind
-
-from .conftest import ProxiedBroker, wait_until
+from tests.faultproxy import ProxiedBroker, wait_until
 
 MESSAGES = 200
 CUT_AFTER = (40, 90, 140)

@@ -11,8 +11,7 @@ import pytest
 import async_amqp
 from async_amqp import EventKind
 from async_amqp_testing import FakeBroker
-
-from .conftest import FAST, ProxiedBroker, wait_until
+from tests.faultproxy import FAST, ProxiedBroker, wait_until
 
 
 async def cut_and_wait(target: ProxiedBroker, conn: async_amqp.RobustConnection) -> None:

@@ -7,9 +7,7 @@ import pytest
 
 import async_amqp
 from async_amqp import EventKind
-
-from .conftest import FAST, ProxiedBroker
-from .faultproxy import FaultProxy
+from tests.faultproxy import FAST, FaultProxy, ProxiedBroker
 
 
 async def test_moves_to_the_second_url_when_the_first_node_is_gone(
