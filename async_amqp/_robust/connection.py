@@ -274,7 +274,7 @@ class RobustConnection:
                 ) from error
             delay = min(delay, remaining)
         logger.info("reconnecting in %.3gs", delay)
-        self._emit(EventKind.ATTEMPT_FAILED, reason=error, delay=delay)
+        self._emit(EventKind.RECONNECTING, reason=error, delay=delay)
         await anyio.sleep(delay)
 
     def _options(self, options: dict[str, object], since: float) -> dict[str, Any]:

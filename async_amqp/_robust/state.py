@@ -30,8 +30,9 @@ class EventKind(enum.Enum):
     DISCONNECTED = "disconnected"
     #: channels, topology and consumers were restored; the connection is usable again
     RECOVERED = "recovered"
-    #: a connect attempt failed; another follows after ``delay`` seconds
-    ATTEMPT_FAILED = "attempt_failed"
+    #: the next round of connect attempts starts in ``delay`` seconds; ``reason`` is why
+    #: the connection or the last attempt ended
+    RECONNECTING = "reconnecting"
     #: the robust connection gave up (non-retryable error or reconnect_timeout) or was closed
     CLOSED = "closed"
 
@@ -45,13 +46,13 @@ class ConnectionEvent:
     generation: int
     #: ``host:port/vhost`` of the broker concerned
     address: str = ""
-    #: why the connection or attempt ended (DISCONNECTED, ATTEMPT_FAILED, CLOSED)
+    #: why the connection or attempt ended (DISCONNECTED, RECONNECTING, CLOSED)
     reason: BaseException | None = None
     #: server-named queues that got a new name in this recovery: old name → new name
     renamed: dict[str, str] = field(default_factory=dict)
     #: what could not be restored in this recovery (RECOVERED)
     failures: tuple[BaseException, ...] = ()
-    #: seconds until the next attempt (ATTEMPT_FAILED)
+    #: seconds until the next round of attempts (RECONNECTING)
     delay: float = 0.0
 
 

@@ -121,7 +121,7 @@ async def test_server_named_exclusive_queue_keeps_its_binding(
                         break
     assert kinds == [
         EventKind.DISCONNECTED,
-        EventKind.ATTEMPT_FAILED,
+        EventKind.RECONNECTING,
         EventKind.CONNECTED,
         EventKind.RECOVERED,
     ]
