@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import ssl as _ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import exceptions
-from .._connect import parse_url
+from .._connect import connect_amqp, parse_url
 from .._connection import AmqpProtocol
 from .connection import RobustConnection
 from .policy import Endpoints
@@ -42,8 +43,8 @@ def connect_robust(
     Takes the parameters of :func:`connect_amqp`, plus:
 
     :param urls: ``amqp://``/``amqps://`` URLs tried in turn (round-robin) for failover;
-        what a URL says wins over the keyword parameters, which fill in the rest
-        (*host* and *port* are then not used)
+        keyword parameters given with other than their default value win over the URLs,
+        as with :func:`connect_from_url` (*host* and *port* are then not used)
     :param reconnect_interval: seconds before the first reconnect attempt; the delay
         doubles after each failed round (every URL tried once), with jitter
     :param max_reconnect_interval: the longest delay between rounds
@@ -73,10 +74,17 @@ def connect_robust(
     }
     if isinstance(urls, str):
         raise exceptions.ConfigurationError("urls must be a list of URLs, not one string")
+    defaults = {name: parameter.default for name, parameter in _SIGNATURE.parameters.items()}
+    given = {
+        name: value
+        for name, value in base.items()
+        if name not in ("host", "port") and value is not defaults[name] and value != defaults[name]
+    }
     options: list[dict[str, object]] = []
     for url in urls or ():
         endpoint = dict(base, port=None)
         endpoint.update(parse_url(url))
+        endpoint.update(given)  # as with connect_from_url, keyword arguments win
         options.append(endpoint)
     if urls is None:
         options.append(base)
@@ -86,3 +94,6 @@ def connect_robust(
         max_reconnect_interval=max_reconnect_interval,
         reconnect_timeout=reconnect_timeout,
     )
+
+
+_SIGNATURE = inspect.signature(connect_amqp)
