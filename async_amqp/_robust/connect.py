@@ -53,47 +53,34 @@ def connect_robust(
         the first connection
     :raises ConfigurationError: for an invalid parameter or URL
     """
-    base: dict[str, object] = {
-        "host": host,
-        "port": port,
-        "login": login,
-        "password": password,
-        "virtualhost": virtualhost,
-        "ssl": ssl,
-        "verify_ssl": verify_ssl,
-        "login_method": login_method,
-        "insist": insist,
-        "protocol_factory": protocol_factory,
-        "channel_max": channel_max,
-        "frame_max": frame_max,
-        "heartbeat": heartbeat,
-        "client_properties": client_properties,
-        "connection_timeout": connection_timeout,
-        "blocked_timeout": blocked_timeout,
-        "server_hostname": server_hostname,
-    }
-    if isinstance(urls, str):
-        raise exceptions.ConfigurationError("urls must be a list of URLs, not one string")
-    defaults = {name: parameter.default for name, parameter in _SIGNATURE.parameters.items()}
-    given = {
-        name: value
-        for name, value in base.items()
-        if name not in ("host", "port") and value is not defaults[name] and value != defaults[name]
-    }
-    options: list[dict[str, object]] = []
-    for url in urls or ():
-        endpoint = dict(base, port=None)
-        endpoint.update(parse_url(url))
-        endpoint.update(given)  # as with connect_from_url, keyword arguments win
-        options.append(endpoint)
-    if urls is None:
-        options.append(base)
+    arguments = dict(locals())
+    base = {name: arguments[name] for name in _SIGNATURE.parameters}
     return RobustConnection(
-        Endpoints(options),
+        _endpoints(base, urls),
         reconnect_interval=reconnect_interval,
         max_reconnect_interval=max_reconnect_interval,
         reconnect_timeout=reconnect_timeout,
     )
+
+
+def _endpoints(base: dict[str, object], urls: Sequence[str] | None) -> Endpoints:
+    """The connection options of each URL (or of *base* alone without URLs)."""
+    if urls is None:
+        return Endpoints([base])
+    if isinstance(urls, str):
+        raise exceptions.ConfigurationError("urls must be a list of URLs, not one string")
+    given = {
+        name: value
+        for name, value in base.items()
+        if name not in ("host", "port") and value != _SIGNATURE.parameters[name].default
+    }
+    options: list[dict[str, object]] = []
+    for url in urls:
+        endpoint = dict(base, port=None)
+        endpoint.update(parse_url(url))
+        endpoint.update(given)  # as with connect_from_url, keyword arguments win
+        options.append(endpoint)
+    return Endpoints(options)
 
 
 _SIGNATURE = inspect.signature(connect_amqp)
