@@ -24,6 +24,7 @@ import anyio
 import anyio.lowlevel
 
 from .. import exceptions
+from .._channel import Channel
 from .._channel_base import Arguments, Returned
 from .._consumer import ConsumerCallback
 from .._messages import Payload, Properties
@@ -102,12 +103,14 @@ class RobustChannel(RobustDeclareMethods):
 
         :raises EmptyQueueError: when the queue has no ready message
         """
-        while True:
-            offset = self._offset
-            result = await self._run(lambda inner: inner.basic_get(queue_name, no_ack))
-            if self._offset == offset:
-                break
-        result["delivery_tag"] += offset
+
+        async def get(inner: Channel) -> dict[str, Any]:
+            offset = self._offset  # that of *inner*, the current plain channel
+            result = await inner.basic_get(queue_name, no_ack)
+            result["delivery_tag"] += offset
+            return result
+
+        result = await self._run(get)
         self.delivered(result["delivery_tag"])
         return result
 

@@ -262,3 +262,23 @@ async def test_stale_ack_is_dropped_and_logged(
         f"dropping basic.{what} of delivery tag {first.delivery_tag} from an earlier connection"
         for what in ("ack", "nack", "reject")
     ]
+
+
+async def test_basic_get_tags_are_offset_too(proxied_broker: ProxiedBroker) -> None:
+    queue = proxied_broker.target.queue_name("get")
+    with anyio.fail_after(20):
+        async with proxied_broker.robust() as conn:
+            chan = await conn.channel()
+            await chan.queue_declare(queue)
+            await chan.confirm_select()
+            await chan.publish(b"a", "", queue)
+            first = await chan.basic_get(queue)
+            await cut_and_wait(proxied_broker, conn)
+            second = await chan.basic_get(queue)  # "a" again: it was not acknowledged
+            assert (second["message"], second["redelivered"]) == (b"a", True)
+            assert second["delivery_tag"] > first["delivery_tag"]
+            await chan.basic_ack(first["delivery_tag"])  # stale: dropped
+            await chan.basic_ack(second["delivery_tag"])
+            with pytest.raises(async_amqp.EmptyQueueError):
+                await chan.basic_get(queue)
+            assert chan.is_open
