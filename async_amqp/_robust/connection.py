@@ -270,7 +270,9 @@ class RobustConnection:
                     "no connection for %.3gs (reconnect_timeout): giving up", self.reconnect_timeout
                 )
                 raise exceptions.ReconnectTimeoutError(
-                    0, f"no connection within reconnect_timeout={self.reconnect_timeout}s: {error}"
+                    0,
+                    f"no connection within reconnect_timeout={self.reconnect_timeout}s: "
+                    f"{str(error) or type(error).__name__}",
                 ) from error
             delay = min(delay, remaining)
         logger.info("reconnecting in %.3gs", delay)

@@ -282,3 +282,18 @@ async def test_basic_get_tags_are_offset_too(proxied_broker: ProxiedBroker) -> N
             with pytest.raises(async_amqp.EmptyQueueError):
                 await chan.basic_get(queue)
             assert chan.is_open
+
+
+async def test_close_inside_the_block_stops_reconnecting(proxied_broker: ProxiedBroker) -> None:
+    proxy = proxied_broker.proxy
+    with anyio.fail_after(20):
+        async with proxied_broker.robust() as conn:
+            chan = await conn.channel()
+            await conn.close()
+            assert not conn.is_open
+            assert not conn.is_connected
+            await wait_until(lambda: proxy.active == 0)
+            with pytest.raises(async_amqp.ConnectionClosedError):
+                await chan.queue_declare("")
+            await conn.close()  # a second close does nothing
+        assert proxy.accepted == 1

@@ -97,7 +97,8 @@ async def test_unreachable_broker_raises_after_reconnect_timeout() -> None:
             ):
                 pytest.fail("connected to nothing")
         assert anyio.current_time() - started >= 0.3
-        assert isinstance(caught.value.__cause__, async_amqp.ConnectionLostError)
+        # the last attempt was refused, or cut short by the deadline
+        assert isinstance(caught.value.__cause__, async_amqp.ConnectionLostError | TimeoutError)
 
 
 async def test_broker_gone_after_connecting_raises_after_reconnect_timeout(
