@@ -169,6 +169,9 @@ class RobustChannelBase:
             await inner.basic_qos(*self._qos)
         if self._confirming:
             await inner.confirm_select()
+        if not self.is_open:  # closed by the user meanwhile
+            await inner.close()
+            return
         self._inner, self._generation = inner, generation
         for consumer in list(self._consumers):
             consumer.renamed(renamed)

@@ -96,6 +96,9 @@ class RobustConsumer:
             if self._generation == generation:
                 self._generation = previous
             raise
+        if not self.active:  # stopped while it was being started: cancel it again
+            await consumer.__aexit__(None, None, None)
+            return
         self._inner = consumer
         self._offset = offset
         self.consumer_tag = consumer.consumer_tag
