@@ -160,6 +160,16 @@ class RobustConnection:
         if scope is not None and not self._serving:
             scope.cancel()
 
+    def _shield_supervisor(self) -> None:
+        """From now on only :meth:`_stop_supervisor` stops the supervisor.
+
+        A cancellation from outside the block would otherwise also cancel the plain
+        connection's reader, and its graceful close would wait in vain for close-ok.
+        """
+        scope = self._supervisor_scope
+        if scope is not None:
+            scope.shield = True
+
     async def close(self) -> None:
         """Close the connection and stop reconnecting; the rest of the block keeps running."""
         self._closed_by_user = True
@@ -228,18 +238,20 @@ class RobustConnection:
     # -- the supervisor -------------------------------------------------------------------
 
     async def _supervise(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        with anyio.CancelScope() as scope:
-            self._supervisor_scope = scope
-            try:
-                await self._connect_forever(task_status)
-            except Exception as error:
-                if not self._started and self._fatal is None:
-                    self._fatal = error
-                    self._finish(error)
-                    raise  # the first connection failed: __aenter__ raises it
-                self._give_up(error)
-        self._supervisor_scope = None
-        self._finish(exceptions.ConnectionClosedError(0, "connection closed by the client"))
+        try:
+            with anyio.CancelScope() as scope:
+                self._supervisor_scope = scope
+                try:
+                    await self._connect_forever(task_status)
+                except Exception as error:
+                    if not self._started and self._fatal is None:
+                        self._fatal = error
+                        self._finish(error)
+                        raise  # the first connection failed: __aenter__ raises it
+                    self._give_up(error)
+        finally:  # also when cancelled from outside before the first connection
+            self._supervisor_scope = None
+            self._finish(exceptions.ConnectionClosedError(0, "connection closed by the client"))
 
     async def _connect_forever(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Connect, recover, serve until lost; again and again until stopped or given up."""
@@ -313,6 +325,7 @@ class RobustConnection:
                 if not self._started:
                     self._started = True
                     task_status.started()
+                    self._shield_supervisor()
                 self._serving = True
                 try:
                     await self._stop.wait()

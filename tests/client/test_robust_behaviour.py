@@ -303,3 +303,38 @@ async def test_close_inside_the_block_stops_reconnecting(proxied_broker: Proxied
                 await chan.queue_declare("")
             await conn.close()  # a second close does nothing
         assert proxy.accepted == 1
+
+
+@pytest.mark.parametrize("connected", [True, False])
+async def test_cancelling_the_block_from_outside_leaves_at_once(
+    proxied_broker: ProxiedBroker, connected: bool
+) -> None:
+    from async_amqp._robust.connection import CLOSE_TIMEOUT
+
+    proxy = proxied_broker.proxy
+    # Well under the close timeout: leaving must not wait for a close-ok nobody reads.
+    with anyio.fail_after(CLOSE_TIMEOUT - 2):
+        with anyio.move_on_after(0.3) as scope:
+            async with proxied_broker.robust() as conn:
+                chan = await conn.channel()
+                if not connected:
+                    proxy.refusing = True
+                    proxy.cut()
+                await chan.queue_declare("", exclusive=True)
+                await anyio.sleep_forever()
+        assert scope.cancelled_caught
+        assert not conn.is_open
+        await wait_until(lambda: proxy.active == 0)
+
+
+async def test_cancelling_the_first_connection_attempts(proxied_broker: ProxiedBroker) -> None:
+    proxy = proxied_broker.proxy
+    proxy.refusing = True
+    robust = proxied_broker.robust()
+    with anyio.fail_after(10), anyio.move_on_after(0.2) as scope:
+        async with robust:
+            pytest.fail("connected through a proxy that refuses")
+    assert scope.cancelled_caught
+    assert not robust.is_open
+    with pytest.raises(async_amqp.ConnectionClosedError):
+        await robust.wait_connected()
