@@ -21,7 +21,10 @@ async def cut_and_wait(target: ProxiedBroker, conn: async_amqp.RobustConnection)
     await conn.wait_connected(after_generation=generation)
 
 
-async def test_forced_close_320_is_recovered(fake_broker: FakeBroker) -> None:
+async def test_forced_close_320_is_recovered(
+    fake_broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="async_amqp.robust")
     with anyio.fail_after(10):
         async with async_amqp.connect_robust(urls=[fake_broker.url], **FAST) as conn:
             chan = await conn.channel()
@@ -32,6 +35,13 @@ async def test_forced_close_320_is_recovered(fake_broker: FakeBroker) -> None:
             declared = await chan.queue_declare("q-forced", passive=True)
             assert declared is not None
             assert declared["message_count"] == 1
+    address = f"127.0.0.1:{fake_broker.port}/"
+    states = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert states[0] == f"connected to {address} (generation 1)"
+    assert states[1] == (f"connection to {address} lost: 320 CONNECTION_FORCED - restart")
+    assert states[2].startswith("reconnecting in ")
+    assert states[3] == f"connected to {address} (generation 2)"
+    assert states[4].startswith("recovered 1 channel(s) and 1 topology entries in ")
 
 
 async def test_hard_error_caused_by_the_user_is_raised(proxied_broker: ProxiedBroker) -> None:
