@@ -222,7 +222,7 @@ async def test_leaving_the_block_leaves_nothing_behind(proxied_broker: ProxiedBr
         await wait_until(lambda: proxy.active == 0)
         kinds = [event.kind async for event in events]
     assert kinds[-1] is EventKind.CLOSED
-    await wait_until(lambda: _task_count() == before)  # the broker's session ends too
+    await wait_until(lambda: _task_count() <= before)  # a leak would stay above
     with pytest.raises(async_amqp.ConnectionClosedError):
         await chan.publish(b"too late", "", queue.name)
 
