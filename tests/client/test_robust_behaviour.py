@@ -207,6 +207,7 @@ async def test_callback_consumer_continues_across_a_cut(proxied_broker: ProxiedB
 
 async def test_leaving_the_block_leaves_nothing_behind(proxied_broker: ProxiedBroker) -> None:
     proxy = proxied_broker.proxy
+    await anyio.wait_all_tasks_blocked()  # the fixtures' listeners have all started
     before = _task_count()
     robust = proxied_broker.robust()
     with anyio.fail_after(20), robust.events() as events:
