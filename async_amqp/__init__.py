@@ -5,6 +5,7 @@ from ._connect import connect_amqp, connect_from_url, parse_url
 from ._connection import AmqpProtocol
 from ._consumer import BasicListener, Consumer
 from ._messages import Envelope, Properties, ReturnEnvelope
+from ._results import ExchangeDeclareResult, MessageCountResult, QueueDeclareResult
 from ._robust import (
     ConnectionEvent,
     DeclaredQueue,
@@ -23,6 +24,7 @@ from .exceptions import (
     AsyncAmqpException,
     AuthenticationError,
     BrokerInternalError,
+    BrokerUnreachableError,
     ChannelClosed,
     ChannelClosedError,
     ChannelNotRecoveredError,
@@ -73,6 +75,7 @@ __all__ = [
     "AuthenticationError",
     "BasicListener",
     "BrokerInternalError",
+    "BrokerUnreachableError",
     "Channel",
     "ChannelClosed",
     "ChannelClosedError",
@@ -94,9 +97,11 @@ __all__ = [
     "EmptyQueueError",
     "Envelope",
     "EventKind",
+    "ExchangeDeclareResult",
     "FrameError",
     "HeartbeatTimeoutError",
     "InvalidChannelError",
+    "MessageCountResult",
     "MessageReturnedError",
     "NoChannelAvailable",
     "NoChannelAvailableError",
@@ -109,6 +114,7 @@ __all__ = [
     "PublishFailed",
     "PublishFailedError",
     "PublishNotConfirmedError",
+    "QueueDeclareResult",
     "ReconnectTimeoutError",
     "ResourceError",
     "ResourceLockedError",

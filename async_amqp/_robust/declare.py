@@ -7,6 +7,7 @@ Each successful declaration or binding is recorded in the connection's
 from __future__ import annotations
 
 from .._channel_base import Arguments
+from .._results import ExchangeDeclareResult, MessageCountResult
 from .channel_base import RobustChannelBase
 from .topology import DeclaredQueue, RecordedBinding, RecordedExchange, RecordedQueue
 
@@ -25,7 +26,7 @@ class RobustDeclareMethods(RobustChannelBase):
         arguments: Arguments = None,
         *,
         internal: bool = False,
-    ) -> dict[str, str] | None:
+    ) -> ExchangeDeclareResult | None:
         """Declare an exchange; it is declared again after every reconnect (unless passive)."""
         result = await self._run(
             lambda inner: inner.exchange_declare(
@@ -147,7 +148,7 @@ class RobustDeclareMethods(RobustChannelBase):
         if_empty: bool = False,
         no_wait: bool = False,
         arguments: Arguments = None,
-    ) -> dict[str, int] | None:
+    ) -> MessageCountResult | None:
         """Delete a queue and forget it (and its bindings) for recovery."""
         result = await self._run(
             lambda inner: inner.queue_delete(queue_name, if_unused, if_empty, no_wait, arguments)
@@ -193,7 +194,9 @@ class RobustDeclareMethods(RobustChannelBase):
         )
         return result
 
-    async def queue_purge(self, queue_name: str, no_wait: bool = False) -> dict[str, int] | None:
+    async def queue_purge(
+        self, queue_name: str, no_wait: bool = False
+    ) -> MessageCountResult | None:
         """Purge a queue (not repeated when the connection is lost under it: that raises)."""
         return await self._run(
             lambda inner: inner.queue_purge(queue_name, no_wait), repeatable=False
