@@ -324,6 +324,38 @@ class TLSError(ConnectionClosedError):
         self.__cause__ = cause
 
 
+class ReconnectTimeoutError(ConnectionLostError):
+    """``connect_robust`` gave up: no connection could be made within ``reconnect_timeout``.
+
+    The last attempt's error is the ``__cause__``.
+    """
+
+    default_text = "no connection within reconnect_timeout"
+
+
+class PublishNotConfirmedError(AmqpError):
+    """A confirm-mode publish was sent, but the connection was lost before the broker
+    confirmed it (``connect_robust``): the message may or may not have reached the queue.
+
+    Publish it again to be sure (at-least-once: the queue may then hold it twice).
+    The connection error is the ``__cause__``.
+    """
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(f"publish not confirmed: the connection was lost ({reason})")
+        self.reason = reason
+
+
+class ChannelNotRecoveredError(ChannelClosedError):
+    """``connect_robust`` could not re-open this channel or replay its state after a reconnect.
+
+    The broker's refusal is the ``__cause__`` (e.g. a queue of the same name now exists
+    with other arguments).
+    """
+
+    default_text = "channel not recovered after a reconnect"
+
+
 _CHANNEL_ERRORS: dict[int, type[ChannelClosedError]] = {
     403: AccessRefusedError,
     404: NotFoundError,
@@ -405,6 +437,7 @@ __all__ = [
     "BrokerInternalError",
     "ChannelClosed",
     "ChannelClosedError",
+    "ChannelNotRecoveredError",
     "CommandInvalidError",
     "ConfigurationError",
     "ConnectionBlockedError",
@@ -434,6 +467,8 @@ __all__ = [
     "ProtocolViolationError",
     "PublishFailed",
     "PublishFailedError",
+    "PublishNotConfirmedError",
+    "ReconnectTimeoutError",
     "ResourceError",
     "ResourceLockedError",
     "SynchronizationError",
