@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import logging
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pamqp import commands
@@ -25,6 +26,10 @@ from ._core.client import ConnectionUnavailable
 from ._core.client_channel import ChannelUnavailable
 from ._core.wire import make_method
 from ._declare import DeclareMethods
+from ._timeouts import CLOSE_TIMEOUT, close_timeout
+
+if TYPE_CHECKING:
+    from ._connection import AmqpProtocol
 
 logger = logging.getLogger("async_amqp")
 
@@ -92,9 +97,7 @@ class Channel(DeclareMethods, BasicMethods):
             callback=callback,
         )
         await self._start_consumer(consumer)
-        task_group = self.protocol._task_group
-        assert task_group is not None
-        task_group.start_soon(self.protocol._guard, lambda: self._run_callback(consumer))
+        self.protocol._start_task(lambda: self._run_callback(consumer))
         return {"consumer_tag": consumer.consumer_tag}
 
     async def _run_callback(self, consumer: Consumer) -> None:
@@ -137,15 +140,25 @@ class Channel(DeclareMethods, BasicMethods):
             self.channel_id,
         )
 
-    async def _stop_consumer(self, consumer: Consumer) -> None:
-        """Cancel *consumer* and give its unprocessed messages back to the queue."""
+    async def _stop_consumer(self, consumer: Consumer, bound: float = CLOSE_TIMEOUT) -> None:
+        """Cancel *consumer* and give its unprocessed messages back to the queue.
+
+        Waits at most *timeout* for the broker's cancel-ok; past it the consumer is
+        dropped here (what the broker still sends it is rejected back to the queue).
+        """
         with anyio.CancelScope(shield=True):
             tag = consumer.consumer_tag
             if self.is_open and self.protocol.is_open and tag in self._consumers:
-                with contextlib.suppress(
-                    exceptions.ChannelClosedError, exceptions.ConnectionClosedError
+                with (
+                    anyio.move_on_after(bound),
+                    contextlib.suppress(
+                        exceptions.ChannelClosedError, exceptions.ConnectionClosedError
+                    ),
                 ):
                     await self.basic_cancel(tag)
+                if self._consumers.get(tag) is consumer:  # no cancel-ok in time
+                    del self._consumers[tag]
+                    self._orphan(tag, consumer.no_ack)
             consumer._finish()
             logger.debug("consumer %r stopped (channel %s)", tag, self.channel_id)
             unprocessed = consumer._take_unprocessed()
@@ -171,3 +184,31 @@ class Channel(DeclareMethods, BasicMethods):
             return {"consumer_tag": consumer_tag}
         reply = await self._call(commands.Basic.Cancel(consumer_tag))
         return {"consumer_tag": checked_reply(reply, commands.Basic.CancelOk).consumer_tag or ""}
+
+
+class _ChannelContext:
+    """``async with conn.new_channel() as chan``: opens, then closes the channel.
+
+    The close on the way out is shielded and bounded (shorter when the block was
+    cancelled, see :mod:`._timeouts`).
+    """
+
+    def __init__(self, connection: AmqpProtocol, kwargs: dict[str, Any]) -> None:
+        self._connection = connection
+        self._kwargs = kwargs
+        self._channel: Channel | None = None
+
+    async def __aenter__(self) -> Channel:
+        self._channel = await self._connection.channel(**self._kwargs)
+        return self._channel
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(close_timeout(exc_info[0])),
+            contextlib.suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
+        ):
+            await channel.close()

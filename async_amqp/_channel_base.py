@@ -112,10 +112,23 @@ class _ChannelBase:
         try:
             reply: ev.ReplyArrived = await waiter.wait()
         except BaseException:
-            self._core.abandon(self.channel_id, slot)
-            self.protocol._wake_writer()
+            self._give_up(slot, waiter)
             raise
         return reply
+
+    def _give_up(self, slot: PendingReply, waiter: Waiter) -> None:
+        """The caller of *slot* stopped waiting (cancelled): drop the request, or undo its reply.
+
+        The reply may already be in *waiter*: the reader handed it over, but the caller
+        was cancelled before it ran again and will never see it. That reply is undone
+        exactly like one that arrives after the caller gave up.
+        """
+        reply = waiter.delivered
+        if isinstance(reply, ev.ReplyArrived):
+            self._undo_abandoned(reply, waiter.context)
+            return
+        self._core.abandon(self.channel_id, slot)
+        self.protocol._wake_writer()
 
     async def _send(self, method: Frame) -> None:
         """Send a method that gets no reply."""
@@ -138,15 +151,11 @@ class _ChannelBase:
     def _on_reply(self, slot: PendingReply, event: ev.ReplyArrived) -> None:
         waiter = slot.waiter
         method = event.method
-        if isinstance(method, commands.Basic.ConsumeOk) and waiter is not None:
-            consumer: Consumer = waiter.context
-            tag = method.consumer_tag or ""
-            if slot.abandoned:
-                self._orphan(tag, consumer.no_ack)
-                self._core.send(self.channel_id, commands.Basic.Cancel(tag, nowait=True))
-                return
-            consumer.consumer_tag = tag
-            self._consumers[tag] = consumer
+        if isinstance(method, commands.Basic.ConsumeOk):
+            if waiter is not None and not slot.abandoned:
+                consumer: Consumer = waiter.context
+                consumer.consumer_tag = tag = method.consumer_tag or ""
+                self._consumers[tag] = consumer
         elif isinstance(method, commands.Basic.CancelOk):
             tag = method.consumer_tag or ""
             consumer_gone = self._consumers.pop(tag, None)
@@ -155,28 +164,57 @@ class _ChannelBase:
                 consumer_gone._finish()
         if slot.abandoned:
             self._undo_abandoned(event, waiter.context if waiter is not None else None)
-            return
-        if waiter is not None:
+        elif waiter is not None:
             waiter.set_result(event)
 
     def _orphan(self, consumer_tag: str, no_ack: bool) -> None:
         self._orphans[consumer_tag] = no_ack
 
     def _undo_abandoned(self, event: ev.ReplyArrived, context: Any) -> None:
+        """Undo what a reply nobody will see did on the broker for us.
+
+        A channel opened is closed, a consumer started is cancelled (what it was sent is
+        requeued), a fetched message is rejected back to its queue. When the channel or
+        the connection is already going away the broker does all this itself.
+        """
         method = event.method
-        if isinstance(method, commands.Channel.OpenOk):
-            self._request_close()
-        elif isinstance(method, commands.Basic.GetOk):
-            if context:  # no_ack: the broker already forgot the message
-                logger.warning(
-                    "a cancelled basic_get(no_ack=True) on channel %s lost a message from %r",
-                    self.channel_id,
-                    method.routing_key,
-                )
-            else:
+        try:
+            if isinstance(method, commands.Channel.OpenOk):
+                self._request_close()
+            elif isinstance(method, commands.Basic.ConsumeOk):
+                self._drop_consumer(method.consumer_tag or "", context)
+            elif isinstance(method, commands.Basic.GetOk):
+                self._give_back(method, no_ack=bool(context))
+        except (ChannelUnavailable, ConnectionUnavailable):
+            return
+        self.protocol._wake_writer()
+
+    def _drop_consumer(self, consumer_tag: str, consumer: Consumer | None) -> None:
+        """Cancel a consumer nobody listens to; requeue what it buffered (and is sent later)."""
+        no_ack = consumer.no_ack if consumer is not None else True
+        self._orphan(consumer_tag, no_ack)
+        self._core.send(self.channel_id, commands.Basic.Cancel(consumer_tag, nowait=True))
+        if consumer is None:
+            return
+        if self._consumers.get(consumer_tag) is consumer:
+            del self._consumers[consumer_tag]
+        consumer._finish()
+        for _body, envelope, _properties in consumer._take_unprocessed():
+            if not no_ack:
                 self._core.send(
-                    self.channel_id, commands.Basic.Reject(method.delivery_tag, requeue=True)
+                    self.channel_id, commands.Basic.Reject(envelope.delivery_tag, requeue=True)
                 )
+
+    def _give_back(self, method: commands.Basic.GetOk, *, no_ack: bool) -> None:
+        """Reject a fetched message nobody will see back to its queue."""
+        if no_ack:  # the broker already forgot the message
+            logger.warning(
+                "a cancelled basic_get(no_ack=True) on channel %s lost a message from %r",
+                self.channel_id,
+                method.routing_key,
+            )
+            return
+        self._core.send(self.channel_id, commands.Basic.Reject(method.delivery_tag, requeue=True))
 
     def _on_delivered(self, event: ev.MessageDelivered) -> None:
         method = event.method

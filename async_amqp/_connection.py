@@ -6,6 +6,9 @@ buffers, never awaiting user code), the writer (drains whatever the core has
 buffered in one ``send``) and the heartbeat clock. None of them raises into
 the task group: a fatal error is recorded, every waiter is failed with it, the
 group is cancelled, and the error is raised out of the ``async with`` as itself.
+They are shielded from cancellation that comes from outside (a deadline around
+the block, a cancelled task group): leaving the block runs a bounded close
+handshake, and only the connection stops them, once that handshake is over.
 What the tasks learn (core events, end of stream, fatal errors) is handled by
 the base class in :mod:`._connection_events`.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
@@ -23,7 +26,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from . import exceptions
-from ._channel import Channel
+from ._channel import Channel, _ChannelContext
 from ._connection_events import _ConnectionEvents
 from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
 from ._core.client_channel import ChannelUnavailable
@@ -38,6 +41,7 @@ from ._opening import (
     handshake_stage,
     violation_error,
 )
+from ._timeouts import CLOSE_TIMEOUT, FLUSH_TIMEOUT, close_timeout
 from ._version import __version__
 from ._waiter import Waiter
 
@@ -46,8 +50,6 @@ logger = logging.getLogger("async_amqp")
 #: Publishers wait for the writer once this many bytes are buffered.
 HIGH_WATER = 1 << 20
 READ_SIZE = 1 << 18
-#: How long a graceful close waits for the broker's close-ok.
-CLOSE_TIMEOUT = 5.0
 #: Calls that complete without waiting (publish, ack, a buffered delivery) let other
 #: tasks run every this many calls: often enough to be fair, rarely enough that the
 #: writer sends many frames per system call.
@@ -114,6 +116,7 @@ class AmqpProtocol(_ConnectionEvents):
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
         self._task_scopes: set[anyio.CancelScope] = set()
+        self._writer_done = anyio.Event()
         self._trace = FrameTrace.pair(CLIENT_FRAMES, f"{host}:{port}")  # None: off
 
     # -- public attributes ------------------------------------------------------
@@ -186,19 +189,23 @@ class AmqpProtocol(_ConnectionEvents):
         try:
             async with _single_errors(), anyio.create_task_group() as task_group:
                 self._task_group = task_group
-                task_group.start_soon(self._guard, self._write_loop)
-                task_group.start_soon(self._guard, self._read_loop)
+                self._start_task(self._write_loop, shield=True)
+                self._start_task(self._read_loop, shield=True)
+                exc_type: type[BaseException] | None = None
                 try:
                     self._core.initiate()
                     self._wake_writer()
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
                         await self._opened.wait()
-                    task_group.start_soon(self._guard, self._heartbeat_loop)
+                    self._start_task(self._heartbeat_loop, shield=True)
                     yield self
+                except BaseException as error:
+                    exc_type = type(error)
+                    raise
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._shutdown()
-                    task_group.cancel_scope.cancel()
+                        await self._shutdown(close_timeout(exc_type))
+                    self._stop_tasks()
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(stream)
@@ -207,14 +214,22 @@ class AmqpProtocol(_ConnectionEvents):
         if fatal is not None and not self._closed_by_client:
             raise fatal from fatal.__cause__  # not "during handling of Cancelled"
 
-    async def _shutdown(self) -> None:
-        """Close gracefully if still open; fail whatever is pending either way."""
-        await self._close_handshake(wait=True)
-        self._end(
-            exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
-        )
+    async def _shutdown(self, bound: float = CLOSE_TIMEOUT) -> None:
+        """Close gracefully if still open; fail whatever is pending; let the writer finish.
 
-    async def _close_handshake(self, *, wait: bool) -> None:
+        The writer sends what is still queued (our close, or the close-ok answering the
+        broker's close) before the tasks are stopped and the socket is closed.
+        """
+        await self._close_handshake(wait=True, bound=bound)
+        self._end(
+            exceptions.ConnectionClosedError(0, "connection closed by the client"),
+            clean=True,
+            keep_output=self._core.state in (ConnectionState.CLOSING, ConnectionState.CLOSED),
+        )
+        with anyio.move_on_after(FLUSH_TIMEOUT):
+            await self._writer_done.wait()
+
+    async def _close_handshake(self, *, wait: bool, bound: float = CLOSE_TIMEOUT) -> None:
         """Close every channel and the connection, waiting (bounded) for close-ok."""
         if self._fatal is not None or self._core.state is not ConnectionState.OPEN:
             return
@@ -225,7 +240,7 @@ class AmqpProtocol(_ConnectionEvents):
         self._core.close(200, "Normal shutdown", waiter)
         self._wake_writer()
         if wait:
-            with anyio.move_on_after(CLOSE_TIMEOUT):
+            with anyio.move_on_after(bound):
                 await waiter.wait()
 
     async def close(self, no_wait: bool = False) -> None:
@@ -239,14 +254,32 @@ class AmqpProtocol(_ConnectionEvents):
         with anyio.CancelScope(shield=True):
             await self._close_handshake(wait=not no_wait)
         self._end(
-            exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
+            exceptions.ConnectionClosedError(0, "connection closed by the client"),
+            clean=True,
+            keep_output=True,
         )
+        with anyio.CancelScope(shield=True), anyio.move_on_after(FLUSH_TIMEOUT):
+            await self._writer_done.wait()
+        self._stop_tasks(block=False)
+
+    def _start_task(self, loop: Callable[[], Any], *, shield: bool = False) -> None:
+        """Start one of the connection's tasks; *shield*: only the connection stops it."""
+        scope = anyio.CancelScope(shield=shield)
+        self._task_scopes.add(scope)  # before it runs, so stopping the tasks always reaches it
+        assert self._task_group is not None
+        self._task_group.start_soon(self._guard, loop, scope)
+
+    def _stop_tasks(self, *, block: bool = True) -> None:
+        """Stop the connection's tasks (and, with *block*, the rest of the ``async with``)."""
         for scope in list(self._task_scopes):
             scope.cancel()
+        if block and self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
 
-    async def _guard(self, loop: Callable[[], Any]) -> None:
+    async def _guard(self, loop: Callable[[], Any], scope: anyio.CancelScope | None = None) -> None:
         """Run one of the connection's tasks; an error in it is fatal, never swallowed."""
-        with anyio.CancelScope() as scope:
+        scope = scope or anyio.CancelScope()
+        with scope:
             self._task_scopes.add(scope)
             try:
                 await loop()
@@ -261,14 +294,21 @@ class AmqpProtocol(_ConnectionEvents):
         self._send_wanted.set()
 
     async def _write_loop(self) -> None:
+        try:
+            await self._write_until_done()
+        finally:
+            self._writer_done.set()
+
+    async def _write_until_done(self) -> None:
+        """Send what the core buffers; once the connection has ended, send what is left."""
         stream = self._stream
         assert stream is not None
         core = self._core
         while True:
             if not core.has_data_to_send:
+                self._drained.set()
                 if self._fatal is not None:
                     return
-                self._drained.set()
                 self._send_wanted = anyio.Event()
                 await self._send_wanted.wait()
                 continue
@@ -415,7 +455,7 @@ class AmqpProtocol(_ConnectionEvents):
         try:
             await waiter.wait()
         except BaseException:
-            self._core.abandon(channel_id, slot)  # channel.open is always on the wire
+            channel._give_up(slot, waiter)  # the open-ok, if it came, closes the channel
             raise
         return channel
 
@@ -438,30 +478,6 @@ async def _single_errors() -> AsyncIterator[None]:
             raise
         error = group.exceptions[0]
         raise error from error.__cause__
-
-
-class _ChannelContext:
-    """``async with conn.new_channel() as chan``: opens, then closes the channel."""
-
-    def __init__(self, connection: AmqpProtocol, kwargs: dict[str, Any]) -> None:
-        self._connection = connection
-        self._kwargs = kwargs
-        self._channel: Channel | None = None
-
-    async def __aenter__(self) -> Channel:
-        self._channel = await self._connection.channel(**self._kwargs)
-        return self._channel
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        channel = self._channel
-        if channel is None or not channel.is_open:
-            return
-        with (
-            anyio.CancelScope(shield=True),
-            anyio.move_on_after(CLOSE_TIMEOUT),
-            suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
-        ):
-            await channel.close()
 
 
 __all__ = ["AmqpProtocol"]

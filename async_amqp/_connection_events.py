@@ -50,14 +50,23 @@ class _ConnectionEvents:
 
     # -- fatal errors (from any task) -------------------------------------------------
 
-    def _end(self, error: BaseException, *, clean: bool) -> None:
-        """Fail every waiter, consumer and channel with *error* (once)."""
+    def _end(self, error: BaseException, *, clean: bool, keep_output: bool = False) -> None:
+        """Fail every waiter, consumer and channel with *error* (once).
+
+        :param keep_output: the stream still works: the writer sends what is queued
+            (our connection.close, or the close-ok that answers the broker's) before
+            it stops, instead of dropping it
+        """
         if self._fatal is not None:
             return
         if clean:
             logger.info("connection to %s:%s closed: %s", self.host, self.port, error)
         self._fatal = error
-        self._core.connection_lost()
+        if not keep_output:
+            self._core.connection_lost()
+        close_waiter = self._core.close_waiter
+        if close_waiter is not None:
+            close_waiter.set_result(None)  # nothing will answer our close any more
         self._opened.set_error(error)
         for closed in self._core.drain_channels():
             channel = self._channels.get(closed.channel_id)
@@ -76,8 +85,11 @@ class _ConnectionEvents:
         self._send_wanted.set()
         self._drained.set()
 
-    def _die(self, error: BaseException) -> None:
-        """A fatal error: record it, fail everything, and stop the connection's tasks."""
+    def _die(self, error: BaseException, *, keep_output: bool = False) -> None:
+        """A fatal error: record it, fail everything, and stop the ``async with`` block.
+
+        The block's exit stops the connection's tasks once the writer is done.
+        """
         if self._fatal is None:
             logger.info(
                 "connection to %s:%s ended: %s: %s",
@@ -86,7 +98,7 @@ class _ConnectionEvents:
                 type(error).__name__,
                 error,
             )
-        self._end(error, clean=False)
+        self._end(error, clean=False, keep_output=keep_output)
         if self._task_group is not None:
             self._task_group.cancel_scope.cancel()
 
@@ -223,11 +235,8 @@ class _ConnectionEvents:
             event.method_id,
             during_login=during_login,
         )
-        if self._closed_by_client:
-            waiter = self._core.close_waiter
-            if waiter is not None:
-                waiter.set_result(None)
-        self._die(error)
+        # the core queued close-ok: the writer sends it before the socket is closed
+        self._die(error, keep_output=True)
 
     def _on_blocked(self, event: ev.ConnectionBlocked) -> None:
         logger.info("the broker blocked publishing: %s", event.reason or "no reason given")

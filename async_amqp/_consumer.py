@@ -16,6 +16,7 @@ import anyio
 import anyio.lowlevel
 
 from ._messages import Envelope, Properties
+from ._timeouts import close_timeout
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -102,7 +103,7 @@ class Consumer:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        await self.channel._stop_consumer(self)
+        await self.channel._stop_consumer(self, close_timeout(exc_info[0]))
 
     def __aiter__(self) -> Consumer:
         return self

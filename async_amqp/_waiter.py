@@ -3,6 +3,12 @@
 anyio has no future type; this is the smallest one that suits us: the
 reader (synchronous code) calls :meth:`set_result`/:meth:`set_error`, and the
 caller awaits :meth:`wait`. Setting twice keeps the first outcome.
+
+A caller can be cancelled after the reader resolved its waiter but before it ran
+again (trio has already rescheduled the parked task with ``Cancelled``; asyncio has
+cancelled the future it waited on): ``wait`` then raises ``Cancelled`` although the
+value is there. The caller's cleanup reads :attr:`delivered` to undo what the value
+stood for.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ class Waiter:
             self.done = True
             self._error = error
             self._event.set()
+
+    @property
+    def delivered(self) -> Any:
+        """The value this waiter was resolved with; None while unresolved or when it failed."""
+        return self._value if self.done and self._error is None else None
 
     async def wait(self) -> Any:
         """Wait for the outcome; return the value or raise the error."""
