@@ -16,7 +16,8 @@ from tests.support import BrokerTarget
 
 
 async def message_count(chan: async_amqp.Channel, queue: str) -> int:
-    return (await chan.queue_declare(queue, passive=True) or {})["message_count"]
+    count: int = (await chan.queue_declare(queue, passive=True) or {})["message_count"]
+    return count
 
 
 async def test_window_publishes_everything_and_bounds_what_is_outstanding(
@@ -27,7 +28,7 @@ async def test_window_publishes_everything_and_bounds_what_is_outstanding(
     async with amqp_broker.connect() as conn, conn.new_channel() as chan:
         await chan.queue_declare(queue)
         assert not chan.publisher_confirms
-        tags = []
+        tags: list[int] = []
         async with chan.confirm_window(size=size) as window:
             assert chan.publisher_confirms  # entering the block selected confirm mode
             for index in range(count):
@@ -109,7 +110,10 @@ async def test_return_is_raised_with_its_message(amqp_broker: BrokerTarget) -> N
         assert (error.delivery_tag, error.reply_code, error.body) == (2, 312, b"lost")
         assert error.properties.message_id == "m-2"
         # every failure is kept, oldest first; only the first was raised
-        assert [(e.delivery_tag, getattr(e, "body", None)) for e in window.failures] == [
+        assert all(isinstance(e, async_amqp.MessageReturnedError) for e in window.failures)
+        assert [
+            (getattr(e, "delivery_tag", 0), getattr(e, "body", None)) for e in window.failures
+        ] == [
             (2, b"lost"),
             (3, b"also lost"),
         ]
