@@ -16,7 +16,7 @@ routing had when it scanned every binding).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from .fieldtable import BINARY_TAGS, FieldValue, erlang_term
@@ -191,9 +191,9 @@ class HeadersIndex:
         assert term is not None
         return self._by_value.setdefault((key, term), {})
 
-    @staticmethod
-    def _filing_keys(binding: Binding) -> Iterable[tuple[str, FieldValue | None]]:
-        """Where to file: one needed pair for ``all``; every pair (or name) for ``any``.
+    def _filing_keys(self, binding: Binding) -> list[tuple[str, FieldValue | None]]:
+        """Where to file: one needed pair for ``all`` (the least crowded one); every
+        pair (or name, for a void value) for ``any``.
 
         Empty when the binding must be checked against every message.
         """
@@ -205,17 +205,19 @@ class HeadersIndex:
             if key != "x-match" and (with_x or not key.startswith("x-"))
         ]
         if mode in (XMatch.ALL, XMatch.ALL_WITH_X):
-            for key, value in wanted:
-                if value.tag != "V" and _hashable_term(value) is not None:
-                    return [(key, value)]
+            valued = [
+                (len(self._by_value.get((key, term), ())), key, value)
+                for key, value in wanted
+                if value.tag != "V" and (term := _hashable_term(value)) is not None
+            ]
+            if valued:
+                _crowd, key, value = min(valued, key=lambda entry: entry[0])
+                return [(key, value)]
             return [(key, None) for key, _value in wanted[:1]]  # presence of one name
-        filed: list[tuple[str, FieldValue | None]] = []
-        for key, value in wanted:
-            if value.tag == "V" or _hashable_term(value) is None:
-                filed.append((key, None))
-            else:
-                filed.append((key, value))
-        return filed  # "any" of nothing matches nothing; it is checked (cheaply) anyway
+        return [
+            (key, None if value.tag == "V" or _hashable_term(value) is None else value)
+            for key, value in wanted
+        ]  # "any" of nothing matches nothing; it is checked (cheaply) anyway
 
 
 def _hashable_term(value: FieldValue) -> Hashable | None:
