@@ -21,6 +21,7 @@ from anyio.abc import SocketAttribute
 from . import exceptions
 from ._connection import AmqpProtocol
 from ._tls import describe_tls_error
+from ._transport import connect_tcp_fast
 
 logger = logging.getLogger("async_amqp")
 
@@ -50,6 +51,8 @@ def _stream_factory(
     host: str, port: int, ssl_context: _ssl.SSLContext | None, server_hostname: str | None
 ) -> Callable[[], Awaitable[anyio.abc.ByteStream]]:
     async def open_stream() -> anyio.abc.ByteStream:
+        if ssl_context is None and (fast := await connect_tcp_fast(host, port)) is not None:
+            return fast  # plain TCP on asyncio: see _transport
         stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
         raw = stream.extra(SocketAttribute.raw_socket)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
