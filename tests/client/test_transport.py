@@ -19,9 +19,7 @@ async def test_plain_connections_use_it_on_asyncio_only(
         assert uses_it is (anyio_backend == "asyncio")
 
 
-async def _serve_once(
-    payload: bytes, listener: anyio.abc.Listener[anyio.abc.SocketStream]
-) -> bytes:
+async def _serve_once(payload: bytes, listener: anyio.abc.SocketListener) -> bytes:
     received = b""
     async with await listener.accept() as peer:
         await peer.send(payload)
