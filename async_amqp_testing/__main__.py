@@ -3,6 +3,9 @@
 For trying a client by hand, or for tests in other languages and processes:
 the first line of standard output is the broker's URL (printed once it
 listens), logs go to standard error, and SIGINT or SIGTERM stop it cleanly.
+``--nodes N`` serves the same state on N ports (a cluster): the URL of every
+node follows the first line, one per line. SIGHUP restarts the broker (every
+client gets 320 CONNECTION_FORCED; durable state survives, as on RabbitMQ).
 With ``--tls-cert``/``--tls-key`` it listens with TLS and prints an ``amqps://``
 URL; ``--tls-ca`` checks client certificates (``--tls-verify-client`` requires
 one) and offers SASL EXTERNAL, which logs in as the certificate's CN.
@@ -19,6 +22,8 @@ from collections.abc import Sequence
 
 import anyio
 
+from async_amqp._core.trace import BROKER_FRAMES
+
 from ._broker import FakeBroker
 
 __all__ = ["build_parser", "main"]
@@ -33,15 +38,32 @@ def _user(value: str) -> tuple[str, str]:
     return name, password
 
 
+def _node_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of nodes (1 or more), got {value!r}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
         prog="python -m async_amqp_testing",
-        description="Run an AMQP 0-9-1 broker that behaves like RabbitMQ 3.10 (for tests).",
+        description="Run an AMQP 0-9-1 broker that behaves like RabbitMQ 3.10 (for tests). "
+        "The first line of standard output is its URL.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
-        "--port", type=int, default=5672, help="port to listen on (0: any free port)"
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port to listen on (default: %(default)s: a free port, named by the URL printed "
+        "first, so a local RabbitMQ on 5672 is never in the way)",
     )
     parser.add_argument(
         "--user",
@@ -58,9 +80,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VHOST",
         help="a virtual host (repeatable; default /)",
     )
-    parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat offered (seconds)")
-    parser.add_argument("--frame-max", type=int, default=131072, help="frame_max offered")
-    parser.add_argument("--channel-max", type=int, default=2047, help="channel_max offered")
+    parser.add_argument(
+        "--nodes",
+        type=_node_count,
+        metavar="N",
+        help="serve N nodes sharing one state, on ports PORT .. PORT+N-1 (free ports with "
+        "the default --port 0); their URLs follow the first line, one per line",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=60,
+        help="heartbeat offered, seconds 0..65535, 0: none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--frame-max",
+        type=int,
+        default=131072,
+        help="frame_max offered, 0 (no limit) or 4096..4294967295 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--channel-max",
+        type=int,
+        default=2047,
+        help="channel_max offered, 0..65535, 0: no limit (default: %(default)s)",
+    )
     parser.add_argument(
         "--tls-cert",
         metavar="FILE",
@@ -82,10 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="seconds a client has to complete the TLS handshake (default 5, as RabbitMQ)",
+        help="seconds a client has to complete the TLS handshake (default: %(default)s, "
+        "as RabbitMQ)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every frame (to standard error)"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every method received and sent, and trace every frame (to standard error)",
     )
     return parser
 
@@ -114,11 +162,16 @@ def _ssl_context(
     return context
 
 
-async def _serve(broker: FakeBroker) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+async def _serve(broker: FakeBroker, list_nodes: bool) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with broker.serve():
-            print(broker.url, flush=True)
+            lines = [broker.url, *broker.urls] if list_nodes else [broker.url]
+            print("\n".join(lines), flush=True)
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    logger.info("restarting on SIGHUP")
+                    await broker.restart()
+                    continue
                 logger.info("stopping on %s", signal.Signals(signum).name)
                 return
 
@@ -135,7 +188,7 @@ def _bind_error(error: BaseException) -> OSError | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the broker until SIGINT or SIGTERM; return the exit status.
+    """Run the broker until SIGINT or SIGTERM (SIGHUP restarts it); return the exit status.
 
     :param argv: command-line arguments (default: ``sys.argv[1:]``)
     """
@@ -147,7 +200,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    broker = FakeBroker(
+    if args.verbose:
+        logging.getLogger(BROKER_FRAMES).setLevel(logging.DEBUG)
+    try:
+        broker = _broker(args, ssl_context)
+    except ValueError as error:  # one line, and exit status 2 like any bad option
+        print(f"{parser.prog}: error: {_as_option(str(error))}", file=sys.stderr)
+        return 2
+    try:
+        anyio.run(_serve, broker, args.nodes is not None)
+    except BaseException as error:
+        bind_error = _bind_error(error)
+        if bind_error is None:
+            raise
+        reason = bind_error.strerror or str(bind_error)
+        ports = (
+            f"{args.port}"
+            if not args.nodes or args.nodes == 1 or not args.port
+            else (f"{args.port}-{args.port + args.nodes - 1}")
+        )
+        print(
+            f"async_amqp_testing: cannot listen on {args.host}:{ports}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _as_option(message: str) -> str:
+    """A FakeBroker setting's error, naming the command-line option instead."""
+    setting = message.split(" ", 1)[0]
+    if setting in ("heartbeat", "frame_max", "channel_max", "port", "tls_handshake_timeout"):
+        return "--" + setting.replace("_", "-") + message[len(setting) :]
+    return message
+
+
+def _broker(args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> FakeBroker:
+    """The broker the options describe.
+
+    :raises ValueError: for a setting out of range
+    """
+    return FakeBroker(
         users=dict(args.users) if args.users else None,
         vhosts=args.vhosts or None,
         heartbeat=args.heartbeat,
@@ -157,20 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         ssl_context=ssl_context,
         tls_handshake_timeout=args.tls_handshake_timeout,
+        nodes=args.nodes or 1,
     )
-    try:
-        anyio.run(_serve, broker)
-    except BaseException as error:
-        bind_error = _bind_error(error)
-        if bind_error is None:
-            raise
-        reason = bind_error.strerror or str(bind_error)
-        print(
-            f"async_amqp_testing: cannot listen on {args.host}:{args.port}: {reason}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

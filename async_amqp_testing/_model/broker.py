@@ -20,6 +20,7 @@ from .declare import random_name
 from .errors import not_allowed
 from .inspect import ConnectionInfo, VhostInfo, connection_info, vhost_info
 from .publish import REPLY_PREFIX
+from .restart import restart_broker
 from .vhost import Vhost
 
 __all__ = ["BrokerModel"]
@@ -65,6 +66,16 @@ class BrokerModel:
         """Create a vhost (with the built-in exchanges) if it does not exist."""
         if name not in self.vhosts:
             self.vhosts[name] = Vhost(self, name)
+
+    def empty_vhosts(self) -> None:
+        """Delete every queue (cancelling its consumers) and every non-``amq.*`` exchange."""
+        for vhost in self.vhosts.values():
+            for queue in list(vhost.queues.values()):
+                vhost.delete_queue(queue)
+            for exchange in list(vhost.exchanges.values()):
+                if not exchange.name.startswith("amq."):
+                    vhost.delete_exchange(exchange)
+        self.dispatch()
 
     def add_user(self, username: str, password: str, vhosts: Iterable[str] | None = None) -> None:
         """Add (or replace) a user; ``vhosts`` limits access when permissions are explicit."""
@@ -195,6 +206,14 @@ class BrokerModel:
             target.run(now)
         self.dispatch()
         return len(cancelled)
+
+    def restart(self) -> None:
+        """A broker restart: close every connection, keep only durable state.
+
+        See :mod:`.restart` for what survives (as on RabbitMQ 3.10). The wire side sends
+        each client its ``320 CONNECTION_FORCED`` close; this only changes the state.
+        """
+        restart_broker(self)
 
     # ---- inspection -------------------------------------------------------
 

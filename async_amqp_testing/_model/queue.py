@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
@@ -362,6 +362,20 @@ class Queue(QueueTypeHooks):
         self._ready_count = 0
         self._ready_bytes = 0
         return count
+
+    def keep_messages(self, keep: Callable[[QueuedMessage], bool], now: float) -> int:
+        """Keep only the ready messages *keep* accepts, in order (a broker restart).
+
+        The x-expires lease restarts at *now*. Returns how many messages were dropped
+        (silently: nothing is dead-lettered).
+        """
+        kept = [item for item in self.ready() if keep(item)]
+        dropped = self._ready_count - len(kept)
+        self.purge()
+        for item in kept:
+            self._insert(item)
+        self.last_used = now
+        return dropped
 
     def drain_consumers(self) -> list[Consumer]:
         """Detach every consumer (queue deletion); returns them."""
