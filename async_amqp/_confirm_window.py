@@ -18,23 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
 from ._messages import Payload, Properties, ReturnEnvelope
-
-
-class _TrackedPublish(Protocol):
-    def __call__(
-        self,
-        token: Any,
-        payload: Payload,
-        exchange_name: str,
-        routing_key: str,
-        properties: Properties | Mapping[str, Any] | None,
-        mandatory: bool,
-    ) -> Awaitable[int]: ...
 
 
 class _WindowEntry:
@@ -75,7 +63,10 @@ class ConfirmWindow:
     )
 
     def __init__(
-        self, size: int, publish: _TrackedPublish, start: Callable[[], Awaitable[None]]
+        self,
+        size: int,
+        publish: Callable[..., Awaitable[int]],
+        start: Callable[[], Awaitable[None]],
     ) -> None:
         if size < 1:
             raise ValueError(f"a confirm window needs a size of at least 1, not {size}")
