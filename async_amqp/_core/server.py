@@ -40,6 +40,7 @@ from .server_events import (
     ServerEvent,
     TuneAccepted,
 )
+from .server_frames import encode_deliver, encode_publisher_ack
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -138,6 +139,35 @@ class ServerConnection(FrameOutput):
         """Queue a content method (deliver, get-ok, return) with header and body frames."""
         self._outgoing.append(encode_method(channel_id, method))
         self._outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_deliver(
+        self,
+        channel_id: int,
+        consumer_tag: str,
+        delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
+        properties_payload: bytes,
+        body: bytes,
+    ) -> None:
+        """Queue a basic.deliver with its header and body frames (the delivery hot path)."""
+        outgoing = self._outgoing
+        outgoing.append(
+            encode_deliver(
+                channel_id,
+                consumer_tag.encode(),
+                delivery_tag,
+                redelivered,
+                exchange.encode(),
+                routing_key.encode(),
+            )
+        )
+        outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
+        """Queue a basic.ack confirming publishes (the confirm hot path)."""
+        self._outgoing.append(encode_publisher_ack(channel_id, delivery_tag, multiple))
 
     def send_raw(self, data: bytes) -> None:
         """Queue bytes as they are (fault injection)."""

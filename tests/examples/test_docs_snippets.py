@@ -265,6 +265,16 @@ async def confirms(snippet: Snippet, target: BrokerTarget, backend: str) -> None
     assert await ready_count(target, names["inbox"]) == 1
 
 
+@handles("confirm-window")
+async def confirm_window(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
+    names = {"inbox": target.queue_name("inbox")}
+    async with channel(target) as chan:
+        await chan.queue_declare(names["inbox"])
+        await run_fragment(snippet, names=names, namespace={"chan": chan})
+        assert chan.publisher_confirms
+    assert await ready_count(target, names["inbox"]) == 10_000
+
+
 async def _first(
     chan: async_amqp.Channel, count: int
 ) -> AsyncIterator[tuple[bytes, async_amqp.ReturnEnvelope, async_amqp.Properties]]:
