@@ -3,7 +3,8 @@
 A content header carries 14 optional properties, announced by flag bits. This
 module reads and writes them directly (pamqp builds an object and dispatches
 per field, which showed up in profiles of deliveries and RPC round trips);
-field tables and timestamps are still pamqp's. Encoding is byte-for-byte what
+field tables are decoded by :mod:`.fieldtable` (iterative: any depth), timestamps
+are still pamqp's. Encoding is byte-for-byte what
 pamqp produces: like pamqp, ``None`` and empty strings are left out.
 Short strings that are not UTF-8 are decoded with ``surrogateescape`` so one
 odd message cannot break a connection, and they re-encode to the same bytes.
@@ -15,6 +16,8 @@ import struct
 from typing import Any
 
 from pamqp import decode, encode
+
+from .fieldtable import decode_plain
 
 #: Property names in wire order, with their flag bit and AMQP type.
 FIELDS: tuple[tuple[str, int, str], ...] = (
@@ -94,7 +97,7 @@ def decode_values(payload: bytes) -> tuple[Any, ...]:
                 values.append(payload[offset])
                 offset += 1
             elif kind == "table":
-                consumed, table = decode.field_table(payload[offset:])
+                consumed, table = decode_plain(payload, offset)
                 values.append(table)
                 offset += consumed
             else:

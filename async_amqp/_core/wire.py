@@ -17,6 +17,8 @@ from pamqp.base import Frame
 
 from .erlang import binary_p, binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
+from .fieldtable import FieldTableError
+from .methods import ArgumentLayoutError, decode_arguments
 
 FRAME_METHOD: Final = 1
 FRAME_HEADER: Final = 2
@@ -298,20 +300,20 @@ def _short_string(payload: bytes, offset: int) -> tuple[str, int]:
     end = offset + 1 + payload[offset]
     if end > len(payload):
         raise IndexError("short string runs past the payload")
-    return payload[offset + 1 : end].decode(), end
+    return payload[offset + 1 : end].decode("utf-8", "surrogateescape"), end
 
 
-def _decode_deliver(payload: bytes) -> Frame:
+def _decode_deliver(payload: bytes) -> tuple[Frame, int]:
     method = commands.Basic.Deliver.__new__(commands.Basic.Deliver)
     method.consumer_tag, offset = _short_string(payload, 4)
     (method.delivery_tag,) = _s64.unpack_from(payload, offset)
     method.redelivered = bool(payload[offset + 8] & 1)
     method.exchange, offset = _short_string(payload, offset + 9)
-    method.routing_key, _ = _short_string(payload, offset)
-    return method
+    method.routing_key, end = _short_string(payload, offset)
+    return method, end
 
 
-def _decode_publish(payload: bytes) -> Frame:
+def _decode_publish(payload: bytes) -> tuple[Frame, int]:
     method = commands.Basic.Publish.__new__(commands.Basic.Publish)
     (method.ticket,) = struct.unpack_from(">H", payload, 4)
     method.exchange, offset = _short_string(payload, 6)
@@ -319,25 +321,32 @@ def _decode_publish(payload: bytes) -> Frame:
     bits = payload[offset]
     method.mandatory = bool(bits & 1)
     method.immediate = bool(bits & 2)
-    return method
+    return method, offset + 1
 
 
-def _decode_ack(payload: bytes) -> Frame:
+def _decode_ack(payload: bytes) -> tuple[Frame, int]:
     method = commands.Basic.Ack.__new__(commands.Basic.Ack)
     (method.delivery_tag,) = _s64.unpack_from(payload, 4)
     method.multiple = bool(payload[12] & 1)
-    return method
+    return method, 13
 
 
 #: Hand-written decoders for the hottest methods (tested equal to pamqp's).
 _FAST_DECODERS = {_DELIVER: _decode_deliver, _PUBLISH: _decode_publish, _ACK: _decode_ack}
 
 
-def decode_method(payload: bytes) -> Frame:
+def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
     """Decode a method frame's payload into a pamqp method object.
 
-    :raises ProtocolError: for an unknown method (RabbitMQ drops the socket without a close)
-    :raises FrameError: for truncated arguments (501, with the method's class and method id)
+    Short strings that are not UTF-8 are decoded with ``surrogateescape``; field tables
+    of any depth are decoded without recursion.
+
+    :param strict: read as RabbitMQ does: no bytes left over after the last argument, no
+        ``0`` tag in tables (pamqp reads it as void)
+    :raises ProtocolError: for an unknown method or a malformed field table in the
+        arguments (RabbitMQ drops the socket without a close)
+    :raises FrameError: for arguments that do not match the method's layout (501, with
+        the method's class and method id)
     """
     if len(payload) < 4:
         raise FrameError(f"cannot decode {binary_w(payload)}")
@@ -345,29 +354,34 @@ def decode_method(payload: bytes) -> Frame:
     fast = _FAST_DECODERS.get(index)
     if fast is not None:
         try:
-            return fast(payload)
-        except (struct.error, IndexError, UnicodeDecodeError):
+            method, end = fast(payload)
+        except (struct.error, IndexError):
             pass  # let the generic decoder produce the error
+        else:
+            if end == len(payload) or (not strict and end < len(payload)):
+                return method
     method_class = commands.INDEX_MAPPING.get(index)
     class_id, method_id = index >> 16, index & 0xFFFF
     if method_class is None:
         raise ProtocolError(503, f"unknown method {class_id}/{method_id}", send_close=False)
-    method: Frame = method_class()
     try:
-        method.unmarshal(payload[4:])
-    except (struct.error, ValueError, TypeError, IndexError) as error:
-        if str(error).startswith("Unknown type"):
-            raise ProtocolError(
-                503,
-                f"unknown field type in arguments of method {class_id}/{method_id}",
-                class_id=class_id,
-                method_id=method_id,
-                send_close=False,
-            ) from error
+        decoded, end = decode_arguments(method_class, payload, strict=strict)
+        if strict and end != len(payload):
+            raise ArgumentLayoutError("bytes left over after the arguments")
+    except ArgumentLayoutError as error:
         raise FrameError(
             f"cannot decode {binary_w(payload[4:])}", class_id=class_id, method_id=method_id
         ) from error
-    return method
+    except FieldTableError as error:
+        kind = "unknown field type" if "field type" in str(error) else "malformed field table"
+        raise ProtocolError(
+            503,
+            f"{kind} in arguments of method {class_id}/{method_id}",
+            class_id=class_id,
+            method_id=method_id,
+            send_close=False,
+        ) from error
+    return decoded
 
 
 def decode_content_header(payload: bytes) -> tuple[int, int, bytes]:

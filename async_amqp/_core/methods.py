@@ -1,0 +1,117 @@
+"""Decoding method arguments, as RabbitMQ's generated decoder reads them.
+
+pamqp's ``unmarshal`` decodes field tables recursively (a deep table raises
+``RecursionError``), refuses short strings that are not UTF-8 (RabbitMQ
+accepts and routes them) and ignores bytes left over after the last argument.
+This decoder walks pamqp's own argument metadata (names, AMQP types, in spec
+order) with offsets: short strings that are not UTF-8 are decoded with
+``surrogateescape`` (they re-encode to the same bytes), tables go through the
+iterative :mod:`.fieldtable`, and the caller learns where the arguments end.
+
+Like RabbitMQ, a payload whose layout does not match (truncated, a table
+length running past the payload, bytes left over) is one kind of error, and a
+table whose *contents* are malformed is another: RabbitMQ answers the first
+with ``501 cannot decode`` and drops the socket for the second.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final
+
+from pamqp.base import Frame
+
+from .fieldtable import decode_plain
+
+__all__ = ["ArgumentLayoutError", "decode_arguments"]
+
+
+class ArgumentLayoutError(ValueError):
+    """The arguments' layout does not match the method (RabbitMQ: 501 cannot decode)."""
+
+
+_FIXED: Final[dict[str, struct.Struct]] = {
+    "octet": struct.Struct(">B"),
+    "short": struct.Struct(">H"),
+    "long": struct.Struct(">I"),
+    "longlong": struct.Struct(">q"),  # pamqp reads longlong as signed
+}
+_U32: Final = struct.Struct(">I")
+
+# Per method class: (name, AMQP type) in spec order.
+_layouts: dict[type[Frame], tuple[tuple[str, str], ...]] = {}
+
+
+def _layout(method_class: type[Frame]) -> tuple[tuple[str, str], ...]:
+    layout = _layouts.get(method_class)
+    if layout is None:
+        layout = tuple((name, method_class.amqp_type(name)) for name in method_class.__slots__)
+        _layouts[method_class] = layout
+    return layout
+
+
+def _need(data: bytes, end: int) -> None:
+    if end > len(data):
+        raise ArgumentLayoutError("the arguments are truncated")
+
+
+def decode_arguments(
+    method_class: type[Frame], data: bytes, offset: int = 4, *, strict: bool = False
+) -> tuple[Frame, int]:
+    """Decode *method_class*'s arguments from ``data[offset:]``.
+
+    :param strict: read tables as RabbitMQ does (no ``0`` tag, which pamqp reads as void)
+
+    Tables are checked for layout first and decoded last, so a payload that is both
+    mis-sized and holds a malformed table fails as RabbitMQ's does (layout first).
+
+    :returns: ``(method, offset just past the last argument)``
+    :raises ArgumentLayoutError: when the layout does not match (truncated, overrunning)
+    :raises FieldTableError: when a table's contents are malformed
+    """
+    method = method_class.__new__(method_class)
+    tables: list[tuple[str, int]] = []
+    bit_byte = -1
+    bit_index = 0
+    for name, kind in _layout(method_class):
+        if kind == "bit":
+            if bit_byte < 0 or bit_index == 8:
+                _need(data, offset + 1)
+                bit_byte = data[offset]
+                bit_index = 0
+                offset += 1
+            setattr(method, name, bool(bit_byte & (1 << bit_index)))
+            bit_index += 1
+            continue
+        bit_byte = -1
+        value: Any
+        codec = _FIXED.get(kind)
+        if codec is not None:
+            _need(data, offset + codec.size)
+            (value,) = codec.unpack_from(data, offset)
+            offset += codec.size
+        elif kind == "shortstr":
+            _need(data, offset + 1)
+            end = offset + 1 + data[offset]
+            _need(data, end)
+            value = data[offset + 1 : end].decode("utf-8", "surrogateescape")
+            offset = end
+        else:  # longstr or table: a 32-bit length
+            _need(data, offset + 4)
+            end = offset + 4 + _U32.unpack_from(data, offset)[0]
+            _need(data, end)
+            if kind == "table":
+                tables.append((name, offset))
+                value = None
+            else:
+                raw = data[offset + 4 : end]
+                try:
+                    value = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    value = raw
+            offset = end
+        setattr(method, name, value)
+    for name, start in tables:
+        _, table = decode_plain(data, start, nul_void=not strict)
+        setattr(method, name, table)
+    return method, offset
