@@ -163,16 +163,16 @@ class FieldValue:
 Table = dict[str, FieldValue]
 
 
-def plain_timestamp(seconds: int) -> datetime.datetime:
-    """A timestamp value as the client gives it (pamqp's reading: over 2**32 means ms).
-
-    :raises FieldTableError: when it is outside :mod:`datetime`'s range
+def plain_timestamp(raw: int) -> datetime.datetime | int:
+    """A timestamp as the client gives it: pamqp's reading (over 2**32 means ms) as a UTC
+    ``datetime``, or the integer as sent when no ``datetime`` can hold it (year 10000 on,
+    e.g. microseconds since the epoch).
     """
-    stamp: float = seconds / 1000.0 if seconds > 0xFFFFFFFF else seconds
+    seconds: float = raw / 1000.0 if raw > 0xFFFFFFFF else raw
     try:
-        return datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC)
-    except (ValueError, OverflowError, OSError) as error:
-        raise FieldTableError(f"timestamp {seconds} is out of range") from error
+        return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        return raw
 
 
 def _key(data: bytes, pos: int, end: int) -> tuple[bytes, int]:

@@ -3,8 +3,7 @@
 A content header carries 14 optional properties, announced by flag bits. This
 module reads and writes them directly (pamqp builds an object and dispatches
 per field, which showed up in profiles of deliveries and RPC round trips);
-field tables are decoded by :mod:`.fieldtable` (iterative: any depth), timestamps
-are still pamqp's. Encoding is byte-for-byte what
+field tables and timestamps are still pamqp's. Encoding is byte-for-byte what
 pamqp produces: like pamqp, ``None`` and empty strings are left out.
 Short strings that are not UTF-8 are decoded with ``surrogateescape`` so one
 odd message cannot break a connection, and they re-encode to the same bytes.

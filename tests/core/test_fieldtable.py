@@ -146,16 +146,20 @@ def test_types_are_pamqps() -> None:
         table(b"\x01kA" + table(b"I\x00\x00")),
         table(b"\x01kU\x00\x00"),  # unknown tag
         struct.pack(">I", 50) + b"\x01kI\x00\x00\x00\x01",  # table length past the data
-        table(b"\x01kT" + struct.pack(">Q", 2**63)),  # outside datetime's range
     ],
 )
 def test_malformed_tables_raise_field_table_error(encoded: bytes) -> None:
     with pytest.raises(FieldTableError):
         decode_plain(encoded)
-    whole = struct.unpack_from(">I", encoded)[0] == len(encoded) - 4
-    if whole and b"T" not in encoded[5:8]:  # typed timestamps are plain integers
+    if struct.unpack_from(">I", encoded)[0] == len(encoded) - 4:
         with pytest.raises(FieldTableError):
             decode_table(encoded[4:])
+
+
+@pytest.mark.parametrize("raw", [2**63, 1_700_000_000_000_000, 2**64 - 1])
+def test_timestamps_beyond_datetime_are_the_integer_sent(raw: int) -> None:
+    _, plain = decode_plain(table(b"\x01tT" + struct.pack(">Q", raw)))
+    assert plain == {"t": raw}
 
 
 def test_nul_tag_is_void_for_pamqp_compatibility_only() -> None:
