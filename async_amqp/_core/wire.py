@@ -88,7 +88,9 @@ class FrameReader:
         frames: list[RawFrame] = []
         available = len(buffer)
         offset = 0
-        limit = self.max_frame_size - FRAME_OVERHEAD if self.max_frame_size else 0
+        # Like RabbitMQ: a payload may be as large as frame_max itself, although the error
+        # text names frame_max - 8 as the limit.
+        limit = self.max_frame_size
         view = memoryview(buffer)
         try:
             while available - offset >= 7:
@@ -102,7 +104,9 @@ class FrameReader:
                 if limit and size > limit:
                     raise FrameError(
                         frame_error_text(
-                            frame_type, b"", ("frame_too_large", str(size), str(limit))
+                            frame_type,
+                            b"",
+                            ("frame_too_large", str(size), str(limit - FRAME_OVERHEAD)),
                         )
                     )
                 end = offset + 7 + size

@@ -28,10 +28,12 @@ from async_amqp._core.fieldtable import (
     FieldTableError,
     FieldValue,
     Table,
+    decode_plain,
     decode_table,
     encode_entries,
     encode_table,
     iter_raw_table,
+    plain_timestamp,
 )
 
 __all__ = [
@@ -42,12 +44,14 @@ __all__ = [
     "FieldTableError",
     "FieldValue",
     "Table",
+    "decode_plain",
     "decode_table",
     "encode_entries",
     "encode_table",
     "erlang_term",
     "format_value",
     "iter_raw_table",
+    "plain_timestamp",
     "to_table",
     "typed",
 ]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Final
 
 from pamqp.commands import Basic
 
 from .errors import AmqpError, precondition_failed
-from .fieldtable import FieldValue, encode_entries, iter_raw_table
+from .fieldtable import FieldValue, decode_plain, encode_entries, iter_raw_table, plain_timestamp
 
 __all__ = [
     "MAX_EXPIRY_MS",
@@ -24,6 +25,7 @@ __all__ = [
     "PropertyList",
     "PropertySlot",
     "decode_properties",
+    "decode_property_list",
     "find_header",
     "header_routes",
     "parse_expiration",
@@ -55,6 +57,7 @@ class PropertySlot:
 
 
 _COUNT = 14
+_PROPERTY_NAMES: Final = Basic.Properties.__slots__
 # Encoded width of each slot: "s" shortstr, "t" table, 1/8 fixed octets.
 _KINDS = ("s", "s", "t", 1, 1, "s", "s", "s", "s", 8, "s", "s", "s", "s")
 
@@ -88,18 +91,35 @@ class Message:
 
 
 def decode_properties(raw: bytes) -> Basic.Properties:
-    """Decode a raw property list (flags + values) with pamqp."""
-    props = Basic.Properties()
-    offset, flags, index = 0, 0, 0
-    while True:
-        (word,) = struct.unpack_from(">H", raw, offset)
-        offset += 2
-        flags |= (word & 0xFFFE) << (index * 16)
-        index += 1
-        if not word & 1:
-            break
-    props.unmarshal(flags, raw[offset:])
-    return props
+    """Decode a raw property list (flags + values) as the broker reads it.
+
+    :raises ValueError: when the list or its headers table is malformed
+    """
+    return decode_property_list(PropertyList.parse(raw))
+
+
+def decode_property_list(slots: PropertyList) -> Basic.Properties:
+    """Decoded properties from raw slices, without pamqp's limits.
+
+    Strings that are not UTF-8 are decoded with ``surrogateescape``; headers of any depth
+    are read iteratively (a malformed table raises `FieldTableError`); a timestamp no
+    ``datetime`` can hold stays the integer sent.
+    """
+    properties = Basic.Properties()
+    for name, value in zip(_PROPERTY_NAMES, slots.slots, strict=True):
+        if value is None:
+            continue
+        decoded: Any
+        if name == "headers":
+            decoded = decode_plain(value, nul_void=False)[1]
+        elif name in ("delivery_mode", "priority"):
+            decoded = value[0]
+        elif name == "timestamp":
+            decoded = plain_timestamp(int.from_bytes(value, "big"))
+        else:
+            decoded = value[1:].decode("utf-8", "surrogateescape")
+        setattr(properties, name, decoded)
+    return properties
 
 
 class PropertyList:
