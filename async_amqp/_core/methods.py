@@ -23,11 +23,15 @@ from pamqp.base import Frame
 
 from .fieldtable import decode_plain
 
-__all__ = ["ArgumentLayoutError", "decode_arguments"]
+__all__ = ["ArgumentLayoutError", "MalformedUtf8Error", "decode_arguments"]
 
 
 class ArgumentLayoutError(ValueError):
     """The arguments' layout does not match the method (RabbitMQ: 501 cannot decode)."""
+
+
+class MalformedUtf8Error(ValueError):
+    """A short string is not UTF-8 where RabbitMQ requires it (501, no method named)."""
 
 
 _FIXED: Final[dict[str, struct.Struct]] = {
@@ -56,23 +60,32 @@ def _need(data: bytes, end: int) -> None:
 
 
 def decode_arguments(
-    method_class: type[Frame], data: bytes, offset: int = 4, *, strict: bool = False
+    method_class: type[Frame],
+    data: bytes,
+    offset: int = 4,
+    *,
+    strict: bool = False,
+    utf8: bool = False,
 ) -> tuple[Frame, int]:
     """Decode *method_class*'s arguments from ``data[offset:]``.
 
     :param strict: read tables as RabbitMQ does (no ``0`` tag, which pamqp reads as void)
+    :param utf8: refuse short strings that are not UTF-8 (RabbitMQ does, except in
+        basic.publish); otherwise they are decoded with ``surrogateescape``
 
     Tables are checked for layout first and decoded last, so a payload that is both
     mis-sized and holds a malformed table fails as RabbitMQ's does (layout first).
 
     :returns: ``(method, offset just past the last argument)``
     :raises ArgumentLayoutError: when the layout does not match (truncated, overrunning)
+    :raises MalformedUtf8Error: for a short string that is not UTF-8, with *utf8*
     :raises FieldTableError: when a table's contents are malformed
     """
     method = method_class.__new__(method_class)
     tables: list[tuple[str, int]] = []
     bit_byte = -1
     bit_index = 0
+    malformed_utf8 = False
     for name, kind in _layout(method_class):
         if kind == "bit":
             if bit_byte < 0 or bit_index == 8:
@@ -94,7 +107,12 @@ def decode_arguments(
             _need(data, offset + 1)
             end = offset + 1 + data[offset]
             _need(data, end)
-            value = data[offset + 1 : end].decode("utf-8", "surrogateescape")
+            raw_string = data[offset + 1 : end]
+            try:
+                value = raw_string.decode("utf-8")
+            except UnicodeDecodeError:
+                value = raw_string.decode("utf-8", "surrogateescape")
+                malformed_utf8 = True
             offset = end
         else:  # longstr or table: a 32-bit length
             _need(data, offset + 4)
@@ -111,6 +129,8 @@ def decode_arguments(
                     value = raw
             offset = end
         setattr(method, name, value)
+    if malformed_utf8 and utf8:
+        raise MalformedUtf8Error("Malformed UTF-8 in shortstr")
     for name, start in tables:
         _, table = decode_plain(data, start, nul_void=not strict)
         setattr(method, name, table)

@@ -18,7 +18,7 @@ from pamqp.base import Frame
 from .erlang import binary_p, binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
 from .fieldtable import FieldTableError
-from .methods import ArgumentLayoutError, decode_arguments
+from .methods import ArgumentLayoutError, MalformedUtf8Error, decode_arguments
 
 FRAME_METHOD: Final = 1
 FRAME_HEADER: Final = 2
@@ -346,7 +346,8 @@ def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
     of any depth are decoded without recursion.
 
     :param strict: read as RabbitMQ does: no bytes left over after the last argument, no
-        ``0`` tag in tables (pamqp reads it as void)
+        ``0`` tag in tables (pamqp reads it as void), short strings UTF-8 except in
+        basic.publish (whose routing key RabbitMQ routes as bytes)
     :raises ProtocolError: for an unknown method or a malformed field table in the
         arguments (RabbitMQ drops the socket without a close)
     :raises FrameError: for arguments that do not match the method's layout (501, with
@@ -356,7 +357,7 @@ def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
         raise FrameError(f"cannot decode {binary_w(payload)}")
     (index,) = _method_index.unpack_from(payload)
     fast = _FAST_DECODERS.get(index)
-    if fast is not None:
+    if fast is not None and not (strict and index == _DELIVER):
         try:
             method, end = fast(payload)
         except (struct.error, IndexError):
@@ -369,9 +370,13 @@ def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
     if method_class is None:
         raise ProtocolError(503, f"unknown method {class_id}/{method_id}", send_close=False)
     try:
-        decoded, end = decode_arguments(method_class, payload, strict=strict)
+        decoded, end = decode_arguments(
+            method_class, payload, strict=strict, utf8=strict and index != _PUBLISH
+        )
         if strict and end != len(payload):
             raise ArgumentLayoutError("bytes left over after the arguments")
+    except MalformedUtf8Error as error:
+        raise FrameError(str(error)) from error
     except ArgumentLayoutError as error:
         raise FrameError(
             f"cannot decode {binary_w(payload[4:])}", class_id=class_id, method_id=method_id

@@ -219,9 +219,13 @@ def test_non_utf8_short_strings_in_methods() -> None:
     assert isinstance(method, commands.Basic.Publish)
     assert method.routing_key == "\udcff\udcfe"
     declare = struct.pack(">HHH", 50, 10, 0) + b"\x01\xff\x00" + table(b"")
-    queue = decode_method(declare, strict=True)
+    queue = decode_method(declare)  # the client's reading
     assert isinstance(queue, commands.Queue.Declare)
     assert queue.queue == "\udcff"
+    with pytest.raises(FrameError) as caught:  # RabbitMQ's: only publish may carry them
+        decode_method(declare, strict=True)
+    assert caught.value.reply_text == "FRAME_ERROR - Malformed UTF-8 in shortstr"
+    assert (caught.value.class_id, caught.value.method_id) == (0, 0)
 
 
 def test_malformed_table_in_arguments_is_a_silent_drop() -> None:
