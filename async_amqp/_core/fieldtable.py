@@ -151,7 +151,8 @@ class FieldValue:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldValue):
             return NotImplemented
-        return self.tag == other.tag and self.raw == other.raw and self.value == other.value
+        # The encoding determines the value: comparing it never recurses into nested tables.
+        return self.tag == other.tag and self.raw == other.raw
 
     def __hash__(self) -> int:
         return hash((self.tag, self.raw))

@@ -129,30 +129,42 @@ def to_table(arguments: Mapping[str, Any] | None) -> Table:
     return {key: _infer(value) for key, value in arguments.items()}
 
 
-def erlang_term(value: FieldValue) -> object:
-    """A Python value whose ``==`` behaves like Erlang's ``==`` on RabbitMQ's decoded term.
+def erlang_term(value: FieldValue) -> tuple[object, ...]:
+    """A flat tuple whose ``==`` behaves like Erlang's ``==`` on RabbitMQ's decoded term.
 
     Integers (including timestamps) and floats compare numerically, longstr and binary
     compare as bytes, booleans equal only booleans, nested tables/arrays compare
-    structurally with their RabbitMQ type names.
+    structurally with their RabbitMQ type names. Built without recursion, and flat (a
+    pre-order walk with entry counts), so values of any depth compare without recursion.
     """
-    tag = value.tag
-    if tag in INTEGER_TAGS or tag in FLOAT_TAGS:
-        return value.value
-    if tag in BINARY_TAGS:
-        return ("binary", value.value)
-    if tag == "t":
-        return ("bool", value.value)
-    if tag == "D":
-        return ("decimal", *value.value)
-    if tag == "V":
-        return ("void",)
-    if tag == "F":
-        return (
-            "table",
-            tuple((k, TYPE_NAMES[v.tag], erlang_term(v)) for k, v in value.value.items()),
-        )
-    return ("array", tuple((TYPE_NAMES[v.tag], erlang_term(v)) for v in value.value))
+    tokens: list[object] = []
+    pending: list[FieldValue | str] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):  # a key or a type name, already placed in order
+            tokens.append(item)
+            continue
+        tag = item.tag
+        if tag in INTEGER_TAGS or tag in FLOAT_TAGS:
+            tokens.append(item.value)
+        elif tag in BINARY_TAGS:
+            tokens += ("binary", bytes(item.value))
+        elif tag == "t":
+            tokens += ("bool", item.value)
+        elif tag == "D":
+            tokens += ("decimal", *item.value)
+        elif tag == "V":
+            tokens.append("void")
+        elif tag == "F":
+            entries = list(item.value.items())
+            tokens += ("table", len(entries))
+            for key, nested in reversed(entries):
+                pending += (nested, TYPE_NAMES[nested.tag], key)
+        else:
+            tokens += ("array", len(item.value))
+            for nested in reversed(item.value):
+                pending += (nested, TYPE_NAMES[nested.tag])
+    return tuple(tokens)
 
 
 def format_value(value: FieldValue) -> str:

@@ -311,3 +311,29 @@ async def test_unprompted_close_ok(wire_target: WireTarget) -> None:
         encode_method(0, commands.Connection.CloseOk()),
         (504, "CHANNEL_ERROR - unexpected method in connection state running", 10, 51),
     )
+
+
+async def test_deep_header_matches_a_deep_headers_binding(wire_target: WireTarget) -> None:
+    deep = b"\x01kF" + nested(3000)
+    binding = table(b"\x07x-matchS" + table(b"all") + deep)
+    async with wire_target.opened(1) as raw:
+        queue = await declare_queue(raw)
+        bind = struct.pack(">HHH", 50, 20, 0) + bytes([len(queue)]) + queue.encode()
+        bind += b"\x0bamq.headers\x00\x00" + binding
+        await raw.send(encode_frame(1, 1, bind))
+        await raw.expect(commands.Queue.BindOk, 1)
+        matching = headers_property(table(deep))
+        other = headers_property(table(b"\x01kF" + nested(2999)))
+        for properties in (other, matching):
+            publish = struct.pack(">HHH", 60, 40, 0) + b"\x0bamq.headers\x00\x00"
+            header = struct.pack(">HHQ", 60, 0, 1) + properties
+            await raw.send(
+                encode_frame(1, 1, publish)
+                + encode_frame(2, 1, header)
+                + encode_frame(3, 1, b"m" if properties is matching else b"o")
+            )
+        _, delivered, body = await get_raw(raw, queue)
+        assert (delivered, body) == (matching, b"m")
+        await raw.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
+        await raw.expect(commands.Basic.GetEmpty, 1)
+        await raw.close()
