@@ -247,35 +247,38 @@ def decode_plain(
                 elif tag == _BOOL:
                     value = bool(value)
                 pos = next_pos
-            elif tag in _LENGTH_TAGS:
+            elif tag in (_F, _A):
                 value_end = _length(data, pos, end)
-                if tag in (_F, _A):
-                    stack.append((container, end, is_table, key, tag, pos))
-                    container, end, is_table = ({} if tag == _F else []), value_end, tag == _F
-                    pos += 4
-                    continue
-                raw = data[pos + 4 : value_end]
-                if tag == _X:
-                    value = bytearray(raw)
-                else:
-                    try:
-                        value = raw.decode("utf-8")
-                    except UnicodeDecodeError:
-                        value = raw
-                pos = value_end
-            elif tag == _D:
-                next_pos = _fixed_end(pos, 5, end)
-                scale, unscaled = _DECIMAL.unpack_from(data, pos)
-                value = decimal.Decimal(unscaled) * (decimal.Decimal(10) ** -scale)
-                pos = next_pos
-            elif tag == _V or (tag == _NUL and nul_void):
-                value = None
+                stack.append((container, end, is_table, key, tag, pos))
+                container, end, is_table = ({} if tag == _F else []), value_end, tag == _F
+                pos += 4
+                continue
             else:
-                raise FieldTableError(f"unknown field type {bytes((tag,))!r}")
+                value, pos = _plain_scalar(data, tag, pos, end, nul_void)
         if is_table:
             container[key] = value
         else:
             container.append(value)
+
+
+def _plain_scalar(data: bytes, tag: int, pos: int, end: int, nul_void: bool) -> tuple[Any, int]:
+    """A value that is neither fixed-width nor a container, as pamqp types it."""
+    if tag in _LENGTH_TAGS:
+        value_end = _length(data, pos, end)
+        raw = data[pos + 4 : value_end]
+        if tag == _X:
+            return bytearray(raw), value_end
+        try:
+            return raw.decode("utf-8"), value_end
+        except UnicodeDecodeError:
+            return raw, value_end
+    if tag == _D:
+        next_pos = _fixed_end(pos, 5, end)
+        scale, unscaled = _DECIMAL.unpack_from(data, pos)
+        return decimal.Decimal(unscaled) * (decimal.Decimal(10) ** -scale), next_pos
+    if tag == _V or (tag == _NUL and nul_void):
+        return None, pos
+    raise FieldTableError(f"unknown field type {bytes((tag,))!r}")
 
 
 def _typed_entries(data: bytes, pos: int, end: int, array: bool) -> list[Any]:

@@ -59,6 +59,36 @@ def _need(data: bytes, end: int) -> None:
         raise ArgumentLayoutError("the arguments are truncated")
 
 
+def _read_field(kind: str, data: bytes, offset: int) -> tuple[Any, int, bool]:
+    """One non-bit argument: ``(value, next offset, True if a short string is not UTF-8)``.
+
+    A table's value is its offset (it is decoded after the layout is checked).
+    """
+    codec = _FIXED.get(kind)
+    if codec is not None:
+        _need(data, offset + codec.size)
+        return codec.unpack_from(data, offset)[0], offset + codec.size, False
+    if kind == "shortstr":
+        _need(data, offset + 1)
+        end = offset + 1 + data[offset]
+        _need(data, end)
+        raw = data[offset + 1 : end]
+        try:
+            return raw.decode("utf-8"), end, False
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape"), end, True
+    _need(data, offset + 4)  # longstr or table: a 32-bit length
+    end = offset + 4 + _U32.unpack_from(data, offset)[0]
+    _need(data, end)
+    if kind == "table":
+        return offset, end, False
+    raw = data[offset + 4 : end]
+    try:
+        return raw.decode("utf-8"), end, False
+    except UnicodeDecodeError:
+        return raw, end, False
+
+
 def decode_arguments(
     method_class: type[Frame],
     data: bytes,
@@ -69,13 +99,12 @@ def decode_arguments(
 ) -> tuple[Frame, int]:
     """Decode *method_class*'s arguments from ``data[offset:]``.
 
-    :param strict: read tables as RabbitMQ does (no ``0`` tag, which pamqp reads as void)
-    :param utf8: refuse short strings that are not UTF-8 (RabbitMQ does, except in
-        basic.publish); otherwise they are decoded with ``surrogateescape``
-
     Tables are checked for layout first and decoded last, so a payload that is both
     mis-sized and holds a malformed table fails as RabbitMQ's does (layout first).
 
+    :param strict: read tables as RabbitMQ does (no ``0`` tag, which pamqp reads as void)
+    :param utf8: refuse short strings that are not UTF-8 (RabbitMQ does, except in
+        basic.publish); otherwise they are decoded with ``surrogateescape``
     :returns: ``(method, offset just past the last argument)``
     :raises ArgumentLayoutError: when the layout does not match (truncated, overrunning)
     :raises MalformedUtf8Error: for a short string that is not UTF-8, with *utf8*
@@ -97,38 +126,13 @@ def decode_arguments(
             bit_index += 1
             continue
         bit_byte = -1
-        value: Any
-        codec = _FIXED.get(kind)
-        if codec is not None:
-            _need(data, offset + codec.size)
-            (value,) = codec.unpack_from(data, offset)
-            offset += codec.size
-        elif kind == "shortstr":
-            _need(data, offset + 1)
-            end = offset + 1 + data[offset]
-            _need(data, end)
-            raw_string = data[offset + 1 : end]
-            try:
-                value = raw_string.decode("utf-8")
-            except UnicodeDecodeError:
-                value = raw_string.decode("utf-8", "surrogateescape")
-                malformed_utf8 = True
-            offset = end
-        else:  # longstr or table: a 32-bit length
-            _need(data, offset + 4)
-            end = offset + 4 + _U32.unpack_from(data, offset)[0]
-            _need(data, end)
-            if kind == "table":
-                tables.append((name, offset))
-                value = None
-            else:
-                raw = data[offset + 4 : end]
-                try:
-                    value = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    value = raw
-            offset = end
+        value, next_offset, not_utf8 = _read_field(kind, data, offset)
+        malformed_utf8 |= not_utf8
+        if kind == "table":
+            tables.append((name, offset))
+            value = None
         setattr(method, name, value)
+        offset = next_offset
     if malformed_utf8 and utf8:
         raise MalformedUtf8Error("Malformed UTF-8 in shortstr")
     for name, start in tables:

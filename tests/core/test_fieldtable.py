@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pamqp import commands, decode, encode
+from pamqp.base import Frame
 
 from async_amqp._core.errors import FrameError, ProtocolError
 from async_amqp._core.fieldtable import (
@@ -236,3 +237,34 @@ def test_malformed_table_in_arguments_is_a_silent_drop() -> None:
     overrun = struct.pack(">HHH", 50, 10, 0) + b"\x00\x00" + struct.pack(">I", 9) + b"\x01kI"
     with pytest.raises(FrameError):
         decode_method(overrun, strict=True)
+
+
+def _default_instance(method_class: type[Frame]) -> Frame:
+    """A method with every argument set to a non-default value pamqp can encode."""
+    values = {
+        "octet": 7,
+        "short": 513,
+        "long": 70000,
+        "longlong": 2**40 + 3,
+        "shortstr": "name",
+        "longstr": "long text",
+        "table": {"k": 1, "nested": {"a": [1, "b"]}},
+        "bit": True,
+    }
+    method = method_class.__new__(method_class)
+    for name in method_class.__slots__:
+        setattr(method, name, values[method_class.amqp_type(name)])
+    return method
+
+
+@pytest.mark.parametrize(
+    "method_class", list(commands.INDEX_MAPPING.values()), ids=lambda cls: cls.name
+)
+def test_every_method_decodes_like_pamqp(method_class: type[Frame]) -> None:
+    payload = encode_method(1, _default_instance(method_class))[7:-1]
+    expected = method_class.__new__(method_class)  # no deprecation warning from __init__
+    expected.unmarshal(payload[4:])
+    decoded = decode_method(payload, strict=True)
+    assert type(decoded) is method_class
+    for name in method_class.__slots__:
+        assert getattr(decoded, name) == getattr(expected, name), name
