@@ -23,7 +23,7 @@ from pamqp.base import Frame
 
 from .fieldtable import decode_plain
 
-__all__ = ["ArgumentLayoutError", "MalformedUtf8Error", "decode_arguments"]
+__all__ = ["ArgumentLayoutError", "MalformedUtf8Error", "decode_arguments", "table_span"]
 
 
 class ArgumentLayoutError(ValueError):
@@ -139,3 +139,27 @@ def decode_arguments(
         _, table = decode_plain(data, start, nul_void=not strict)
         setattr(method, name, table)
     return method, offset
+
+
+def table_span(method_class: type[Frame], data: bytes, name: str = "arguments") -> slice | None:
+    """Where the table argument *name* of a method payload lies (its contents, without the
+    length prefix), for decoding it typed; ``None`` when the method has no such argument.
+
+    :param data: the method payload, class and method id included
+    :raises ArgumentLayoutError: when the payload is too short to reach it
+    """
+    offset = 4
+    bits = 0  # bits read into the current octet (8: the next bit starts a new octet)
+    for field_name, kind in _layout(method_class):
+        if kind == "bit":
+            if bits in (0, 8):
+                offset += 1
+                bits = 0
+            bits += 1
+            continue
+        bits = 0
+        _, next_offset, _ = _read_field(kind, data, offset)
+        if field_name == name and kind == "table":
+            return slice(offset + 4, next_offset)
+        offset = next_offset
+    return None
