@@ -3,6 +3,9 @@
 For trying a client by hand, or for tests in other languages and processes:
 the first line of standard output is the broker's URL (printed once it
 listens), logs go to standard error, and SIGINT or SIGTERM stop it cleanly.
+``--nodes N`` serves the same state on N ports (a cluster): the URL of every
+node follows the first line, one per line. SIGHUP restarts the broker (every
+client gets 320 CONNECTION_FORCED; durable state survives, as on RabbitMQ).
 With ``--tls-cert``/``--tls-key`` it listens with TLS and prints an ``amqps://``
 URL; ``--tls-ca`` checks client certificates (``--tls-verify-client`` requires
 one) and offers SASL EXTERNAL, which logs in as the certificate's CN.
@@ -33,6 +36,16 @@ def _user(value: str) -> tuple[str, str]:
     return name, password
 
 
+def _node_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of nodes (1 or more), got {value!r}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
@@ -57,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="VHOST",
         help="a virtual host (repeatable; default /)",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=_node_count,
+        metavar="N",
+        help="serve N nodes sharing one state, on ports PORT .. PORT+N-1 (or free ports "
+        "with --port 0); their URLs follow the first line, one per line",
     )
     parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat offered (seconds)")
     parser.add_argument("--frame-max", type=int, default=131072, help="frame_max offered")
@@ -114,11 +134,16 @@ def _ssl_context(
     return context
 
 
-async def _serve(broker: FakeBroker) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+async def _serve(broker: FakeBroker, list_nodes: bool) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with broker.serve():
-            print(broker.url, flush=True)
+            lines = [broker.url, *broker.urls] if list_nodes else [broker.url]
+            print("\n".join(lines), flush=True)
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    logger.info("restarting on SIGHUP")
+                    await broker.restart()
+                    continue
                 logger.info("stopping on %s", signal.Signals(signum).name)
                 return
 
@@ -135,7 +160,7 @@ def _bind_error(error: BaseException) -> OSError | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the broker until SIGINT or SIGTERM; return the exit status.
+    """Run the broker until SIGINT or SIGTERM (SIGHUP restarts it); return the exit status.
 
     :param argv: command-line arguments (default: ``sys.argv[1:]``)
     """
@@ -157,16 +182,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         ssl_context=ssl_context,
         tls_handshake_timeout=args.tls_handshake_timeout,
+        nodes=args.nodes or 1,
     )
     try:
-        anyio.run(_serve, broker)
+        anyio.run(_serve, broker, args.nodes is not None)
     except BaseException as error:
         bind_error = _bind_error(error)
         if bind_error is None:
             raise
         reason = bind_error.strerror or str(bind_error)
+        ports = (
+            f"{args.port}"
+            if not args.nodes or args.nodes == 1 or not args.port
+            else (f"{args.port}-{args.port + args.nodes - 1}")
+        )
         print(
-            f"async_amqp_testing: cannot listen on {args.host}:{args.port}: {reason}",
+            f"async_amqp_testing: cannot listen on {args.host}:{ports}: {reason}",
             file=sys.stderr,
         )
         return 1

@@ -9,7 +9,7 @@ synchronous test can call them safely from its own thread.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -68,6 +68,9 @@ class BlockingFakeBroker:
     def _call(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         return self.portal.call(partial(function, *args, **kwargs))
 
+    def _await(self, function: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        return self.portal.call(function, *args)
+
     # -- address -------------------------------------------------------------------------
 
     @property
@@ -84,6 +87,16 @@ class BlockingFakeBroker:
     def url(self) -> str:
         """``amqp://USER:PASSWORD@HOST:PORT/`` for the first user (``amqps`` with TLS)."""
         return self.broker.url
+
+    @property
+    def ports(self) -> list[int]:
+        """The port of every node (see :attr:`FakeBroker.ports`)."""
+        return self.broker.ports
+
+    @property
+    def urls(self) -> list[str]:
+        """The URL of every node (see :attr:`FakeBroker.urls`)."""
+        return self.broker.urls
 
     @property
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -105,9 +118,9 @@ class BlockingFakeBroker:
         """PEM files of the test certificates (see :attr:`FakeBroker.tls_files`)."""
         return self.broker.tls_files
 
-    def connect(self, **kwargs: Any) -> AmqpProtocol:
+    def connect(self, *, node: int = 0, **kwargs: Any) -> AmqpProtocol:
         """Return an async_amqp connection to the broker (for the caller's event loop)."""
-        return self.broker.connect(**kwargs)
+        return self.broker.connect(node=node, **kwargs)
 
     # -- administration ------------------------------------------------------------------
 
@@ -182,6 +195,22 @@ class BlockingFakeBroker:
     def cancel_consumer(self, queue: str, consumer_tag: str | None = None, vhost: str = "/") -> int:
         """See :meth:`FakeBroker.cancel_consumer`."""
         return self._call(self.broker.cancel_consumer, queue, consumer_tag, vhost)
+
+    def restart(self) -> None:
+        """Restart the broker; returns once it listens again (see :meth:`FakeBroker.restart`)."""
+        self._await(self.broker.restart)
+
+    def stop_node(self, index: int) -> None:
+        """Stop one node (see :meth:`FakeBroker.stop_node`)."""
+        self._await(self.broker.stop_node, index)
+
+    def start_node(self, index: int) -> None:
+        """Start a stopped node again (see :meth:`FakeBroker.start_node`)."""
+        self._await(self.broker.start_node, index)
+
+    def node_running(self, index: int) -> bool:
+        """Whether a node listens (see :meth:`FakeBroker.node_running`)."""
+        return self._call(self.broker.node_running, index)
 
     def pause(self) -> None:
         """See :meth:`FakeBroker.pause`."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -25,7 +24,6 @@ from urllib.parse import quote
 import anyio
 import anyio.abc
 import anyio.lowlevel
-from anyio.abc import SocketAttribute
 
 from async_amqp import AmqpProtocol, connect_amqp
 
@@ -33,9 +31,9 @@ from ._conversation import Conversation
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
 from ._model.inspect import ConnectionInfo
-from ._protocol import server_properties
-from ._session import SHUTDOWN_TEXT, Session
-from ._tls import TLSHandshakeError, TLSPeer, accept_tls
+from ._nodes import Node, NodeControl
+from ._protocol import MODELLED_RABBITMQ_VERSION, server_properties
+from ._session import Session
 
 if TYPE_CHECKING:
     from ._blocking import BlockingFakeBroker
@@ -74,7 +72,7 @@ def _mechanisms(requested: Iterable[str] | None, ssl_context: ssl.SSLContext | N
     return mechanisms
 
 
-class FakeBroker(BrokerInspection):
+class FakeBroker(BrokerInspection, NodeControl):
     """An AMQP 0-9-1 broker that behaves like RabbitMQ 3.10; serve it with :meth:`serve`.
 
     :param users: user name → password (default ``{'guest': 'guest'}``)
@@ -84,7 +82,7 @@ class FakeBroker(BrokerInspection):
     :param frame_max: frame_max offered in connection.tune
     :param channel_max: channel_max offered in connection.tune
     :param host: address to listen on
-    :param port: port to listen on (0: a free port)
+    :param port: port to listen on (0: a free port); the first node's with several nodes
     :param ssl_context: serve TLS with this server-side context
     :param certificates: serve TLS with these test certificates (when *ssl_context* is not
         given); :attr:`client_ssl_context` and :attr:`tls_files` come from them
@@ -102,6 +100,13 @@ class FakeBroker(BrokerInspection):
     :param shutdown_timeout: seconds :meth:`serve` waits for clients to answer its
         320 CONNECTION_FORCED close when it ends
     :param reply_delay: seconds every batch of outgoing frames is held (fault injection)
+    :param cluster_name: the ``cluster_name`` server property (default
+        ``async_amqp_testing@<host>``)
+    :param server_version: the ``version`` server property: the RabbitMQ version the
+        broker models (``3.10.8``); set another dotted version to test a client's
+        version checks. ``product`` stays ``async_amqp_testing``.
+    :param nodes: how many listeners (cluster nodes) serve the one shared state; node *i*
+        listens on ``port + i`` (every node on a free port when *port* is 0)
     """
 
     def __init__(
@@ -125,6 +130,8 @@ class FakeBroker(BrokerInspection):
         shutdown_timeout: float = 2.0,
         reply_delay: float = 0.0,
         cluster_name: str | None = None,
+        server_version: str = MODELLED_RABBITMQ_VERSION,
+        nodes: int = 1,
     ) -> None:
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
@@ -139,8 +146,6 @@ class FakeBroker(BrokerInspection):
         self.frame_max = frame_max
         self.channel_max = channel_max
         self.host = host
-        self._requested_port = port
-        self._port: int | None = None
         if ssl_context is None and certificates is not None:
             ssl_context = certificates.server_context()
         self.ssl_context = ssl_context
@@ -153,41 +158,66 @@ class FakeBroker(BrokerInspection):
         self.close_timeout = close_timeout
         self.shutdown_timeout = shutdown_timeout
         self.reply_delay = reply_delay
-        self.server_properties = server_properties(cluster_name or f"async_amqp_testing@{host}")
+        self.server_properties = server_properties(
+            cluster_name or f"async_amqp_testing@{host}", server_version
+        )
         self.blocked_reason: str | None = None
         self._paused = False
         self._resumed: anyio.Event | None = None
+        if nodes < 1:
+            raise ValueError(f"nodes must be at least 1, not {nodes}")
+        self._nodes = [Node(index, port + index if port else 0) for index in range(nodes)]
         self._sessions: set[Session] = set()
         self._by_connection_id: dict[int, Conversation] = {}
         self._next_session_id = 1
-        self._all_ended: anyio.Event | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._session_gone: anyio.Event | None = None
         self._timer_wake: anyio.Event | None = None
         self._timer_target = math.inf
         self._serving = False
 
     def __repr__(self) -> str:
-        where = f"{self.host}:{self._port}" if self._port is not None else "not serving"
+        ports = ",".join(str(node.port) for node in self._nodes if node.running)
+        where = f"{self.host}:{ports}" if ports else "not serving"
         return f"<FakeBroker {where} connections={len(self._sessions)}>"
 
     # -- address -------------------------------------------------------------------------
 
     @property
     def port(self) -> int:
-        """The port the broker listens on.
+        """The port the broker listens on (the first node's, with several nodes).
 
         :raises RuntimeError: before :meth:`serve` has started
         """
-        if self._port is None:
+        return self.ports[0]
+
+    @property
+    def ports(self) -> list[int]:
+        """The port of every node, in order (a stopped node keeps its port).
+
+        :raises RuntimeError: before :meth:`serve` has started
+        """
+        ports = [node.port for node in self._nodes]
+        if None in ports:
             raise RuntimeError("the broker is not serving: use 'async with broker.serve()'")
-        return self._port
+        return [port for port in ports if port is not None]
 
     @property
     def url(self) -> str:
-        """``amqp://USER:PASSWORD@HOST:PORT/`` for the first user (``amqps`` with TLS)."""
+        """``amqp://USER:PASSWORD@HOST:PORT/`` for the first user (``amqps`` with TLS).
+
+        With several nodes, the first node's URL.
+        """
+        return self.urls[0]
+
+    @property
+    def urls(self) -> list[str]:
+        """The URL of every node (see :attr:`url`), in order."""
         user, password = next(iter(self.users.items()))
         scheme = "amqps" if self.ssl_context is not None else "amqp"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{self.port}/"
+        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return [f"{scheme}://{credentials}@{host}:{port}/" for port in self.ports]
 
     @property
     def client_ssl_context(self) -> ssl.SSLContext:
@@ -221,19 +251,21 @@ class FakeBroker(BrokerInspection):
             )
         return self.certificates
 
-    def connect(self, **kwargs: Any) -> AmqpProtocol:
+    def connect(self, *, node: int = 0, **kwargs: Any) -> AmqpProtocol:
         """Return an async_amqp connection to this broker (use it as ``async with``).
 
         Keyword arguments go to :func:`async_amqp.connect_amqp`; login and password
         default to the first user's, and ``ssl`` to :attr:`client_ssl_context` when the
         broker serves TLS with test certificates.
+
+        :param node: the node to connect to (its position in :attr:`urls`)
         """
         user, password = next(iter(self.users.items()))
         kwargs.setdefault("login", user)
         kwargs.setdefault("password", password)
         if self.ssl_context is not None and self.certificates is not None:
             kwargs.setdefault("ssl", self.client_ssl_context)
-        return connect_amqp(self.host, self.port, **kwargs)
+        return connect_amqp(self.host, self.ports[node], **kwargs)
 
     # -- serving -------------------------------------------------------------------------
 
@@ -252,9 +284,12 @@ class FakeBroker(BrokerInspection):
         self._resumed = anyio.Event()
         self._resumed.set()
         self._timer_wake = anyio.Event()
+        self._session_gone = anyio.Event()
         try:
             async with anyio.create_task_group() as task_group:
-                await task_group.start(self._listen)
+                self._task_group = task_group
+                for node in self._nodes:
+                    await task_group.start(self._listen, node)
                 task_group.start_soon(self._timer_loop)
                 try:
                     yield self
@@ -264,53 +299,17 @@ class FakeBroker(BrokerInspection):
                     task_group.cancel_scope.cancel()
         finally:
             self._serving = False
-            self._port = None
-
-    async def _listen(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self._requested_port
-        )
-        async with listener:
-            self._port = int(listener.extra(SocketAttribute.local_port))
-            logger.info("listening on %s:%s", self.host, self._port)
-            task_status.started()
-            await listener.serve(self._accept)
-
-    async def _accept(self, stream: anyio.abc.SocketStream) -> None:
-        try:
-            remote = stream.extra(SocketAttribute.remote_address)
-            peer = f"{remote[0]}:{remote[1]}" if isinstance(remote, tuple) else str(remote)
-            raw = stream.extra(SocketAttribute.raw_socket)
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            byte_stream: anyio.abc.ByteStream = stream
-            tls_peer: TLSPeer | None = None
-            if self.ssl_context is not None:
-                byte_stream, tls_peer = await accept_tls(
-                    stream, self.ssl_context, self.tls_handshake_timeout, peer
-                )
-        except TLSHandshakeError:  # logged by accept_tls
-            await anyio.aclose_forcefully(stream)
-            return
-        except Exception as error:
-            logger.info("connection from %s failed before AMQP: %r", stream, error)
-            await anyio.aclose_forcefully(stream)
-            return
-        session = Session(self, byte_stream, self._next_session_id, peer, tls_peer)
-        self._next_session_id += 1
-        self._sessions.add(session)
-        await session.run()
+            self._task_group = None
+            for node in self._nodes:
+                node.port = None
 
     async def _shutdown(self) -> None:
+        self._clear_alarms()
+        await self._close_sessions(list(self._sessions), release=False)
+
+    def _clear_alarms(self) -> None:
         self.unblock()
         self.resume()
-        if self._sessions:
-            self._all_ended = anyio.Event()
-            for session in list(self._sessions):
-                session.server_close(320, SHUTDOWN_TEXT)
-            with anyio.move_on_after(self.shutdown_timeout):
-                await self._all_ended.wait()
-        for session in list(self._sessions):
-            session.abort()
 
     def _connection_opened(self, conversation: Conversation) -> None:
         assert conversation.connection is not None
@@ -320,8 +319,7 @@ class FakeBroker(BrokerInspection):
         self._sessions.discard(session)
         if session.connection is not None:
             self._by_connection_id.pop(session.connection.connection_id, None)
-        if not self._sessions and self._all_ended is not None:
-            self._all_ended.set()
+        self._signal_session_gone()
         self._poke_timer()
 
     # -- timers --------------------------------------------------------------------------

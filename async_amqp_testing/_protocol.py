@@ -62,19 +62,33 @@ ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
 ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
 
 
-def server_properties(cluster_name: str) -> dict[str, Any]:
+#: The RabbitMQ release whose behaviour the fake broker models (observed on it).
+MODELLED_RABBITMQ_VERSION: Final = "3.10.8"
+
+
+def server_properties(
+    cluster_name: str, version: str = MODELLED_RABBITMQ_VERSION
+) -> dict[str, Any]:
     """The connection.start properties: RabbitMQ's keys and capabilities, our own identity.
 
+    ``version`` is the RabbitMQ version the broker behaves like, dotted and numeric as
+    RabbitMQ sends it, because clients parse it to pick features; ``product`` and
+    ``information`` say honestly that this is async_amqp_testing (and its own version).
+
     :param cluster_name: the ``cluster_name`` value
+    :param version: the ``version`` value
     """
     return {
         "capabilities": dict.fromkeys(CAPABILITIES, True),
         "cluster_name": cluster_name,
         "copyright": "Copyright (c) the async_amqp authors",
-        "information": "async_amqp_testing: an in-process broker that behaves like RabbitMQ 3.10",
+        "information": (
+            f"async_amqp_testing {__version__}: an in-process broker that behaves like "
+            f"RabbitMQ {MODELLED_RABBITMQ_VERSION}"
+        ),
         "platform": f"Python {sys.version.split()[0]}",
         "product": "async_amqp_testing",
-        "version": __version__,
+        "version": version,
     }
 
 

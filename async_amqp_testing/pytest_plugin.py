@@ -13,7 +13,8 @@ asks for ``fake_broker``:
   from the test's thread.
 
 Configure it per test with ``@pytest.mark.fake_broker(users={'bob': 'pw'},
-vhosts=['/', 'other'], heartbeat=5)``; the keywords are :class:`FakeBroker`'s.
+vhosts=['/', 'other'], heartbeat=5)``; the keywords are :class:`FakeBroker`'s
+(``nodes=3`` serves three cluster nodes: ``urls``, ``stop_node``, ``start_node``).
 
 ``fake_broker_tls`` is the same broker listening with TLS, on a certificate for
 ``localhost`` and ``127.0.0.1`` from a throwaway CA; its ``client_ssl_context``
@@ -45,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_broker(**options): options of the fake_broker fixture, as FakeBroker keywords "
-        "(users, vhosts, permissions, heartbeat, frame_max, channel_max, ...); with "
+        "(users, vhosts, permissions, heartbeat, frame_max, channel_max, nodes, ...); with "
         "fake_broker_tls also tls_client_cert=True or a user name (mutual TLS)",
     )
 

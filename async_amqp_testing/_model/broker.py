@@ -20,6 +20,7 @@ from .declare import random_name
 from .errors import not_allowed
 from .inspect import ConnectionInfo, VhostInfo, connection_info, vhost_info
 from .publish import REPLY_PREFIX
+from .restart import restart_broker
 from .vhost import Vhost
 
 __all__ = ["BrokerModel"]
@@ -195,6 +196,14 @@ class BrokerModel:
             target.run(now)
         self.dispatch()
         return len(cancelled)
+
+    def restart(self) -> None:
+        """A broker restart: close every connection, keep only durable state.
+
+        See :mod:`.restart` for what survives (as on RabbitMQ 3.10). The wire side sends
+        each client its ``320 CONNECTION_FORCED`` close; this only changes the state.
+        """
+        restart_broker(self)
 
     # ---- inspection -------------------------------------------------------
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import declare
-from .arguments import consumer_priority
 from .delivery import DeliveryChannel, GetResult, PublishMode, Unacked
 from .errors import access_refused, not_allowed, not_found, not_implemented, precondition_failed
 from .events import PublisherAck, PublisherNack, Return
@@ -199,7 +198,9 @@ class ChannelModel(DeliveryChannel):
 
     def queue_purge(self, queue: str = "") -> int:
         """queue.purge; returns the number of ready messages removed. :raises AmqpError: 404/405."""
-        return self._queue(queue).purge()
+        target = self._queue(queue)
+        target.check_purge()
+        return target.purge()
 
     def queue_delete(self, queue: str = "", if_unused: bool = False, if_empty: bool = False) -> int:
         """queue.delete; returns the ready count (0 if missing). :raises AmqpError: 405/406."""
@@ -246,7 +247,12 @@ class ChannelModel(DeliveryChannel):
             return self._consume_replies(tag, no_ack)
         target = self._queue(queue)
         table = to_table(arguments)
-        priority = consumer_priority(table, target.name, self.vhost.name)
+        priority = target.consumer_priority(
+            table,
+            no_ack=no_ack,
+            prefetch_count=self.prefetch_count,
+            global_prefetch=self.global_prefetch_count,
+        )
         if any(c.exclusive for c in target.consumers) or (exclusive and target.consumers):
             raise access_refused(f"{self.vhost.describe_queue(target.name)} in exclusive use")
         consumer = Consumer(
@@ -287,6 +293,7 @@ class ChannelModel(DeliveryChannel):
     def basic_get(self, queue: str = "", no_ack: bool = False) -> GetResult | None:
         """basic.get; None means get-empty. Ignores prefetch. :raises AmqpError: 404/405."""
         target = self._queue(queue)
+        target.check_get()
         item = target.get(self._now(), no_ack)
         if item is None:
             return None
@@ -300,7 +307,7 @@ class ChannelModel(DeliveryChannel):
             message.exchange,
             message.routing_key,
             target.message_count,
-            message,
+            target.outgoing(item, get=True),
         )
 
     # ---- publish ----------------------------------------------------------

@@ -14,7 +14,6 @@ import string
 from typing import TYPE_CHECKING
 
 from .arguments import (
-    EQUIVALENCE_KEYS,
     assert_equivalent,
     exchange_alternate,
     inequivalent_flag,
@@ -24,7 +23,10 @@ from .errors import AmqpError, ReplyCode, access_refused, precondition_failed, r
 from .exchange import Binding, DestinationKind, Exchange
 from .fieldtable import Table
 from .queue import Queue
+from .queuetypes import QueueType, declared_type, server_named_refusal
+from .quorum import QuorumQueue
 from .routing import ExchangeType, parse_x_match
+from .stream import StreamQueue
 
 if TYPE_CHECKING:
     from .vhost import Vhost
@@ -180,6 +182,9 @@ def queue_declare(
         queue.last_used = now
         return queue
     if name == "":
+        queue_type = declared_type(arguments)
+        if queue_type is not None and queue_type is not QueueType.CLASSIC:
+            raise server_named_refusal(queue_type)
         name = random_name(rng, "amq.gen-")
         while name in vhost.queues:
             name = random_name(rng, "amq.gen-")
@@ -187,21 +192,13 @@ def queue_declare(
         raise access_refused(f"queue name '{name}' contains reserved prefix 'amq.*'")
     existing = vhost.queues.get(name)
     if existing is not None:
-        check_exclusive(vhost, existing, connection)
-        if (existing.exclusive_owner is not None) != exclusive:
-            raise _locked(vhost, name)
-        what = vhost.describe_queue(name)
-        for flag, received, current in (
-            ("durable", durable, existing.durable),
-            ("auto_delete", auto_delete, existing.auto_delete),
-        ):
-            if received != current:
-                raise inequivalent_flag(flag, what, received, current)
-        assert_equivalent(existing.arguments, arguments, EQUIVALENCE_KEYS, what)
+        _check_redeclare(vhost, existing, connection, durable, exclusive, auto_delete, arguments)
         existing.last_used = now
         return existing
-    settings = validate_queue_arguments(arguments, name, vhost.name, durable)
-    queue = Queue(
+    settings = validate_queue_arguments(
+        arguments, name, vhost.name, durable, exclusive=exclusive, auto_delete=auto_delete
+    )
+    queue = _QUEUE_CLASSES[settings.queue_type](
         vhost,
         name,
         durable=durable,
@@ -215,6 +212,39 @@ def queue_declare(
     return queue
 
 
+def _check_redeclare(
+    vhost: Vhost,
+    existing: Queue,
+    connection: object,
+    durable: bool,
+    exclusive: bool,
+    auto_delete: bool,
+    arguments: Table,
+) -> None:
+    """Exclusivity, flags and arguments of a redeclare, in RabbitMQ's order.
+
+    :raises AmqpError: 405 exclusive, 406 inequivalent.
+    """
+    check_exclusive(vhost, existing, connection)
+    if (existing.exclusive_owner is not None) != exclusive:
+        raise _locked(vhost, existing.name)
+    what = vhost.describe_queue(existing.name)
+    for flag, received, current in (
+        ("durable", durable, existing.durable),
+        ("auto_delete", auto_delete, existing.auto_delete),
+    ):
+        if received != current:
+            raise inequivalent_flag(flag, what, received, current)
+    assert_equivalent(existing.arguments, arguments, existing.equivalence_keys, what)
+
+
+_QUEUE_CLASSES: dict[QueueType, type[Queue]] = {
+    QueueType.CLASSIC: Queue,
+    QueueType.QUORUM: QuorumQueue,
+    QueueType.STREAM: StreamQueue,
+}
+
+
 def queue_delete(
     vhost: Vhost, connection: object, name: str, *, if_unused: bool, if_empty: bool
 ) -> int:
@@ -226,6 +256,7 @@ def queue_delete(
     if queue is None:
         return 0
     check_exclusive(vhost, queue, connection)
+    queue.check_delete(if_unused=if_unused, if_empty=if_empty)
     if if_unused and queue.consumers:
         raise precondition_failed(f"{vhost.describe_queue(name)} in use")
     if if_empty and queue.message_count:

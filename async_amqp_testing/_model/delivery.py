@@ -114,7 +114,7 @@ class DeliveryChannel:
         if not consumer.no_ack:
             self.unacked[tag] = Unacked(tag, queue, item, consumer)
             self._consumer_unacked += 1
-        message = item.message
+        message = queue.outgoing(item)
         self.connection.stage(
             Deliver(
                 self.channel_id,
@@ -183,17 +183,19 @@ class DeliveryChannel:
     def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
         """basic.nack. :raises AmqpError: 406 ``unknown delivery tag N``."""
         kind = Settle.REQUEUE if requeue else Settle.DISCARD
-        self._settle_or_buffer(kind, self._collect(delivery_tag, multiple))
+        self._settle_or_buffer(kind, _rejectable(self._collect(delivery_tag, multiple)))
 
     def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
         """basic.reject. :raises AmqpError: 406 ``unknown delivery tag N``."""
         kind = Settle.REQUEUE if requeue else Settle.DISCARD
-        self._settle_or_buffer(kind, self._collect(delivery_tag, False))
+        self._settle_or_buffer(kind, _rejectable(self._collect(delivery_tag, False)))
 
     def basic_recover(self, requeue: bool = True) -> None:
         """basic.recover / recover-async. :raises AmqpError: 540 for requeue=false."""
         if not requeue:
             raise not_implemented("requeue=false")
+        for entry in self.unacked.values():
+            entry.queue.check_recover()
         collected = list(self.unacked.values())
         self.unacked.clear()
         self._settle(Settle.REQUEUE, collected)
@@ -221,7 +223,17 @@ class DeliveryChannel:
             if kind is Settle.DISCARD and not queue.deleted:
                 self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
         for key, items in requeues.items():
-            touched[key].requeue(items, now)
+            touched[key].requeue(items, now, explicit=True)
         for queue in touched.values():
             queue.run(now)
         self._run_consumer_queues()
+
+
+def _rejectable(entries: list[Unacked]) -> list[Unacked]:
+    """The entries of a nack/reject, if every queue they came from allows it.
+
+    :raises AmqpError: a stream's 540.
+    """
+    for entry in entries:
+        entry.queue.check_reject()
+    return entries

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
 from .message import Message, parse_expiration
+from .queuehooks import QueueTypeHooks
 
 if TYPE_CHECKING:
     from .vhost import Vhost
@@ -34,6 +35,7 @@ class DeathReason(Enum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     MAXLEN = "maxlen"
+    DELIVERY_LIMIT = "delivery_limit"
 
 
 class PublishOutcome(Enum):
@@ -53,6 +55,7 @@ class QueuedMessage:
     priority: int
     expires_at: float | None
     redelivered: bool = False
+    delivery_count: int = 0
 
     @property
     def size(self) -> int:
@@ -88,8 +91,8 @@ class Consumer:
     unacked: int = 0
 
 
-class Queue:
-    """A classic queue in one vhost."""
+class Queue(QueueTypeHooks):
+    """A classic queue in one vhost (other types subclass it: quorum.py, stream.py)."""
 
     def __init__(
         self,
@@ -206,7 +209,7 @@ class Queue:
         """Accept a routed message: overflow rules, direct delivery, else enqueue."""
         item = self.new_item(message, routing_keys, now)
         overflow = self.settings.overflow
-        if overflow is not Overflow.DROP_HEAD and self._over_limit(1, item.size):
+        if overflow is not Overflow.DROP_HEAD and self.rejects_publish(item):
             if overflow is Overflow.REJECT_PUBLISH_DLX:
                 self.vhost.dead_letter(self, [item], DeathReason.MAXLEN, now)
             return PublishOutcome.REJECTED
@@ -223,11 +226,16 @@ class Queue:
             self.expire(now)
         return PublishOutcome.ACCEPTED
 
-    def requeue(self, items: list[QueuedMessage], now: float) -> None:
+    def rejects_publish(self, item: QueuedMessage) -> bool:
+        """Whether a reject-publish queue refuses ``item`` (classic: it would not fit)."""
+        return self._over_limit(1, item.size)
+
+    def requeue(self, items: list[QueuedMessage], now: float, *, explicit: bool = False) -> None:
         """Put unacked messages back at their original positions, marked redelivered.
 
         As in RabbitMQ, a drop-head queue then sheds heads beyond its limits (observed: a
         requeued message can be dropped straight away when the queue is full).
+        ``explicit`` tells a reject/nack/recover from a channel or connection closing.
         """
         self.unacked_count -= len(items)
         if self.deleted:
@@ -354,6 +362,20 @@ class Queue:
         self._ready_count = 0
         self._ready_bytes = 0
         return count
+
+    def keep_messages(self, keep: Callable[[QueuedMessage], bool], now: float) -> int:
+        """Keep only the ready messages *keep* accepts, in order (a broker restart).
+
+        The x-expires lease restarts at *now*. Returns how many messages were dropped
+        (silently: nothing is dead-lettered).
+        """
+        kept = [item for item in self.ready() if keep(item)]
+        dropped = self._ready_count - len(kept)
+        self.purge()
+        for item in kept:
+            self._insert(item)
+        self.last_used = now
+        return dropped
 
     def drain_consumers(self) -> list[Consumer]:
         """Detach every consumer (queue deletion); returns them."""

@@ -109,8 +109,12 @@ class Vhost:
         key = (binding.destination_kind, binding.destination)
         self._inbound.setdefault(key, {})[binding] = None
 
-    def remove_binding(self, binding: Binding) -> None:
-        """Remove a binding if present, auto-deleting its source when it was the last."""
+    def remove_binding(self, binding: Binding, *, auto_delete: bool = True) -> None:
+        """Remove a binding if present, auto-deleting its source when it was the last.
+
+        :param auto_delete: ``False`` keeps an auto-delete source that lost its last binding
+            (a broker restart drops bindings without deleting their sources)
+        """
         source = self.find_exchange(binding.source)
         if source is None or not source.remove_binding(binding):
             return
@@ -119,7 +123,12 @@ class Vhost:
             inbound.pop(binding, None)
             if not inbound:
                 del self._inbound[(binding.destination_kind, binding.destination)]
-        if source.auto_delete and not source.bindings and source.name in self.exchanges:
+        if (
+            auto_delete
+            and source.auto_delete
+            and not source.bindings
+            and source.name in self.exchanges
+        ):
             self._remove_exchange(source)
 
     # ---- deletion ---------------------------------------------------------

@@ -140,3 +140,24 @@ async def test_url_and_address() -> None:
         assert broker.url == f"amqp://us%20er:p%40ss%2Fword@127.0.0.1:{broker.port}/"
         async with async_amqp.connect_from_url(broker.url) as conn, conn.new_channel():
             pass
+
+
+async def test_a_stream_lists_its_log_and_a_quorum_queue_its_ready_messages(
+    fake_broker: FakeBroker,
+) -> None:
+    async with fake_broker.connect() as conn, conn.new_channel() as channel:
+        await channel.queue_declare("log", durable=True, arguments={"x-queue-type": "stream"})
+        await channel.queue_declare("work", durable=True, arguments={"x-queue-type": "quorum"})
+        await channel.confirm_select()
+        for body in (b"a", b"b"):
+            await channel.publish(body, "", "log")
+            await channel.publish(body, "", "work")
+        await channel.basic_get("work", no_ack=True)
+        assert (await channel.queue_declare("log", passive=True) or {})["message_count"] == 0
+    # the stream keeps everything, as stored: with its x-stream-offset header
+    log = fake_broker.messages("log")
+    assert [(m.body, (m.properties.headers or {})["x-stream-offset"]) for m in log] == [
+        (b"a", 0),
+        (b"b", 1),
+    ]
+    assert [m.body for m in fake_broker.messages("work")] == [b"b"]

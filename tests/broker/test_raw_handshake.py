@@ -8,6 +8,7 @@ RabbitMQ 3.10 answers it, and must not disturb the broker's other connections.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import anyio
@@ -15,6 +16,7 @@ import pytest
 from pamqp import commands
 
 from async_amqp._core.wire import PROTOCOL_HEADER, encode_method
+from async_amqp_testing import FakeBroker
 from async_amqp_testing.raw import (
     DEFAULT_CAPABILITIES,
     RawConnection,
@@ -59,6 +61,22 @@ async def test_connection_start_looks_like_rabbitmq(wire_target: WireTarget, hea
     }
     assert properties["capabilities"] == dict.fromkeys(RABBITMQ_CAPABILITIES, True)
     assert all(isinstance(properties[key], str) for key in set(properties) - {"capabilities"})
+    # Clients parse the version as dotted integers (RabbitMQ sends e.g. "3.10.8").
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(properties["version"])), properties["version"]
+    if wire_target.is_fake:
+        assert properties["version"] == "3.10.8"
+        assert properties["product"] == "async_amqp_testing"
+    else:
+        assert properties["product"] == "RabbitMQ"
+
+
+async def test_server_version_is_configurable() -> None:
+    broker = FakeBroker(server_version="3.13.0")
+    async with broker.serve():
+        async with await RawConnection.connect(broker.host, broker.port) as raw:
+            start = await raw.start(PROTOCOL_HEADER)
+    assert start.server_properties["version"] == "3.13.0"
+    assert start.server_properties["product"] == "async_amqp_testing"
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,47 @@ def check_channel_errors(result: Any, kwargs: dict[str, Any]) -> None:
     assert result == [404, 406, 503]
 
 
+def quorum_work_queue_names(target: BrokerTarget) -> dict[str, Any]:
+    return {
+        "queue_name": target.queue_name("orders"),
+        "dead_letter_queue": target.queue_name("orders-dead"),
+    }
+
+
+def quorum_work_queue_lines(kwargs: dict[str, Any]) -> list[str]:
+    poison = "'order 2 (poison)'"
+    return [
+        lit("done 'order 1'"),
+        *(lit(f"attempt {n} of {poison} failed (limit 2)") for n in (1, 2, 3)),
+        lit("done 'order 3'"),
+        lit(f"dead-lettered {poison} (delivery_limit)"),
+    ]
+
+
+def check_quorum_work_queue(result: Any, kwargs: dict[str, Any]) -> None:
+    assert result == {"done": ["order 1", "order 3"], "dead": ["order 2 (poison)"]}
+
+
+def check_quorum_work_queue_output(lines: list[str]) -> None:
+    # the poison order is retried in place (a requeue goes to the front with a limit)
+    attempts = [line for line in lines if line.startswith(("attempt", "done 'order 1'"))]
+    assert attempts[0] == "done 'order 1'"
+    assert [line[:9] for line in attempts[1:]] == ["attempt 1", "attempt 2", "attempt 3"]
+
+
+def stream_replay_lines(kwargs: dict[str, Any]) -> list[str]:
+    events = load_example("stream_replay").EVENTS
+    return [
+        *(lit(f"first: offset {n}: {event}") for n, event in enumerate(events)),
+        *(lit(f"from 3: offset {n}: {events[n]}") for n in (3, 4)),
+        lit("next: offset 5: logged in"),
+    ]
+
+
+def check_stream_replay(result: Any, kwargs: dict[str, Any]) -> None:
+    assert result == {"first": [0, 1, 2, 3, 4], "from 3": [3, 4], "next": [5]}
+
+
 CASES: dict[str, Case] = {
     "hello_world": Case(
         lambda target: {"queue_name": target.queue_name("hello")},
@@ -234,6 +275,17 @@ CASES: dict[str, Case] = {
     ),
     "callback_consumer": Case(no_names, callback_consumer_lines, check_callback_consumer),
     "channel_errors": Case(channel_errors_names, channel_errors_lines, check_channel_errors),
+    "quorum_work_queue": Case(
+        quorum_work_queue_names,
+        quorum_work_queue_lines,
+        check_quorum_work_queue,
+        check_quorum_work_queue_output,
+    ),
+    "stream_replay": Case(
+        lambda target: {"stream_name": target.queue_name("events")},
+        stream_replay_lines,
+        check_stream_replay,
+    ),
 }
 
 
