@@ -12,6 +12,7 @@ descriptions of frames in the logs.
 
 from __future__ import annotations
 
+import reprlib
 import struct
 import sys
 from typing import Any, Final
@@ -157,12 +158,26 @@ def answer_access_request(core: sv.ServerConnection, frame: bytes) -> bool | Pro
     return True
 
 
+def _log_repr() -> reprlib.Repr:
+    # Deep tables (RabbitMQ accepts thousands of levels) would overflow repr's recursion.
+    limited = reprlib.Repr()
+    limited.maxlevel = 8
+    limited.maxstring = limited.maxother = 200
+    limited.maxdict = limited.maxlist = limited.maxtuple = 32
+    return limited
+
+
+_LOG_REPR: Final = _log_repr()
+
+
 def describe_method(method: Frame) -> str:
     """``Queue.Declare(queue='q', ...)`` for frame logs.
 
     :param method: a pamqp method
     """
-    fields = ", ".join(f"{name}={getattr(method, name)!r}" for name in method.__slots__)
+    fields = ", ".join(
+        f"{name}={_LOG_REPR.repr(getattr(method, name))}" for name in method.__slots__
+    )
     return f"{method.name}({fields})"
 
 

@@ -18,8 +18,11 @@ The suite runs a short campaign. For a longer one by hand::
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, event, given, settings
@@ -101,7 +104,7 @@ SESSION: list[bytes] = [
             locale="en_US",
         ),
     ),
-    frame(0, commands.Connection.TuneOk(channel_max=16, frame_max=4096, heartbeat=0)),
+    frame(0, commands.Connection.TuneOk(channel_max=16, frame_max=131072, heartbeat=0)),
     frame(0, commands.Connection.Open(virtual_host="/")),
     frame(1, commands.Channel.Open()),
     frame(1, commands.Confirm.Select()),
@@ -234,6 +237,22 @@ def assert_broker_serves(broker: FakeBroker) -> None:
     assert sent[5].reply_code == 404
 
 
+@contextmanager
+def debug_logging() -> Iterator[None]:
+    """Frame logs on (their descriptions of odd frames are fuzzed too), kept out of pytest."""
+    logger = logging.getLogger("async_amqp_testing")
+    saved = (logger.level, logger.propagate)
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = saved
+
+
 def test_the_unmutated_session_runs_to_a_clean_close() -> None:
     broker = FakeBroker()
     transport, sent = run_conversation(broker, [b"".join(SESSION)])
@@ -251,7 +270,8 @@ def test_the_unmutated_session_runs_to_a_clean_close() -> None:
 @given(mutated_session())
 def test_mutated_frames_give_only_protocol_outcomes(chunks: list[bytes]) -> None:
     broker = FakeBroker()
-    transport, sent = run_conversation(broker, chunks)
+    with debug_logging():
+        transport, sent = run_conversation(broker, chunks)
     check_outcome(transport, sent)
     closes = [m for m in sent if isinstance(m, commands.Connection.Close | commands.Channel.Close)]
     event(
