@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# pytester: the plugin tests run pytest on bare user projects.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:

@@ -5,6 +5,7 @@ from ._connect import connect_amqp, connect_from_url, parse_url
 from ._connection import AmqpProtocol
 from ._consumer import BasicListener, Consumer
 from ._messages import Envelope, Properties, ReturnEnvelope
+from ._results import ExchangeDeclareResult, MessageCountResult, QueueDeclareResult
 from ._version import __version__
 from .exceptions import (
     AccessRefusedError,
@@ -14,6 +15,7 @@ from .exceptions import (
     AsyncAmqpException,
     AuthenticationError,
     BrokerInternalError,
+    BrokerUnreachableError,
     ChannelClosed,
     ChannelClosedError,
     CommandInvalidError,
@@ -61,6 +63,7 @@ __all__ = [
     "AuthenticationError",
     "BasicListener",
     "BrokerInternalError",
+    "BrokerUnreachableError",
     "Channel",
     "ChannelClosed",
     "ChannelClosedError",
@@ -78,9 +81,11 @@ __all__ = [
     "EmptyQueue",
     "EmptyQueueError",
     "Envelope",
+    "ExchangeDeclareResult",
     "FrameError",
     "HeartbeatTimeoutError",
     "InvalidChannelError",
+    "MessageCountResult",
     "MessageReturnedError",
     "NoChannelAvailable",
     "NoChannelAvailableError",
@@ -92,6 +97,7 @@ __all__ = [
     "ProtocolMismatchError",
     "PublishFailed",
     "PublishFailedError",
+    "QueueDeclareResult",
     "ResourceError",
     "ResourceLockedError",
     "ReturnEnvelope",

@@ -9,7 +9,7 @@ and yields only now and then (``YIELD_EVERY``). Consumers live on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import anyio
 import anyio.lowlevel
@@ -102,6 +102,12 @@ class BasicMethods(_ChannelBase):
         await token.wait()
 
     basic_publish = publish
+
+    @overload
+    async def confirm_select(self, *, no_wait: Literal[False] = False) -> bool: ...
+
+    @overload
+    async def confirm_select(self, *, no_wait: bool = False) -> bool | None: ...
 
     async def confirm_select(self, *, no_wait: bool = False) -> bool | None:
         """Put the channel in confirm mode: from now on ``publish`` waits for the broker's ack."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import uuid
 
 import anyio
@@ -24,6 +25,8 @@ from ._core.client import ConnectionUnavailable
 from ._core.client_channel import ChannelUnavailable
 from ._core.wire import make_method
 from ._declare import DeclareMethods
+
+logger = logging.getLogger("async_amqp")
 
 
 class Channel(DeclareMethods, BasicMethods):
@@ -127,6 +130,12 @@ class Channel(DeclareMethods, BasicMethods):
                 raise
             return
         await self._call(method, context=consumer)
+        logger.debug(
+            "consumer %r started on queue %r (channel %s)",
+            consumer.consumer_tag,
+            consumer.queue_name,
+            self.channel_id,
+        )
 
     async def _stop_consumer(self, consumer: Consumer) -> None:
         """Cancel *consumer* and give its unprocessed messages back to the queue."""
@@ -138,6 +147,7 @@ class Channel(DeclareMethods, BasicMethods):
                 ):
                     await self.basic_cancel(tag)
             consumer._finish()
+            logger.debug("consumer %r stopped (channel %s)", tag, self.channel_id)
             unprocessed = consumer._take_unprocessed()
             if consumer.no_ack or not unprocessed or not self.is_open:
                 return

@@ -94,7 +94,11 @@ class _ChannelBase:
             return self._error
         if self.protocol._fatal is not None:
             return self.protocol._fatal
-        return exceptions.ChannelClosedError(0, f"channel {self.channel_id} is closed")
+        return exceptions.ChannelClosedError(
+            0,
+            f"channel {self.channel_id} is closed: it was used after its "
+            "'async with conn.new_channel()' block ended, or after close()",
+        )
 
     async def _call(self, method: Frame, context: Any = None) -> ev.ReplyArrived:
         """Send a synchronous request and wait for its reply."""

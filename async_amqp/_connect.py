@@ -8,6 +8,7 @@ leaving it closes gracefully.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl as _ssl
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from anyio.abc import SocketAttribute
 
 from . import exceptions
 from ._connection import AmqpProtocol
+from ._redact import redact_url
 from ._tls import describe_tls_error
 
 logger = logging.getLogger("async_amqp")
@@ -50,7 +52,12 @@ def _stream_factory(
     host: str, port: int, ssl_context: _ssl.SSLContext | None, server_hostname: str | None
 ) -> Callable[[], Awaitable[anyio.abc.ByteStream]]:
     async def open_stream() -> anyio.abc.ByteStream:
-        stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
+        try:
+            stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
+        except OSError as error:
+            raise exceptions.BrokerUnreachableError(
+                0, f"cannot connect to {host}:{port} (stage: TCP connect): {_reason(error)}"
+            ) from error
         raw = stream.extra(SocketAttribute.raw_socket)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if ssl_context is None:
@@ -71,9 +78,19 @@ def _stream_factory(
                 cause = error.__cause__
             elif isinstance(error, anyio.EndOfStream):
                 cause = None  # the broker hung up: nothing more to say than the message
-            raise exceptions.TLSError(describe_tls_error(error), cause=cause) from cause
+            text = f"{describe_tls_error(error)} ({host}:{port}, stage: TLS handshake)"
+            raise exceptions.TLSError(text, cause=cause) from cause
 
     return open_stream
+
+
+def _reason(error: OSError) -> str:
+    """The most specific reason of a failed TCP connect (anyio wraps each attempt's error)."""
+    causes = [error, *getattr(error.__cause__, "exceptions", ()), error.__cause__]
+    for cause in reversed(causes):
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno)
+    return str(error)
 
 
 def connect_amqp(
@@ -170,7 +187,10 @@ def parse_url(url: str) -> dict[str, Any]:
 
     :raises ValueError: naming the scheme, parameter or value that is wrong
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # e.g. "Invalid IPv6 URL"
+        raise exceptions.ConfigurationError(f"invalid URL {redact_url(url)!r}: {error}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("amqp", "amqps"):
         raise exceptions.ConfigurationError(
@@ -180,7 +200,9 @@ def parse_url(url: str) -> dict[str, Any]:
     try:
         port = parts.port
     except ValueError:
-        raise exceptions.ConfigurationError(f"invalid port in URL {url!r}") from None
+        raise exceptions.ConfigurationError(
+            f"invalid port in URL {redact_url(url)!r}: the port must be a number 0..65535"
+        ) from None
     if port is not None:
         kwargs["port"] = port
     if parts.username is not None:

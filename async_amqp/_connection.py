@@ -12,10 +12,11 @@ the base class in :mod:`._connection_events`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.abc
@@ -28,8 +29,12 @@ from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailab
 from ._core.client_channel import ChannelUnavailable
 from ._core.errors import ProtocolError, ProtocolHeaderMismatch
 from ._core.heartbeat import HeartbeatAction
+from ._core.trace import CLIENT_FRAMES, FrameTrace
+from ._hints import AWAIT_HINT, STATE_WORDS, describe_unusable, note_connect_failure
 from ._version import __version__
 from ._waiter import Waiter
+
+logger = logging.getLogger("async_amqp")
 
 #: Publishers wait for the writer once this many bytes are buffered.
 HIGH_WATER = 1 << 20
@@ -102,6 +107,7 @@ class AmqpProtocol(_ConnectionEvents):
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
         self._task_scopes: set[anyio.CancelScope] = set()
+        self._trace = FrameTrace.pair(CLIENT_FRAMES, f"{host}:{port}")  # None: off
 
     # -- public attributes ------------------------------------------------------
 
@@ -143,14 +149,23 @@ class AmqpProtocol(_ConnectionEvents):
     def __repr__(self) -> str:
         return (
             f"<AmqpProtocol {self.host}:{self.port} vhost={self.virtualhost!r} "
-            f"{self._core.state.value}>"
+            f"{STATE_WORDS[self._core.state]}>"
         )
 
     # -- lifetime -----------------------------------------------------------------
 
     async def __aenter__(self) -> AmqpProtocol:
         self._lifetime_cm = self._lifetime()
-        return await self._lifetime_cm.__aenter__()
+        try:
+            return await self._lifetime_cm.__aenter__()
+        except Exception as error:
+            note_connect_failure(error, self.host, self.port, self._core, self._stream)
+            raise
+
+    if not TYPE_CHECKING:  # at run time only: type checkers keep flagging the mistake
+
+        def __await__(self) -> NoReturn:
+            raise TypeError(AWAIT_HINT)
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         return await self._lifetime_cm.__aexit__(*exc_info)
@@ -253,6 +268,8 @@ class AmqpProtocol(_ConnectionEvents):
                 await self._send_wanted.wait()
                 continue
             data = core.data_to_send(anyio.current_time())
+            if self._trace is not None:
+                self._trace[0].feed(data)
             try:
                 await stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
@@ -279,10 +296,13 @@ class AmqpProtocol(_ConnectionEvents):
             ) as error:
                 self._on_eof(error)
                 return
+            if self._trace is not None:
+                self._trace[1].feed(data)
             try:
                 events = core.receive(data, anyio.current_time())
             except ProtocolHeaderMismatch as error:
-                self._die(exceptions.ProtocolMismatchError(0, str(error)))
+                where = f"{self.host}:{self.port}, stage: AMQP handshake"
+                self._die(exceptions.ProtocolMismatchError(0, f"{error} ({where})"))
                 return
             except ProtocolError as error:
                 core.fail(error)
@@ -351,7 +371,7 @@ class AmqpProtocol(_ConnectionEvents):
         if self._fatal is not None:
             raise self._fatal
         if self._core.state is not ConnectionState.OPEN:
-            raise exceptions.ConnectionClosedError(0, f"connection is {self._core.state.value}")
+            raise exceptions.ConnectionClosedError(0, describe_unusable(self._core.state))
 
     async def _wait_publishable(self, pending_bytes: int) -> None:
         """Wait while the broker blocks publishing or the write buffer is full."""
@@ -393,6 +413,7 @@ class AmqpProtocol(_ConnectionEvents):
             raise
         channel = self.CHANNEL_FACTORY(self, channel_id, **kwargs)
         self._channels[channel_id] = channel
+        logger.debug("opening channel %s", channel_id)
         self._wake_writer()
         try:
             await waiter.wait()

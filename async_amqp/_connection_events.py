@@ -53,6 +53,8 @@ class _ConnectionEvents:
         """Fail every waiter, consumer and channel with *error* (once)."""
         if self._fatal is not None:
             return
+        if clean:
+            logger.info("connection to %s:%s closed: %s", self.host, self.port, error)
         self._fatal = error
         self._core.connection_lost()
         self._opened.set_error(error)
@@ -76,7 +78,13 @@ class _ConnectionEvents:
     def _die(self, error: BaseException) -> None:
         """A fatal error: record it, fail everything, and stop the connection's tasks."""
         if self._fatal is None:
-            logger.debug("connection to %s:%s failed: %r", self.host, self.port, error)
+            logger.info(
+                "connection to %s:%s ended: %s: %s",
+                self.host,
+                self.port,
+                type(error).__name__,
+                error,
+            )
         self._end(error, clean=False)
         if self._task_group is not None:
             self._task_group.cancel_scope.cancel()
@@ -124,7 +132,12 @@ class _ConnectionEvents:
             )
             return
         text = "the broker closed the connection"
-        if not isinstance(error, anyio.EndOfStream):
+        if state is ConnectionState.AWAIT_START:
+            text = (
+                f"{self.host}:{self.port} closed the connection before the AMQP handshake "
+                "(stage: waiting for connection.start): is this an AMQP broker's port?"
+            )
+        elif not isinstance(error, anyio.EndOfStream):
             text = f"connection lost: {error!r}"
         self._die(exceptions.ConnectionLostError(0, text))
 
@@ -147,6 +160,16 @@ class _ConnectionEvents:
         }
 
     def _on_opened(self, event: ev.ConnectionOpened) -> None:
+        core = self._core
+        logger.info(
+            "connected to %s:%s, vhost %r (channel_max=%s, frame_max=%s, heartbeat=%ss)",
+            self.host,
+            self.port,
+            self.virtualhost,
+            core.channel_max,
+            core.frame_max,
+            core.heartbeat_interval,
+        )
         self._opened.set_result(self)
 
     def _on_reply(self, event: ev.ReplyArrived) -> None:
@@ -173,6 +196,11 @@ class _ConnectionEvents:
             channel._on_settled(event)
 
     def _on_consumer_cancelled(self, event: ev.ConsumerCancelled) -> None:
+        logger.info(
+            "the broker cancelled consumer %r on channel %s (its queue was deleted?)",
+            event.consumer_tag,
+            event.channel_id,
+        )
         channel = self._channels.get(event.channel_id)
         if channel is not None:
             channel._on_consumer_cancelled(event.consumer_tag)
@@ -183,6 +211,15 @@ class _ConnectionEvents:
             channel._on_flow(event.active)
 
     def _on_channel_closed(self, event: ev.ChannelClosed) -> None:
+        if event.by_server:
+            logger.info(
+                "channel %s closed by the broker: %s %s",
+                event.channel_id,
+                event.reply_code,
+                event.reply_text,
+            )
+        else:
+            logger.debug("channel %s closed", event.channel_id)
         channel = self._channels.pop(event.channel_id, None)
         if channel is not None:
             channel._on_closed(event)
@@ -207,10 +244,12 @@ class _ConnectionEvents:
         self._die(error)
 
     def _on_blocked(self, event: ev.ConnectionBlocked) -> None:
+        logger.info("the broker blocked publishing: %s", event.reason or "no reason given")
         self.blocked_reason = event.reason or "blocked"
         if self._unblocked.is_set():
             self._unblocked = anyio.Event()
 
     def _on_unblocked(self, event: ev.ConnectionUnblocked) -> None:
+        logger.info("the broker unblocked publishing")
         self.blocked_reason = None
         self._unblocked.set()

@@ -7,127 +7,47 @@ from a channel but the plumbing of :class:`~._channel_base._ChannelBase`.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Literal, overload
 
 from pamqp import commands
 
-from ._channel_base import Arguments, _ChannelBase, checked_reply
+from ._channel_base import Arguments, checked_reply
 from ._core.wire import make_method
+from ._declare_exchange import ExchangeMethods, no_arguments
+from ._results import MessageCountResult, QueueDeclareResult
+
+logger = logging.getLogger("async_amqp")
 
 
-def _no_arguments(method: str, arguments: Arguments) -> None:
-    if arguments:
-        raise ValueError(f"{method} takes no AMQP arguments (got {dict(arguments)!r})")
-
-
-class DeclareMethods(_ChannelBase):
+class DeclareMethods(ExchangeMethods):
     """Exchange and queue methods of a channel."""
 
-    # -- exchange class ---------------------------------------------------------------------
+    # -- queue class --------------------------------------------------------------------------
 
-    async def exchange_declare(
+    @overload
+    async def queue_declare(
         self,
-        exchange_name: str,
-        type_name: str = "direct",
+        queue_name: str = "",
         passive: bool = False,
         durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        no_wait: Literal[False] = False,
+        arguments: Arguments = None,
+    ) -> QueueDeclareResult: ...
+
+    @overload
+    async def queue_declare(
+        self,
+        queue_name: str = "",
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
         auto_delete: bool = False,
         no_wait: bool = False,
         arguments: Arguments = None,
-        *,
-        internal: bool = False,
-    ) -> dict[str, str] | None:
-        """Declare an exchange (or check that it exists with ``passive=True``).
-
-        :returns: ``{'exchange': name}`` (None with ``no_wait``)
-        :raises PreconditionFailedError: when it exists with other settings
-        :raises NotFoundError: when passive and missing
-        """
-        reply = await self._request(
-            make_method(
-                commands.Exchange.Declare,
-                exchange=exchange_name,
-                exchange_type=type_name,
-                passive=passive,
-                durable=durable,
-                auto_delete=auto_delete,
-                internal=internal,
-                nowait=no_wait,
-                arguments=dict(arguments or {}),
-            ),
-            no_wait,
-        )
-        return None if reply is None else {"exchange": exchange_name}
-
-    async def exchange_delete(
-        self,
-        exchange_name: str,
-        if_unused: bool = False,
-        no_wait: bool = False,
-        arguments: Arguments = None,
-    ) -> bool | None:
-        """Delete an exchange (deleting a missing one succeeds).
-
-        :param arguments: accepted for compatibility; exchange.delete carries none
-        :raises ValueError: when *arguments* is not empty
-        """
-        _no_arguments("exchange_delete", arguments)
-        reply = await self._request(
-            make_method(
-                commands.Exchange.Delete,
-                exchange=exchange_name,
-                if_unused=if_unused,
-                nowait=no_wait,
-            ),
-            no_wait,
-        )
-        return None if reply is None else True
-
-    async def exchange_bind(
-        self,
-        exchange_destination: str,
-        exchange_source: str,
-        routing_key: str = "",
-        no_wait: bool = False,
-        arguments: Arguments = None,
-    ) -> bool | None:
-        """Route messages from *exchange_source* to *exchange_destination*."""
-        reply = await self._request(
-            make_method(
-                commands.Exchange.Bind,
-                destination=exchange_destination,
-                source=exchange_source,
-                routing_key=routing_key,
-                nowait=no_wait,
-                arguments=dict(arguments or {}),
-            ),
-            no_wait,
-        )
-        return None if reply is None else True
-
-    async def exchange_unbind(
-        self,
-        exchange_destination: str,
-        exchange_source: str,
-        routing_key: str = "",
-        no_wait: bool = False,
-        arguments: Arguments = None,
-    ) -> bool | None:
-        """Remove an exchange-to-exchange binding."""
-        reply = await self._request(
-            make_method(
-                commands.Exchange.Unbind,
-                destination=exchange_destination,
-                source=exchange_source,
-                routing_key=routing_key,
-                nowait=no_wait,
-                arguments=dict(arguments or {}),
-            ),
-            no_wait,
-        )
-        return None if reply is None else True
-
-    # -- queue class --------------------------------------------------------------------------
+    ) -> QueueDeclareResult | None: ...
 
     async def queue_declare(
         self,
@@ -138,7 +58,7 @@ class DeclareMethods(_ChannelBase):
         auto_delete: bool = False,
         no_wait: bool = False,
         arguments: Arguments = None,
-    ) -> dict[str, Any] | None:
+    ) -> QueueDeclareResult | None:
         """Declare a queue; an empty name lets the broker choose one.
 
         :returns: ``{'queue', 'message_count', 'consumer_count'}`` (None with ``no_wait``)
@@ -159,11 +79,37 @@ class DeclareMethods(_ChannelBase):
         if reply is None:
             return None
         method = checked_reply(reply, commands.Queue.DeclareOk)
+        logger.debug(
+            "declared queue %r (%s ready, %s consumers)",
+            method.queue,
+            method.message_count,
+            method.consumer_count,
+        )
         return {
-            "queue": method.queue,
-            "message_count": method.message_count,
-            "consumer_count": method.consumer_count,
+            "queue": str(method.queue),
+            "message_count": method.message_count or 0,
+            "consumer_count": method.consumer_count or 0,
         }
+
+    @overload
+    async def queue_delete(
+        self,
+        queue_name: str,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        no_wait: Literal[False] = False,
+        arguments: Arguments = None,
+    ) -> MessageCountResult: ...
+
+    @overload
+    async def queue_delete(
+        self,
+        queue_name: str,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        no_wait: bool = False,
+        arguments: Arguments = None,
+    ) -> MessageCountResult | None: ...
 
     async def queue_delete(
         self,
@@ -172,13 +118,13 @@ class DeclareMethods(_ChannelBase):
         if_empty: bool = False,
         no_wait: bool = False,
         arguments: Arguments = None,
-    ) -> dict[str, int] | None:
+    ) -> MessageCountResult | None:
         """Delete a queue; returns ``{'message_count': ready messages deleted}``.
 
         :param arguments: accepted for compatibility; queue.delete carries none
         :raises ValueError: when *arguments* is not empty
         """
-        _no_arguments("queue_delete", arguments)
+        no_arguments("queue_delete", arguments)
         reply = await self._request(
             make_method(
                 commands.Queue.Delete,
@@ -192,6 +138,26 @@ class DeclareMethods(_ChannelBase):
         if reply is None:
             return None
         return {"message_count": checked_reply(reply, commands.Queue.DeleteOk).message_count or 0}
+
+    @overload
+    async def queue_bind(
+        self,
+        queue_name: str,
+        exchange_name: str,
+        routing_key: str = "",
+        no_wait: Literal[False] = False,
+        arguments: Arguments = None,
+    ) -> bool: ...
+
+    @overload
+    async def queue_bind(
+        self,
+        queue_name: str,
+        exchange_name: str,
+        routing_key: str = "",
+        no_wait: bool = False,
+        arguments: Arguments = None,
+    ) -> bool | None: ...
 
     async def queue_bind(
         self,
@@ -239,7 +205,19 @@ class DeclareMethods(_ChannelBase):
         )
         return True
 
-    async def queue_purge(self, queue_name: str, no_wait: bool = False) -> dict[str, int] | None:
+    @overload
+    async def queue_purge(
+        self, queue_name: str, no_wait: Literal[False] = False
+    ) -> MessageCountResult: ...
+
+    @overload
+    async def queue_purge(
+        self, queue_name: str, no_wait: bool = False
+    ) -> MessageCountResult | None: ...
+
+    async def queue_purge(
+        self, queue_name: str, no_wait: bool = False
+    ) -> MessageCountResult | None:
         """Remove a queue's ready messages; returns ``{'message_count': removed}``."""
         reply = await self._request(
             make_method(commands.Queue.Purge, queue=queue_name, nowait=no_wait), no_wait

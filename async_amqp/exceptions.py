@@ -53,6 +53,8 @@ class _ReplyError(AmqpError):
 
     def __str__(self) -> str:
         where = f" (caused by method {self.class_id}/{self.method_id})" if self.class_id else ""
+        if not self.reply_code:  # raised by the client itself: no AMQP reply code to show
+            return f"{self.reply_text}{where}"
         return f"{self.reply_code} {self.reply_text}{where}"
 
 
@@ -174,6 +176,13 @@ class ProtocolMismatchError(ConnectionClosedError):
     """The server does not speak AMQP 0-9-1."""
 
     default_code = 0
+
+
+class BrokerUnreachableError(ConnectionClosedError, OSError):
+    """No TCP connection to the broker's host and port (refused, unreachable, no such host).
+
+    Also an :class:`OSError`, as the underlying error was.
+    """
 
 
 class PublishFailedError(AmqpError):

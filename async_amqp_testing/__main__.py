@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import anyio
 
+from async_amqp._core.trace import BROKER_FRAMES
+
 from ._broker import FakeBroker
 
 __all__ = ["build_parser", "main"]
@@ -50,11 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
         prog="python -m async_amqp_testing",
-        description="Run an AMQP 0-9-1 broker that behaves like RabbitMQ 3.10 (for tests).",
+        description="Run an AMQP 0-9-1 broker that behaves like RabbitMQ 3.10 (for tests). "
+        "The first line of standard output is its URL.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
-        "--port", type=int, default=5672, help="port to listen on (0: any free port)"
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port to listen on (default: %(default)s: a free port, named by the URL printed "
+        "first, so a local RabbitMQ on 5672 is never in the way)",
     )
     parser.add_argument(
         "--user",
@@ -75,12 +84,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--nodes",
         type=_node_count,
         metavar="N",
-        help="serve N nodes sharing one state, on ports PORT .. PORT+N-1 (or free ports "
-        "with --port 0); their URLs follow the first line, one per line",
+        help="serve N nodes sharing one state, on ports PORT .. PORT+N-1 (free ports with "
+        "the default --port 0); their URLs follow the first line, one per line",
     )
-    parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat offered (seconds)")
-    parser.add_argument("--frame-max", type=int, default=131072, help="frame_max offered")
-    parser.add_argument("--channel-max", type=int, default=2047, help="channel_max offered")
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=60,
+        help="heartbeat offered, seconds 0..65535, 0: none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--frame-max",
+        type=int,
+        default=131072,
+        help="frame_max offered, 0 (no limit) or 4096..4294967295 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--channel-max",
+        type=int,
+        default=2047,
+        help="channel_max offered, 0..65535, 0: no limit (default: %(default)s)",
+    )
     parser.add_argument(
         "--tls-cert",
         metavar="FILE",
@@ -102,10 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="seconds a client has to complete the TLS handshake (default 5, as RabbitMQ)",
+        help="seconds a client has to complete the TLS handshake (default: %(default)s, "
+        "as RabbitMQ)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every frame (to standard error)"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every method received and sent, and trace every frame (to standard error)",
     )
     return parser
 
@@ -172,18 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    broker = FakeBroker(
-        users=dict(args.users) if args.users else None,
-        vhosts=args.vhosts or None,
-        heartbeat=args.heartbeat,
-        frame_max=args.frame_max,
-        channel_max=args.channel_max,
-        host=args.host,
-        port=args.port,
-        ssl_context=ssl_context,
-        tls_handshake_timeout=args.tls_handshake_timeout,
-        nodes=args.nodes or 1,
-    )
+    if args.verbose:
+        logging.getLogger(BROKER_FRAMES).setLevel(logging.DEBUG)
+    try:
+        broker = _broker(args, ssl_context)
+    except ValueError as error:  # one line, and exit status 2 like any bad option
+        print(f"{parser.prog}: error: {_as_option(str(error))}", file=sys.stderr)
+        return 2
     try:
         anyio.run(_serve, broker, args.nodes is not None)
     except BaseException as error:
@@ -202,6 +225,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _as_option(message: str) -> str:
+    """A FakeBroker setting's error, naming the command-line option instead."""
+    setting = message.split(" ", 1)[0]
+    if setting in ("heartbeat", "frame_max", "channel_max", "port", "tls_handshake_timeout"):
+        return "--" + setting.replace("_", "-") + message[len(setting) :]
+    return message
+
+
+def _broker(args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> FakeBroker:
+    """The broker the options describe.
+
+    :raises ValueError: for a setting out of range
+    """
+    return FakeBroker(
+        users=dict(args.users) if args.users else None,
+        vhosts=args.vhosts or None,
+        heartbeat=args.heartbeat,
+        frame_max=args.frame_max,
+        channel_max=args.channel_max,
+        host=args.host,
+        port=args.port,
+        ssl_context=ssl_context,
+        tls_handshake_timeout=args.tls_handshake_timeout,
+        nodes=args.nodes or 1,
+    )
 
 
 if __name__ == "__main__":

@@ -132,6 +132,10 @@ class BlockingFakeBroker:
         """Create a vhost (see :meth:`FakeBroker.add_vhost`)."""
         self._call(self.broker.add_vhost, name)
 
+    def reset(self, *, close_connections: bool = False) -> None:
+        """Empty the broker (see :meth:`FakeBroker.reset`)."""
+        self._call(self.broker.reset, close_connections=close_connections)
+
     # -- inspection ----------------------------------------------------------------------
 
     def snapshot(self, vhost: str = "/") -> VhostInfo:

@@ -34,6 +34,7 @@ from ._model.inspect import ConnectionInfo
 from ._nodes import Node, NodeControl
 from ._protocol import MODELLED_RABBITMQ_VERSION, server_properties
 from ._session import Session
+from ._settings import check_broker_settings
 
 if TYPE_CHECKING:
     from ._blocking import BlockingFakeBroker
@@ -107,6 +108,8 @@ class FakeBroker(BrokerInspection, NodeControl):
         version checks. ``product`` stays ``async_amqp_testing``.
     :param nodes: how many listeners (cluster nodes) serve the one shared state; node *i*
         listens on ``port + i`` (every node on a free port when *port* is 0)
+    :raises ConfigurationError: (a ``ValueError``) for a setting no client could work with,
+        e.g. ``channel_max=70000`` or ``heartbeat=-1``
     """
 
     def __init__(
@@ -133,6 +136,20 @@ class FakeBroker(BrokerInspection, NodeControl):
         server_version: str = MODELLED_RABBITMQ_VERSION,
         nodes: int = 1,
     ) -> None:
+        check_broker_settings(
+            heartbeat=heartbeat,
+            frame_max=frame_max,
+            channel_max=channel_max,
+            port=port,
+            timeouts={
+                "tls_handshake_timeout": tls_handshake_timeout,
+                "silent_close_delay": silent_close_delay,
+                "handshake_timeout": handshake_timeout,
+                "close_timeout": close_timeout,
+                "shutdown_timeout": shutdown_timeout,
+                "reply_delay": reply_delay,
+            },
+        )
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
             raise ValueError("FakeBroker needs at least one user")
@@ -223,7 +240,7 @@ class FakeBroker(BrokerInspection, NodeControl):
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this broker (and presents the client certificate).
 
-        Made from :attr:`certificates` (the ``fake_broker_tls`` fixture's).
+        Made from the broker's ``certificates`` (the ``fake_broker_tls`` fixture's).
 
         :raises RuntimeError: when the broker has no test certificates
         """
@@ -233,10 +250,10 @@ class FakeBroker(BrokerInspection, NodeControl):
 
     @property
     def tls_files(self) -> TLSFiles:
-        """PEM files of :attr:`certificates` (the TLS fixtures write them).
+        """PEM files of the broker's ``certificates`` (the TLS fixtures write them).
 
         :raises RuntimeError: when the broker has no test certificates, or they are not
-            written (:meth:`TLSCertificates.write_files`)
+            written (:meth:`.TLSCertificates.write_files`)
         """
         files = self._certificates().files
         if files is None:
@@ -370,6 +387,20 @@ class FakeBroker(BrokerInspection, NodeControl):
         """
         self.model.add_vhost(name)
 
+    def reset(self, *, close_connections: bool = False) -> None:
+        """Empty the broker: delete every queue and every exchange but the ``amq.*`` ones.
+
+        Consumers of deleted queues get a server-side basic.cancel. Users, vhosts and
+        settings are kept.
+
+        :param close_connections: also close every connection (320 CONNECTION_FORCED)
+        """
+        logger.info("resetting: deleting every queue and exchange")
+        if close_connections:
+            self.close_connection()
+        self.model.empty_vhosts()
+        self._after_change()
+
     # -- fault injection -----------------------------------------------------------------
 
     def _select(self, connection: ConnectionRef) -> list[Conversation]:
@@ -400,6 +431,12 @@ class FakeBroker(BrokerInspection, NodeControl):
         :param reply_text: the full reply text
         """
         conversations = self._select(connection)
+        logger.info(
+            "closing %s connection(s) from the broker side: %s %s",
+            len(conversations),
+            reply_code,
+            reply_text,
+        )
         for conversation in conversations:
             conversation.server_close(reply_code, reply_text)
         self._after_change()
@@ -411,6 +448,7 @@ class FakeBroker(BrokerInspection, NodeControl):
         :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
         """
         conversations = self._select(connection)
+        logger.info("dropping %s connection(s) without a close", len(conversations))
         for conversation in conversations:
             conversation.abort()
         return len(conversations)
@@ -423,10 +461,13 @@ class FakeBroker(BrokerInspection, NodeControl):
 
         :param reason: the reason sent in connection.blocked
         """
+        logger.info("resource alarm raised: %s", reason)
         self.blocked_reason = reason
 
     def unblock(self) -> None:
         """Clear the resource alarm: blocked connections get ``connection.unblocked``."""
+        if self.blocked_reason is not None:
+            logger.info("resource alarm cleared")
         self.blocked_reason = None
         for session in list(self._sessions):
             session.unblock()
@@ -440,6 +481,7 @@ class FakeBroker(BrokerInspection, NodeControl):
         :raises KeyError: for an unknown vhost
         """
         count = self.model.cancel_consumer(vhost, queue, consumer_tag)
+        logger.info("cancelled %s consumer(s) of queue %r from the broker side", count, queue)
         self._after_change()
         return count
 

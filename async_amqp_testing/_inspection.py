@@ -29,7 +29,7 @@ __all__ = ["Binding", "BrokerInspection"]
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """A binding, as :meth:`BrokerInspection.bindings` lists it."""
+    """A binding, as :meth:`FakeBroker.bindings` lists it."""
 
     source: str
     destination_kind: str

@@ -213,7 +213,7 @@ class NodeControl:
         broker forced connection closure with reason 'shutdown'``; then durable
         exchanges, durable queues, bindings between durable ends and persistent messages
         in durable queues are kept (unacked ones back in their queue, redelivered), and
-        everything else is gone (see :meth:`BrokerModel.restart`). The nodes then listen
+        everything else is gone (see ``BrokerModel.restart``). The nodes then listen
         again on the same ports, so clients reconnect to the same URLs. A stopped node
         stays stopped; a resource alarm and a pause are cleared. It runs to the end even
         when the caller is cancelled meanwhile (it takes at most about

@@ -22,6 +22,7 @@ import anyio
 import anyio.abc
 
 from async_amqp._core.heartbeat import HeartbeatAction
+from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
 from ._conversation import Conversation, End
 from ._model import ConnectionModel
@@ -72,6 +73,7 @@ class Session:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._finishing = False
         self._close_timer_started = False
+        self._trace = FrameTrace.pair(BROKER_FRAMES, f"connection {session_id} ({peer})")
 
     def __repr__(self) -> str:
         return f"<Session {self.session_id} {self.peer} {self.conversation.core.state.value}>"
@@ -174,6 +176,8 @@ class Session:
                     logger.info("%s: connection lost: %r", self.name, error)
                     self.abort()
                     return
+                if self._trace is not None:
+                    self._trace[1].feed(data)
                 conversation.process(self._splitter.split(data), anyio.current_time())
             self.broker._poke_timer()
             self.wake_writer()
@@ -204,6 +208,8 @@ class Session:
                 await anyio.sleep(broker.reply_delay)
                 conversation.drain_outbox()
             data = core.data_to_send(anyio.current_time())
+            if self._trace is not None:
+                self._trace[0].feed(data)
             try:
                 await self.stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:

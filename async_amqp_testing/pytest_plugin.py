@@ -12,6 +12,17 @@ asks for ``fake_broker``:
   background thread with its own event loop, and every method is safe to call
   from the test's thread.
 
+An ``async def`` test that asks for one of these fixtures runs under anyio with
+no marker and no configuration: on asyncio, or on every backend the project's
+``anyio_backend`` fixture names. Tests marked ``@pytest.mark.asyncio`` (or every
+async test under pytest-asyncio's auto mode) stay pytest-asyncio's and get a
+:class:`BlockingFakeBroker`.
+
+``fake_broker_module`` and ``fake_broker_session`` share one broker (in a
+background thread) across a module or the whole session; the
+``fake_broker_reset`` marker empties it (queues, exchanges, messages) before a test.
+When a test that used a broker fails, its report has a "fake broker state" section.
+
 Configure it per test with ``@pytest.mark.fake_broker(users={'bob': 'pw'},
 vhosts=['/', 'other'], heartbeat=5)``; the keywords are :class:`FakeBroker`'s
 (``nodes=3`` serves three cluster nodes: ``urls``, ``stop_node``, ``start_node``).
@@ -27,15 +38,24 @@ SASL EXTERNAL. The certificates come from trustme, imported only by these fixtur
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
 
 from ._blocking import BlockingFakeBroker
 from ._broker import FakeBroker
+from ._plugin_support import BROKER_FIXTURES, claims_for_anyio, describe_state
 
-__all__ = ["fake_broker", "fake_broker_mtls", "fake_broker_options", "fake_broker_tls"]
+__all__ = [
+    "fake_broker",
+    "fake_broker_module",
+    "fake_broker_mtls",
+    "fake_broker_options",
+    "fake_broker_session",
+    "fake_broker_tls",
+]
+
 
 #: The marker keyword that only the TLS fixtures understand.
 TLS_CLIENT_CERT = "tls_client_cert"
@@ -49,6 +69,38 @@ def pytest_configure(config: pytest.Config) -> None:
         "(users, vhosts, permissions, heartbeat, frame_max, channel_max, nodes, ...); with "
         "fake_broker_tls also tls_client_cert=True or a user name (mutual TLS)",
     )
+    config.addinivalue_line(
+        "markers",
+        "fake_broker_reset: empty the shared fake_broker_module / fake_broker_session "
+        "broker (queues, exchanges, messages) before the test",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> None:
+    """Run ``async def`` tests that ask for a broker under anyio, with no configuration."""
+    if claims_for_anyio(collector, name, obj):
+        pytest.mark.anyio(obj)
+        pytest.mark.usefixtures("anyio_backend")(obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add the broker's state (queues, unacked, consumers) to a failed test's report."""
+    report = yield
+    if report.failed and call.when == "call":
+        funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+        for name in sorted(BROKER_FIXTURES & set(funcargs)):
+            try:
+                state = describe_state(funcargs[name])
+            except Exception as error:  # the broker may be what broke
+                state = f"(could not inspect the broker: {error!r})"
+            report.sections.append((f"fake broker state ({name})", state))
+    return report
 
 
 def fake_broker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -175,3 +227,45 @@ async def _fake_broker_mtls_in_test_loop(
     """The mutual-TLS broker served by the test's own anyio event loop."""
     async with _tls_broker(request, mutual=True).serve() as broker:
         yield broker
+
+
+@pytest.fixture(scope="module")
+def _fake_broker_module_server() -> Iterator[BlockingFakeBroker]:
+    with FakeBroker().in_thread() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def _fake_broker_session_server() -> Iterator[BlockingFakeBroker]:
+    with FakeBroker().in_thread() as broker:
+        yield broker
+
+
+def _shared(request: pytest.FixtureRequest, broker: BlockingFakeBroker) -> BlockingFakeBroker:
+    if request.node.get_closest_marker("fake_broker_reset") is not None:
+        broker.reset()
+    return broker
+
+
+@pytest.fixture
+def fake_broker_module(
+    request: pytest.FixtureRequest, _fake_broker_module_server: BlockingFakeBroker
+) -> BlockingFakeBroker:
+    """One broker shared by every test of a module (served from a background thread).
+
+    State carries over from test to test; mark a test (or the module, with
+    ``pytestmark``) ``@pytest.mark.fake_broker_reset`` to start it empty.
+    """
+    return _shared(request, _fake_broker_module_server)
+
+
+@pytest.fixture
+def fake_broker_session(
+    request: pytest.FixtureRequest, _fake_broker_session_server: BlockingFakeBroker
+) -> BlockingFakeBroker:
+    """One broker shared by the whole test session (served from a background thread).
+
+    State carries over from test to test; ``@pytest.mark.fake_broker_reset`` empties it
+    before a test.
+    """
+    return _shared(request, _fake_broker_session_server)

@@ -35,3 +35,39 @@ pygments_style = "sphinx"
 html_theme = "alabaster"
 html_title = f"async_amqp {release}"
 html_static_path: list[str] = []
+
+# -- cross-references -------------------------------------------------------------------
+# ``sphinx -n`` (nitpicky) must resolve every name of this project. Names of the standard
+# library and of dependencies stay plain text: there is no intersphinx (no network).
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(collections|contextlib|typing|ssl|pathlib|datetime|enum|socket)(\..+)?"),
+    (r"py:.*", r"(anyio|pamqp|trio|pytest|trustme)(\..+)?"),
+    (r"py:class", r"AbstractContextManager|BlockingPortal|Self|Any"),
+    # private helpers that appear in signatures (a context manager type, a TypeVar)
+    (r"py:class", r"async_amqp(_testing)?(\.\w+)*\._[A-Za-z]\w*"),
+]
+
+#: Private modules whose classes are exported, and documented, by a public package.
+_PUBLIC_HOMES = {
+    "async_amqp._": "async_amqp",
+    "async_amqp_testing._": "async_amqp_testing",
+}
+
+
+def _public_reference(app, env, node, contnode):  # type: ignore[no-untyped-def]
+    """Resolve ``async_amqp._results.X`` as ``async_amqp.X`` (where it is documented)."""
+    target = node.get("reftarget", "")
+    for prefix, package in _PUBLIC_HOMES.items():
+        if target.startswith(prefix):
+            public = f"{package}.{target.rsplit('.', 1)[-1]}"
+            domain = env.get_domain("py")
+            return domain.resolve_xref(
+                env, node.get("refdoc"), app.builder, node["reftype"], public, node, contnode
+            )
+    return None
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    """Register the resolver of private module paths."""
+    app.connect("missing-reference", _public_reference)

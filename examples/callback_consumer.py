@@ -36,7 +36,6 @@ async def main(url: str) -> list[str]:
 
     async with async_amqp.connect_from_url(url) as conn, conn.new_channel() as chan:
         declared = await chan.queue_declare("", exclusive=True)
-        assert declared is not None
         queue_name = declared["queue"]
         for order in ORDERS:
             await chan.publish(order, "", queue_name, properties={"content_type": "text/plain"})

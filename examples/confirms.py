@@ -20,7 +20,6 @@ async def main(url: str, count: int = 1000) -> dict[str, int]:
     outcome = {"confirmed": 0, "in queue": 0, "nacked": 0}
     async with async_amqp.connect_from_url(url) as conn, conn.new_channel() as chan:
         declared = await chan.queue_declare("", exclusive=True)
-        assert declared is not None
         queue_name = declared["queue"]
         await chan.confirm_select()
 
@@ -34,14 +33,12 @@ async def main(url: str, count: int = 1000) -> dict[str, int]:
         print(f"{outcome['confirmed']} concurrent publishes confirmed")
 
         state = await chan.queue_declare(queue_name, passive=True)
-        assert state is not None
         outcome["in queue"] = state["message_count"]
         print(f"the queue holds {state['message_count']} messages")
 
         bounded = await chan.queue_declare(
             "", exclusive=True, arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
         )
-        assert bounded is not None
         await chan.publish("fits", "", bounded["queue"])
         try:
             await chan.publish("does not fit", "", bounded["queue"])

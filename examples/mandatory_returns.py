@@ -39,7 +39,6 @@ async def main(url: str, unroutable_key: str = "no-such-queue") -> dict[str, lis
     ):
         task_group.start_soon(do_returns, chan, returned)
         declared = await chan.queue_declare("", exclusive=True)
-        assert declared is not None
         await chan.publish("routed", "", declared["queue"], mandatory=True)
         await chan.publish("lost", "", unroutable_key, mandatory=True)
         await chan.publish("dropped silently", "", unroutable_key)  # not mandatory

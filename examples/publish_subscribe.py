@@ -30,7 +30,6 @@ async def subscriber(
 ) -> None:
     async with conn.new_channel() as chan:
         declared = await chan.queue_declare("", exclusive=True)
-        assert declared is not None
         queue_name = declared["queue"]
         await chan.queue_bind(queue_name, exchange_name)  # fanout ignores the routing key
         lines = received[name] = []

@@ -33,7 +33,6 @@ async def main(url: str, exchange_name: str = "direct_logs") -> dict[str, list[s
         queues = {}
         for name, severities in bindings.items():
             declared = await chan.queue_declare("", exclusive=True)
-            assert declared is not None
             queues[name] = declared["queue"]
             for severity in severities:
                 await chan.queue_bind(queues[name], exchange_name, routing_key=severity)

@@ -67,7 +67,6 @@ class FibonacciClient:
         """Run the reply consumer (in a task group; cancel the group to stop it)."""
         async with self.conn.new_channel() as chan:
             declared = await chan.queue_declare("", exclusive=True)
-            assert declared is not None
             self.reply_queue = declared["queue"]
             self.chan = chan
             async with chan.new_consumer(queue_name=self.reply_queue, no_ack=True) as replies:

@@ -24,7 +24,6 @@ async def main(url: str, exchange_name: str = "topic_logs") -> dict[str, list[st
         queues = {}
         for pattern in PATTERNS:
             declared = await chan.queue_declare("", exclusive=True)
-            assert declared is not None
             queues[pattern] = declared["queue"]
             await chan.queue_bind(queues[pattern], exchange_name, routing_key=pattern)
 
@@ -34,7 +33,6 @@ async def main(url: str, exchange_name: str = "topic_logs") -> dict[str, list[st
 
         for pattern, queue_name in queues.items():
             state = await chan.queue_declare(queue_name, passive=True)
-            assert state is not None
             keys = received[pattern] = []
             if state["message_count"] == 0:
                 continue

@@ -328,6 +328,8 @@ class ClientConnection(FrameOutput):
             probe = data if not reader.buffered else b""
             if probe[:4] == b"AMQP":
                 raise ProtocolHeaderMismatch(probe[:8])
+            if probe[:1] != b"\x01":  # an AMQP broker's first frame is a method frame
+                raise ProtocolHeaderMismatch(probe[:32])
         events: list[Event] = []
         frames = reader.feed(data)
         index = 0

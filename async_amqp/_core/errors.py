@@ -67,4 +67,9 @@ class ProtocolHeaderMismatch(Exception):
 
     def __init__(self, received: bytes) -> None:
         self.received = bytes(received)
-        super().__init__(f"peer answered with protocol header {self.received!r}, not AMQP 0-9-1")
+        if self.received.startswith(b"AMQP"):
+            text = f"peer answered with protocol header {self.received!r}, not AMQP 0-9-1"
+        else:
+            kind = "an HTTP server" if self.received.startswith(b"HTTP/") else "not AMQP"
+            text = f"the peer is not an AMQP broker ({kind}): it answered {self.received!r}"
+        super().__init__(text)

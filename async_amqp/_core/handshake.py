@@ -61,7 +61,7 @@ def build_client_properties(product_version: str, extra: dict[str, Any] | None) 
         "product": "async_amqp",
         "version": product_version,
         "platform": f"Python {platform.python_version()}",
-        "information": "https://pypi.org/project/async_amqp/",
+        "information": "async_amqp: an AMQP 0-9-1 client for anyio (asyncio and trio)",
     }
     user_properties = dict(extra or {})
     capabilities = dict(CLIENT_CAPABILITIES)

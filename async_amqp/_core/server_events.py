@@ -43,6 +43,13 @@ class LoginRequested(ServerEvent):
         self.client_properties = client_properties
         self.locale = locale
 
+    def __repr__(self) -> str:
+        # The SASL response holds the password: never show it (in logs, in reprs).
+        return (
+            f"LoginRequested(mechanism={self.mechanism!r}, response=<{len(self.response)} bytes "
+            f"hidden>, client_properties={self.client_properties!r}, locale={self.locale!r})"
+        )
+
 
 class TuneAccepted(ServerEvent):
     """The client's tune-ok was within limits; the values now apply."""

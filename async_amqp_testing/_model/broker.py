@@ -67,6 +67,16 @@ class BrokerModel:
         if name not in self.vhosts:
             self.vhosts[name] = Vhost(self, name)
 
+    def empty_vhosts(self) -> None:
+        """Delete every queue (cancelling its consumers) and every non-``amq.*`` exchange."""
+        for vhost in self.vhosts.values():
+            for queue in list(vhost.queues.values()):
+                vhost.delete_queue(queue)
+            for exchange in list(vhost.exchanges.values()):
+                if not exchange.name.startswith("amq."):
+                    vhost.delete_exchange(exchange)
+        self.dispatch()
+
     def add_user(self, username: str, password: str, vhosts: Iterable[str] | None = None) -> None:
         """Add (or replace) a user; ``vhosts`` limits access when permissions are explicit."""
         self.users[username] = password

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from .queue import QueuedMessage
     from .vhost import Vhost
 
-__all__ = ["QueueTypeHooks"]
+__all__ = ["PERSISTENT", "QueueTypeHooks"]
+
+#: ``delivery_mode`` of a persistent message.
+PERSISTENT = 2
 
 
 class QueueTypeHooks:
@@ -58,6 +61,13 @@ class QueueTypeHooks:
 
     def check_recover(self) -> None:
         """Refuse basic.recover of a delivery from this queue (classic: fine)."""
+
+    def survives_restart(self, item: QueuedMessage) -> bool:
+        """Whether a ready message outlives a broker restart (classic: persistent ones only).
+
+        Quorum queues and streams store every message durably and keep them all.
+        """
+        return item.message.properties.delivery_mode == PERSISTENT
 
     def outgoing(self, item: QueuedMessage, *, get: bool = False) -> Message:
         """The message as delivered to a consumer or by basic.get (classic: as published)."""

@@ -47,9 +47,14 @@ class QuorumQueue(Queue):
     """A quorum queue (``x-queue-type: quorum``)."""
 
     queue_type = QueueType.QUORUM
+
     equivalence_keys = _EQUIVALENCE_KEYS
     # Returned messages wait in their own FIFO ahead of every other message.
     _returns = 0
+
+    def survives_restart(self, item: QueuedMessage) -> bool:
+        """A quorum queue stores every message durably: all stay across a restart."""
+        return True
 
     @property
     def consumer_count(self) -> int:

@@ -17,8 +17,9 @@ stopped with every node, then started again; see ``docs/testing.rst``):
   (``delivery_mode`` 2) stay, in order, keeping their redelivered flag;
 * users, vhosts and permissions stay; the x-expires lease of a queue restarts.
 
-The rule for messages is the classic queues' (the only type the model serves today):
-quorum and stream queues store every message durably and will need their own rule.
+Which ready messages stay is the queue type's rule (``survives_restart``): a classic
+queue keeps its persistent ones, quorum queues and streams store every message
+durably and keep them all.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     from .vhost import Vhost
 
 __all__ = ["restart_broker"]
-
-#: ``delivery_mode`` of a persistent message.
-PERSISTENT = 2
 
 
 def restart_broker(broker: BrokerModel) -> None:
@@ -79,4 +77,4 @@ def _restart_vhost(vhost: Vhost, now: float) -> None:
     for exchange in [exchange for exchange in vhost.exchanges.values() if not exchange.durable]:
         vhost.delete_exchange(exchange)
     for queue in vhost.queues.values():
-        queue.keep_messages(lambda item: item.message.properties.delivery_mode == PERSISTENT, now)
+        queue.keep_messages(queue.survives_restart, now)

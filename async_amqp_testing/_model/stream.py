@@ -16,7 +16,7 @@ fill, so the fake keeps everything.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .errors import internal_error, not_implemented, precondition_failed
@@ -62,6 +62,11 @@ class StreamQueue(Queue):
     def requeue(self, items: list[QueuedMessage], now: float, *, explicit: bool = False) -> None:
         """Unacked stream deliveries are simply forgotten: the log keeps them."""
         self.unacked_count -= len(items)
+
+    def keep_messages(self, keep: Callable[[QueuedMessage], bool], now: float) -> int:
+        """A restart keeps the whole log (a stream stores every message durably)."""
+        self.last_used = now
+        return 0
 
     def purge(self) -> int:
         """Deleting a stream drops its log."""

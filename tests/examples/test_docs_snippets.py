@@ -196,6 +196,13 @@ async def queue_declare_server_named(snippet: Snippet, target: BrokerTarget, bac
             await chan.queue_delete(queue)
 
 
+@handles("typed-results")
+async def typed_results(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
+    async with channel(target) as chan:
+        run = await run_fragment(snippet, namespace={"chan": chan})
+    assert run.variables["queue_name"].startswith("amq.gen-")
+
+
 @handles("queues")
 async def queues(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
     names = {"invoices": target.queue_name("invoices"), "billing": target.exchange_name()}

@@ -137,3 +137,22 @@ def test_an_auto_delete_exchange_that_loses_every_binding_stays(
     exchanges = broker.snapshot().exchanges
     assert "lonely" in exchanges
     assert exchanges["lonely"].bindings == ()
+
+
+def test_restart_keeps_every_message_of_quorum_queues_and_streams(
+    broker: BrokerModel, client: Client
+) -> None:
+    channel = client.channel()
+    channel.queue_declare("qq", durable=True, arguments={"x-queue-type": "quorum"})
+    channel.queue_declare("sq", durable=True, arguments={"x-queue-type": "stream"})
+    channel.queue_declare("cq", durable=True)
+    for queue in ("qq", "sq", "cq"):
+        client.publish("", queue, b"persistent", properties=PERSISTENT)
+        client.publish("", queue, b"transient", properties=TRANSIENT)
+
+    broker.restart()
+
+    queues = broker.snapshot().queues
+    assert [m.body for m in queues["qq"].messages] == [b"persistent", b"transient"]
+    assert [m.body for m in queues["sq"].messages] == [b"persistent", b"transient"]
+    assert [m.body for m in queues["cq"].messages] == [b"persistent"]
