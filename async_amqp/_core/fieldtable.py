@@ -104,7 +104,7 @@ class FieldValue:
     """One typed value: its tag, its decoded value and its exact encoding (tag excluded).
 
     A decoded value refers to the buffer it came from and copies its bytes only when
-    :attr:`raw` is read, so decoding deeply nested tables stays linear.
+    ``raw`` is read, so decoding deeply nested tables stays linear.
     """
 
     __slots__ = ("_buffer", "_end", "_start", "tag", "value")
