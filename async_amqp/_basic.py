@@ -139,7 +139,7 @@ class BasicMethods(_ChannelBase):
             "exchange_name": method.exchange,
             "message_count": method.message_count,
             "message": reply.body,
-            "properties": Properties.decode(reply.properties_payload),
+            "properties": Properties(*reply.properties),
         }
 
     # -- basic class: acknowledgements ---------------------------------------------------------

@@ -199,7 +199,7 @@ class _ChannelBase:
                     method.routing_key or "",
                     bool(method.redelivered),
                 ),
-                Properties.decode(event.properties_payload),
+                Properties(*event.properties),
             )
         )
 
@@ -211,7 +211,7 @@ class _ChannelBase:
             method.exchange or "",
             method.routing_key or "",
         )
-        item = (event.body, envelope, Properties.decode(event.properties_payload))
+        item = (event.body, envelope, Properties(*event.properties))
         token = event.token
         if token is not None:
             token.returned = item

@@ -21,6 +21,7 @@ from anyio.abc import SocketAttribute
 
 from . import exceptions
 from ._connection import AmqpProtocol
+from ._opening import DEFAULT_CONNECTION_TIMEOUT
 from ._redact import redact_url
 from ._tls import describe_tls_error
 
@@ -71,8 +72,10 @@ def _stream_factory(
                 ssl_context=ssl_context,
                 standard_compatible=False,
             )
-        except (anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
-            await anyio.aclose_forcefully(stream)
+        except BaseException as error:
+            await anyio.aclose_forcefully(stream)  # also when cancelled (the deadline)
+            if not isinstance(error, anyio.BrokenResourceError | anyio.EndOfStream | OSError):
+                raise
             cause: BaseException | None = error
             if isinstance(error, anyio.BrokenResourceError):
                 cause = error.__cause__
@@ -109,7 +112,7 @@ def connect_amqp(
     heartbeat: int | None = None,
     client_properties: dict[str, Any] | None = None,
     *,
-    connection_timeout: float | None = None,
+    connection_timeout: float | None = DEFAULT_CONNECTION_TIMEOUT,
     blocked_timeout: float | None = None,
     server_hostname: str | None = None,
 ) -> AmqpProtocol:
@@ -129,11 +132,13 @@ def connect_amqp(
     :param frame_max: largest frame wanted, at least 4096 (``None``: the broker's)
     :param heartbeat: heartbeat interval in seconds (``None``: the broker's, 0: off)
     :param client_properties: extra client properties (e.g. ``connection_name``)
-    :param connection_timeout: seconds allowed for TCP, TLS and the AMQP handshake
+    :param connection_timeout: seconds allowed for opening the connection: TCP, TLS
+        and the AMQP handshake together (default 10, like RabbitMQ's clients; ``None``:
+        no limit). When it passes, :class:`HandshakeTimeoutError` names the stage.
     :param blocked_timeout: seconds a publish may wait while the broker blocks publishing
         before :class:`ConnectionBlockedError` (``None``: wait as long as it takes)
     :param server_hostname: TLS server name (SNI and certificate check) when not *host*
-    :raises ValueError: for an invalid parameter
+    :raises ConfigurationError: for an invalid parameter (e.g. ``frame_max`` below 4096)
     """
     if login_method not in ("PLAIN", "AMQPLAIN", "EXTERNAL"):
         raise exceptions.ConfigurationError(

@@ -27,10 +27,17 @@ from ._channel import Channel
 from ._connection_events import _ConnectionEvents
 from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
 from ._core.client_channel import ChannelUnavailable
-from ._core.errors import ProtocolError, ProtocolHeaderMismatch
+from ._core.errors import ProtocolError
 from ._core.heartbeat import HeartbeatAction
 from ._core.trace import CLIENT_FRAMES, FrameTrace
 from ._hints import AWAIT_HINT, STATE_WORDS, describe_unusable, note_connect_failure
+from ._opening import (
+    CONNECTING,
+    DEFAULT_CONNECTION_TIMEOUT,
+    OpeningDeadline,
+    handshake_stage,
+    violation_error,
+)
 from ._version import __version__
 from ._waiter import Waiter
 
@@ -71,7 +78,7 @@ class AmqpProtocol(_ConnectionEvents):
         frame_max: int | None = None,
         heartbeat: int | None = None,
         client_properties: dict[str, Any] | None = None,
-        connection_timeout: float | None = None,
+        connection_timeout: float | None = DEFAULT_CONNECTION_TIMEOUT,
         blocked_timeout: float | None = None,
         host: str = "localhost",
         port: int = 5672,
@@ -172,10 +179,8 @@ class AmqpProtocol(_ConnectionEvents):
 
     @asynccontextmanager
     async def _lifetime(self) -> AsyncIterator[AmqpProtocol]:
-        if self._connection_timeout is not None:
-            with anyio.fail_after(self._connection_timeout):
-                stream = await self._stream_factory()
-        else:
+        deadline = OpeningDeadline(self._connection_timeout, self.host, self.port)
+        with deadline.stage(lambda: CONNECTING):
             stream = await self._stream_factory()
         self._stream = stream
         try:
@@ -186,7 +191,7 @@ class AmqpProtocol(_ConnectionEvents):
                 try:
                     self._core.initiate()
                     self._wake_writer()
-                    with anyio.fail_after(self._connection_timeout):
+                    with deadline.stage(lambda: handshake_stage(self._core.state)):
                         await self._opened.wait()
                     task_group.start_soon(self._guard, self._heartbeat_loop)
                     yield self
@@ -300,19 +305,11 @@ class AmqpProtocol(_ConnectionEvents):
                 self._trace[1].feed(data)
             try:
                 events = core.receive(data, anyio.current_time())
-            except ProtocolHeaderMismatch as error:
-                where = f"{self.host}:{self.port}, stage: AMQP handshake"
-                self._die(exceptions.ProtocolMismatchError(0, f"{error} ({where})"))
-                return
             except ProtocolError as error:
                 core.fail(error)
                 self._wake_writer()
                 await self._flush_quietly()
-                self._die(
-                    exceptions.connection_error(
-                        error.reply_code, error.reply_text, error.class_id, error.method_id
-                    )
-                )
+                self._die(violation_error(error, self.host, self.port))
                 return
             for event in events:
                 dispatch[type(event)](event)

@@ -20,6 +20,7 @@ import anyio.abc
 from . import exceptions
 from ._core import events as ev
 from ._core.client import ClientConnection, ConnectionState
+from ._opening import end_of_stream_error
 from ._tls import tls_error_from
 from ._waiter import Waiter
 
@@ -114,32 +115,17 @@ class _ConnectionEvents:
                 exceptions.ConnectionClosedError(0, "connection closed by the client"), clean=True
             )
             return
-        if state is ConnectionState.AWAIT_TUNE:
-            self._die(
-                exceptions.AuthenticationError(
-                    403,
-                    f"the broker closed the connection during login: login refused for user "
-                    f"{self._core.login!r} with mechanism {self._core.login_method} "
-                    "(wrong user name or password?)",
-                )
+        self._die(
+            end_of_stream_error(
+                state,
+                error,
+                clean_cut=isinstance(error, anyio.EndOfStream) and not self._core.mid_frame,
+                login=self._core.login,
+                login_method=self._core.login_method,
+                virtualhost=self.virtualhost,
+                address=f"{self.host}:{self.port}",
             )
-            return
-        if state is ConnectionState.AWAIT_OPEN_OK:
-            self._die(
-                exceptions.ConnectionLostError(
-                    0, f"the broker closed the connection while opening vhost {self.virtualhost!r}"
-                )
-            )
-            return
-        text = "the broker closed the connection"
-        if state is ConnectionState.AWAIT_START:
-            text = (
-                f"{self.host}:{self.port} closed the connection before the AMQP handshake "
-                "(stage: waiting for connection.start): is this an AMQP broker's port?"
-            )
-        elif not isinstance(error, anyio.EndOfStream):
-            text = f"connection lost: {error!r}"
-        self._die(exceptions.ConnectionLostError(0, text))
+        )
 
     # -- event dispatch (runs in the reader, never awaits) --------------------------
 

@@ -20,7 +20,12 @@ Payload = bytes | bytearray | memoryview | str
 
 
 class Properties:
-    """The basic properties of a message; every member defaults to ``None``."""
+    """The basic properties of a message; every member defaults to ``None``.
+
+    ``timestamp`` is an aware UTC :class:`~datetime.datetime`, or the ``int`` that was
+    sent when no ``datetime`` can hold it (e.g. microseconds since the epoch); an
+    ``int`` is also accepted for publishing and sent as it is.
+    """
 
     __slots__ = PROPERTY_NAMES
 
@@ -33,7 +38,7 @@ class Properties:
     reply_to: str | None
     expiration: str | None
     message_id: str | None
-    timestamp: datetime.datetime | None
+    timestamp: datetime.datetime | int | None
     message_type: str | None
     user_id: str | None
     app_id: str | None
@@ -50,7 +55,7 @@ class Properties:
         reply_to: str | None = None,
         expiration: str | None = None,
         message_id: str | None = None,
-        timestamp: datetime.datetime | None = None,
+        timestamp: datetime.datetime | int | None = None,
         message_type: str | None = None,
         user_id: str | None = None,
         app_id: str | None = None,

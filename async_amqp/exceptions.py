@@ -172,8 +172,41 @@ class BrokerInternalError(ConnectionClosedError):
     default_code = 541
 
 
-class ProtocolMismatchError(ConnectionClosedError):
-    """The server does not speak AMQP 0-9-1."""
+class ProtocolViolationError(ConnectionClosedError):
+    """The broker sent bytes that break AMQP 0-9-1, and the client ended the connection.
+
+    ``reply_code`` and ``reply_text`` are what the client sent in its
+    connection.close, with RabbitMQ's code for the fault (501 FRAME_ERROR, 503
+    COMMAND_INVALID, 504 CHANNEL_ERROR, 505 UNEXPECTED_FRAME, 530 NOT_ALLOWED,
+    540 NOT_IMPLEMENTED), or 0 when the client just dropped the socket (the peer
+    does not speak AMQP, or RabbitMQ itself would drop it). The error the broker
+    reports when *it* closes the connection is the class of its code instead
+    (:class:`FrameError`, ...); :class:`MalformedFrameError` and
+    :class:`FrameOrderError` are both.
+    """
+
+
+class MalformedFrameError(ProtocolViolationError, FrameError):
+    """The broker sent a frame the client cannot decode; the client closed with 501.
+
+    Unknown frame types, frames over ``frame_max``, a bad frame-end octet, truncated
+    method arguments and undecodable message properties. (The sans-IO core has a
+    ``FrameError`` of its own; this is the public one.)
+    """
+
+    default_code = 501
+
+
+class FrameOrderError(ProtocolViolationError, UnexpectedFrameError):
+    """The broker sent a frame the connection's state does not allow; the client closed
+    with 505 (content out of order, a frame type a channel cannot carry)."""
+
+    default_code = 505
+
+
+class ProtocolMismatchError(ProtocolViolationError):
+    """The server does not speak AMQP 0-9-1 (it answered with another protocol header, or
+    is no AMQP server at all: an HTTP, NATS, ... server)."""
 
     default_code = 0
 
@@ -263,6 +296,23 @@ class ConfigurationError(AmqpError, ValueError):
     """A connection parameter is invalid."""
 
 
+class HandshakeTimeoutError(ConnectionClosedError, TimeoutError):
+    """The connection did not open within ``connection_timeout``.
+
+    :param host: the broker's host
+    :param port: the broker's port
+    :param stage: what the client was waiting for when the time ran out
+    :param timeout: the deadline in seconds
+    """
+
+    def __init__(self, host: str, port: int, stage: str, timeout: float) -> None:
+        super().__init__(0, f"no connection to {host}:{port} within {timeout:g}s: stalled {stage}")
+        self.host = host
+        self.port = port
+        self.stage = stage
+        self.timeout = timeout
+
+
 class TLSError(ConnectionClosedError):
     """The TLS handshake failed; ``reason`` names the cause (untrusted CA, hostname, expiry)."""
 
@@ -272,6 +322,38 @@ class TLSError(ConnectionClosedError):
         super().__init__(0, f"TLS handshake failed: {reason}")
         self.reason = reason
         self.__cause__ = cause
+
+
+class ReconnectTimeoutError(ConnectionLostError):
+    """``connect_robust`` gave up: no connection could be made within ``reconnect_timeout``.
+
+    The last attempt's error is the ``__cause__``.
+    """
+
+    default_text = "no connection within reconnect_timeout"
+
+
+class PublishNotConfirmedError(AmqpError):
+    """A confirm-mode publish was sent, but the connection was lost before the broker
+    confirmed it (``connect_robust``): the message may or may not have reached the queue.
+
+    Publish it again to be sure (at-least-once: the queue may then hold it twice).
+    The connection error is the ``__cause__``.
+    """
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(f"publish not confirmed: the connection was lost ({reason})")
+        self.reason = reason
+
+
+class ChannelNotRecoveredError(ChannelClosedError):
+    """``connect_robust`` could not re-open this channel or replay its state after a reconnect.
+
+    The broker's refusal is the ``__cause__`` (e.g. a queue of the same name now exists
+    with other arguments).
+    """
+
+    default_text = "channel not recovered after a reconnect"
 
 
 _CHANNEL_ERRORS: dict[int, type[ChannelClosedError]] = {
@@ -293,6 +375,20 @@ _CONNECTION_ERRORS: dict[int, type[ConnectionClosedError]] = {
     540: NotImplementedByBrokerError,
     541: BrokerInternalError,
 }
+
+
+_VIOLATIONS: dict[int, type[ProtocolViolationError]] = {
+    501: MalformedFrameError,
+    505: FrameOrderError,
+}
+
+
+def protocol_violation(
+    reply_code: int, reply_text: str, class_id: int = 0, method_id: int = 0
+) -> ProtocolViolationError:
+    """Build the exception for a fault the client found in the broker's bytes."""
+    cls = _VIOLATIONS.get(reply_code, ProtocolViolationError)
+    return cls(reply_code, reply_text, class_id, method_id)
 
 
 def channel_error(
@@ -341,6 +437,7 @@ __all__ = [
     "BrokerInternalError",
     "ChannelClosed",
     "ChannelClosedError",
+    "ChannelNotRecoveredError",
     "CommandInvalidError",
     "ConfigurationError",
     "ConnectionBlockedError",
@@ -354,8 +451,11 @@ __all__ = [
     "EmptyQueue",
     "EmptyQueueError",
     "FrameError",
+    "FrameOrderError",
+    "HandshakeTimeoutError",
     "HeartbeatTimeoutError",
     "InvalidChannelError",
+    "MalformedFrameError",
     "MessageReturnedError",
     "NoChannelAvailable",
     "NoChannelAvailableError",
@@ -364,8 +464,11 @@ __all__ = [
     "NotImplementedByBrokerError",
     "PreconditionFailedError",
     "ProtocolMismatchError",
+    "ProtocolViolationError",
     "PublishFailed",
     "PublishFailedError",
+    "PublishNotConfirmedError",
+    "ReconnectTimeoutError",
     "ResourceError",
     "ResourceLockedError",
     "SynchronizationError",
@@ -373,4 +476,5 @@ __all__ = [
     "UnexpectedFrameError",
     "channel_error",
     "connection_error",
+    "protocol_violation",
 ]

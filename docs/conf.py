@@ -46,6 +46,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"AbstractContextManager|BlockingPortal|Self|Any"),
     # private helpers that appear in signatures (a context manager type, a TypeVar)
     (r"py:class", r"async_amqp(_testing)?(\.\w+)*\._[A-Za-z]\w*"),
+    # connect_robust's internal parts, in the (hidden) constructors of its classes
+    (r"py:class", r"Endpoints|Link|Topology"),
 ]
 
 #: Private modules whose classes are exported, and documented, by a public package.

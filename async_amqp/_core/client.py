@@ -22,7 +22,8 @@ from pamqp.base import Frame
 from .client_channel import ChannelState, ChannelUnavailable, ClientChannel
 from .codes import ReplyCode
 from .confirms import ConfirmTracker
-from .errors import ProtocolError, ProtocolHeaderMismatch
+from .content import decode_message_properties
+from .errors import ProtocolError
 from .events import (
     ChannelClosed,
     ConnectionBlocked,
@@ -34,7 +35,9 @@ from .events import (
 )
 from .handshake import (
     DEFAULT_FRAME_MAX,
+    Greeting,
     build_client_properties,
+    check_frame_max,
     check_settings,
     negotiate,
     negotiate_heartbeat,
@@ -137,7 +140,9 @@ class ClientConnection(FrameOutput):
         self.channel_max = 0
         self.frame_max = FRAME_MIN_SIZE
         self.heartbeat_interval = 0
-        self._reader = FrameReader()
+        # Before tune, frames are limited to frame-min-size (AMQP 0-9-1, 4.2.3).
+        self._reader = FrameReader(FRAME_MIN_SIZE, eager=True)
+        self._greeting: Greeting | None = Greeting()  # None once the peer looks like AMQP
         self._channels: dict[int, ClientChannel] = {}
         self._close_slot: PendingReply | None = None
 
@@ -283,6 +288,11 @@ class ClientConnection(FrameOutput):
         return self._close_slot.waiter if self._close_slot is not None else None
 
     @property
+    def mid_frame(self) -> bool:
+        """True when part of a frame was received: a stream ending now was cut inside it."""
+        return self._reader.buffered > 0 or bool(self._greeting and self._greeting.held)
+
+    @property
     def login(self) -> str:
         """The user name we log in with (for messages; the password is never exposed)."""
         return self._login
@@ -321,17 +331,15 @@ class ClientConnection(FrameOutput):
 
         :raises ProtocolError: when the broker broke the protocol (call :meth:`fail`)
         :raises ProtocolHeaderMismatch: when the broker refused our protocol version
+        :raises NotAmqpPeer: when the peer's first bytes are not AMQP at all
         """
         self.heartbeat.received(now)
-        reader = self._reader
-        if self.state is ConnectionState.AWAIT_START and reader.buffered + len(data) >= 8:
-            probe = data if not reader.buffered else b""
-            if probe[:4] == b"AMQP":
-                raise ProtocolHeaderMismatch(probe[:8])
-            if probe[:1] != b"\x01":  # an AMQP broker's first frame is a method frame
-                raise ProtocolHeaderMismatch(probe[:32])
+        if self._greeting is not None:
+            data = self._greeting.feed(data)
+            if self._greeting.passed:
+                self._greeting = None
         events: list[Event] = []
-        frames = reader.feed(data)
+        frames = self._reader.feed(data)
         index = 0
         count = len(frames)
         while index < count:
@@ -404,7 +412,9 @@ class ClientConnection(FrameOutput):
             return None
         method = decode_method(payload)
         assert isinstance(method, commands.Basic.Deliver)
-        return MessageDelivered(channel_id, method, header[12:], body)
+        return MessageDelivered(
+            channel_id, method, decode_message_properties(header[12:], method), body
+        )
 
     # connection-level methods
 
@@ -476,6 +486,7 @@ class ClientConnection(FrameOutput):
         channel_max, frame_max, heartbeat = self._requested
         self.channel_max = negotiate(channel_max, method.channel_max, 65535)
         self.frame_max = negotiate(frame_max, method.frame_max, DEFAULT_FRAME_MAX)
+        check_frame_max(self.frame_max)
         self.heartbeat_interval = negotiate_heartbeat(heartbeat, method.heartbeat)
         self._reader.max_frame_size = self.frame_max
         self.heartbeat = HeartbeatClock(self.heartbeat_interval, self.heartbeat.last_received)

@@ -20,7 +20,7 @@ from pamqp.base import Frame
 
 from .codes import ReplyCode
 from .confirms import ConfirmTracker
-from .content import ContentAssembler
+from .content import ContentAssembler, decode_message_properties
 from .errors import ProtocolError
 from .events import (
     ChannelClosed,
@@ -172,19 +172,20 @@ class ClientChannel:
     def complete_content(self) -> Event:
         """Turn the message the assembler just completed into its event."""
         method, properties_payload, body = self.content.finish()
+        properties = decode_message_properties(properties_payload, method)
         if isinstance(method, commands.Basic.Deliver):
-            return MessageDelivered(self.channel_id, method, properties_payload, body)
+            return MessageDelivered(self.channel_id, method, properties, body)
         if isinstance(method, commands.Basic.Return):
             token = None
             if self.confirms is not None:
                 token = self.confirms.match_return(
                     method.exchange or "", method.routing_key or "", body
                 )
-            return MessageReturned(self.channel_id, method, properties_payload, body, token)
+            return MessageReturned(self.channel_id, method, properties, body, token)
         slot = self.get_slot
         assert slot is not None
         self.get_slot = None
-        return ReplyArrived(self.channel_id, slot, method, properties_payload, body)
+        return ReplyArrived(self.channel_id, slot, method, properties, body)
 
     def _on_confirm(self, method: commands.Basic.Ack) -> Event | None:
         if self.confirms is None:

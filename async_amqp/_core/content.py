@@ -6,13 +6,33 @@ The error texts are RabbitMQ's, so the broker can send them as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pamqp.base import Frame
 
-from .errors import UnexpectedFrameError
+from .errors import FrameError, ProtocolError, UnexpectedFrameError
+from .properties import decode_values
 from .wire import decode_content_header
 
 #: Basic class id: the only content class AMQP 0-9-1 uses.
 BASIC_CLASS_ID = 60
+
+
+def decode_message_properties(payload: bytes, method: Frame) -> tuple[Any, ...]:
+    """Decode a received message's property list (14 values in wire order).
+
+    :param payload: the content header's flags and property list
+    :param method: the content method (deliver, get-ok, return), named in the error
+    :raises FrameError: when the list cannot be decoded (501, with the method's ids)
+    """
+    try:
+        return decode_values(payload)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, OverflowError) as error:
+        raise FrameError(
+            str(error), class_id=method.index >> 16, method_id=method.index & 0xFFFF
+        ) from error
 
 
 class ContentAssembler:

@@ -62,14 +62,27 @@ class UnexpectedFrameError(ProtocolError):
         super().__init__(ReplyCode.UNEXPECTED_FRAME, detail, class_id=class_id, method_id=method_id)
 
 
-class ProtocolHeaderMismatch(Exception):
-    """The peer does not speak AMQP 0-9-1 (it sent an unexpected protocol header)."""
+class NotAmqpPeer(ProtocolError):
+    """The peer's first bytes are not an AMQP 0-9-1 greeting (an HTTP or NATS server...).
+
+    Nothing is sent back: the peer does not speak AMQP, so a connection.close would
+    mean nothing to it.
+
+    :param received: the first bytes the peer sent
+    """
+
+    def __init__(self, received: bytes, detail: str | None = None) -> None:
+        self.received = bytes(received)
+        text = detail or f"the peer sent {self.received[:64]!r}, not an AMQP 0-9-1 connection.start"
+        super().__init__(0, text, send_close=False)
+        self.reply_text = text  # no reply code, so no "NAME - " prefix
+        self.args = (text,)
+
+
+class ProtocolHeaderMismatch(NotAmqpPeer):
+    """The peer answered with a protocol header: it does not speak AMQP 0-9-1 (or refused it)."""
 
     def __init__(self, received: bytes) -> None:
-        self.received = bytes(received)
-        if self.received.startswith(b"AMQP"):
-            text = f"peer answered with protocol header {self.received!r}, not AMQP 0-9-1"
-        else:
-            kind = "an HTTP server" if self.received.startswith(b"HTTP/") else "not AMQP"
-            text = f"the peer is not an AMQP broker ({kind}): it answered {self.received!r}"
-        super().__init__(text)
+        super().__init__(
+            received, f"peer answered with protocol header {bytes(received)!r}, not AMQP 0-9-1"
+        )

@@ -14,6 +14,9 @@ from pamqp.base import Frame
 
 from .replies import PendingReply
 
+#: The property values of a message without properties (14 ``None``).
+NO_PROPERTIES: tuple[Any, ...] = (None,) * 14
+
 
 class Record:
     """A small slotted record whose repr lists its fields (base of both roles' events)."""
@@ -47,62 +50,66 @@ class ConnectionOpened(Event):
 
 
 class ReplyArrived(Event):
-    """A synchronous reply matched its request (get-ok carries its message)."""
+    """A synchronous reply matched its request (get-ok carries its message).
 
-    __slots__ = ("body", "channel_id", "method", "properties_payload", "slot")
+    ``properties`` holds the message's 14 property values in wire order.
+    """
+
+    __slots__ = ("body", "channel_id", "method", "properties", "slot")
 
     def __init__(
         self,
         channel_id: int,
         slot: PendingReply,
         method: Frame,
-        properties_payload: bytes = b"",
+        properties: tuple[Any, ...] = NO_PROPERTIES,
         body: bytes = b"",
     ) -> None:
         self.channel_id = channel_id
         self.slot = slot
         self.method = method
-        self.properties_payload = properties_payload
+        self.properties = properties
         self.body = body
 
 
 class MessageDelivered(Event):
-    """A consumer received a message (basic.deliver and its content)."""
+    """A consumer received a message (basic.deliver, its property values and body)."""
 
-    __slots__ = ("body", "channel_id", "method", "properties_payload")
+    __slots__ = ("body", "channel_id", "method", "properties")
 
     def __init__(
         self,
         channel_id: int,
         method: commands.Basic.Deliver,
-        properties_payload: bytes,
+        properties: tuple[Any, ...],
         body: bytes,
     ) -> None:
         self.channel_id = channel_id
         self.method = method
-        self.properties_payload = properties_payload
+        self.properties = properties
         self.body = body
 
 
 class MessageReturned(Event):
     """The broker returned an unroutable mandatory message.
 
-    ``token`` is the publish it belongs to when the channel is in confirm mode.
+    ``token`` is the publish it belongs to when the channel is in confirm mode;
+    ``properties`` holds the message's 14 property values in wire order.
     """
 
-    __slots__ = ("body", "channel_id", "method", "properties_payload", "token")
+    __slots__ = ("body", "channel_id", "method", "properties", "token")
 
     def __init__(
         self,
         channel_id: int,
         method: commands.Basic.Return,
-        properties_payload: bytes,
+        properties: tuple[Any, ...],
         body: bytes,
         token: Any,
     ) -> None:
         self.channel_id = channel_id
         self.method = method
-        self.properties_payload = properties_payload
+        self.properties = properties
         self.body = body
         self.token = token
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from pamqp import encode
 
-from .wire import FRAME_MIN_SIZE
+from .codes import ReplyCode
+from .errors import NotAmqpPeer, ProtocolError, ProtocolHeaderMismatch
+from .wire import FRAME_METHOD, FRAME_MIN_SIZE
 
 #: What RabbitMQ clients announce; the broker enables the matching extensions.
 CLIENT_CAPABILITIES: dict[str, Any] = {
@@ -49,6 +51,56 @@ def check_settings(
         raise ValueError(f"channel_max must be between 0 and 65535, not {channel_max}")
     if heartbeat is not None and not 0 <= heartbeat <= 65535:
         raise ValueError(f"heartbeat must be between 0 and 65535 seconds, not {heartbeat}")
+
+
+class Greeting:
+    """Holds the peer's first bytes until they can start a connection.start frame.
+
+    AMQP's first frame is a method frame on channel 0, so a single octet tells an AMQP
+    broker from an HTTP, NATS or SMTP server; a protocol header (the broker refusing
+    our version) is recognised however it is split across reads.
+    """
+
+    __slots__ = ("held", "passed")
+
+    def __init__(self) -> None:
+        self.held = bytearray()
+        self.passed = False
+
+    def feed(self, data: bytes) -> bytes:
+        """Take received bytes; return those to cut into frames (none while undecided).
+
+        :raises ProtocolHeaderMismatch: for a protocol header
+        :raises NotAmqpPeer: for anything but a method frame on channel 0
+        """
+        held = self.held
+        held += data
+        head = bytes(held[:8])
+        if b"AMQP".startswith(head[:4]):
+            if len(head) < 8:
+                return b""
+            raise ProtocolHeaderMismatch(head)
+        if head[0] != FRAME_METHOD or head[1:3] != b"\x00\x00"[: len(head) - 1]:
+            raise NotAmqpPeer(bytes(held[:64]))
+        if len(head) < 3:
+            return b""
+        self.passed = True
+        return bytes(held)
+
+
+def check_frame_max(frame_max: int) -> None:
+    """Refuse a negotiated frame_max below AMQP's minimum (RabbitMQ's check and text).
+
+    :raises ProtocolError: 530 NOT_ALLOWED, naming connection.tune
+    """
+    if frame_max < FRAME_MIN_SIZE:
+        raise ProtocolError(
+            ReplyCode.NOT_ALLOWED,
+            f"negotiated frame_max = {frame_max} is lower than the minimum allowed value "
+            f"({FRAME_MIN_SIZE})",
+            class_id=10,
+            method_id=30,
+        )
 
 
 def build_client_properties(product_version: str, extra: dict[str, Any] | None) -> dict[str, Any]:

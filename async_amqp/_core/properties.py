@@ -3,18 +3,22 @@
 A content header carries 14 optional properties, announced by flag bits. This
 module reads and writes them directly (pamqp builds an object and dispatches
 per field, which showed up in profiles of deliveries and RPC round trips);
-field tables and timestamps are still pamqp's. Encoding is byte-for-byte what
-pamqp produces: like pamqp, ``None`` and empty strings are left out.
+field tables are decoded by :mod:`.fieldtable` (any depth; encoded by pamqp). Encoding is byte-for-byte what pamqp produces:
+like pamqp, ``None`` and empty strings are left out. A timestamp decodes like
+pamqp's (seconds; above 2**32, milliseconds) to an aware UTC ``datetime``, and to
+the wire's integer when no ``datetime`` can hold it (microseconds since the
+epoch, as some publishers send, mean a year past 9999); an ``int`` encodes as is.
 Short strings that are not UTF-8 are decoded with ``surrogateescape`` so one
 odd message cannot break a connection, and they re-encode to the same bytes.
 """
 
 from __future__ import annotations
 
+import datetime
 import struct
 from typing import Any
 
-from pamqp import decode, encode
+from pamqp import encode
 
 from .fieldtable import decode_plain
 
@@ -38,6 +42,7 @@ FIELDS: tuple[tuple[str, int, str], ...] = (
 
 EMPTY = b"\x00\x00"
 _flags = struct.Struct(">H")
+_timestamp = struct.Struct(">Q")
 
 
 def encode_values(values: tuple[Any, ...]) -> bytes:
@@ -66,7 +71,7 @@ def encode_values(values: tuple[Any, ...]) -> bytes:
         elif kind == "table":
             parts.append(encode.field_table(value))
         else:
-            parts.append(encode.timestamp(value))
+            parts.append(_encode_timestamp(value))
     if not flags:
         return EMPTY
     return _flags.pack(flags) + b"".join(parts)
@@ -100,12 +105,28 @@ def decode_values(payload: bytes) -> tuple[Any, ...]:
                 values.append(table)
                 offset += consumed
             else:
-                consumed, stamp = decode.timestamp(payload[offset:])
-                values.append(stamp)
-                offset += consumed
+                values.append(_decode_timestamp(payload, offset))
+                offset += 8
     except (IndexError, struct.error, ValueError) as error:
         raise ValueError(f"cannot decode content properties: {error}") from error
     return tuple(values)
+
+
+def _encode_timestamp(value: Any) -> bytes:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 1 << 64:
+            raise ValueError(f"property timestamp must fit in 64 bits unsigned, not {value}")
+        return _timestamp.pack(value)
+    return encode.timestamp(value)
+
+
+def _decode_timestamp(payload: bytes, offset: int) -> datetime.datetime | int:
+    (raw,) = _timestamp.unpack_from(payload, offset)
+    seconds = raw / 1000 if raw > 0xFFFFFFFF else raw  # pamqp's reading
+    try:
+        return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        return int(raw)  # beyond datetime (year 10000 or later): the value as sent
 
 
 def _read_flags(payload: bytes) -> tuple[int, int]:

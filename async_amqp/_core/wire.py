@@ -51,14 +51,21 @@ def erlang_binary(data: bytes) -> str:
 class FrameReader:
     """Cuts a received byte stream into frames, enforcing frame_max and the end octet.
 
+    A frame's header is checked before its payload is waited for: a declared size
+    over the limit is refused at once. An unknown frame type is refused at once too
+    when *eager* (the client); RabbitMQ (and so the broker) first reads the payload,
+    to quote it in its error text.
+
     :param max_frame_size: the negotiated frame_max (0 means not yet limited)
+    :param eager: refuse an unknown frame type by its header alone
     """
 
-    __slots__ = ("_buffer", "max_frame_size")
+    __slots__ = ("_buffer", "eager", "max_frame_size")
 
-    def __init__(self, max_frame_size: int = 0) -> None:
+    def __init__(self, max_frame_size: int = 0, *, eager: bool = False) -> None:
         self._buffer = bytearray()
         self.max_frame_size = max_frame_size
+        self.eager = eager
 
     @property
     def buffered(self) -> int:
@@ -96,6 +103,8 @@ class FrameReader:
             while available - offset >= 7:
                 frame_type, channel_id, size = _frame_head.unpack_from(buffer, offset)
                 if frame_type not in (FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT):
+                    if self.eager:
+                        raise FrameError(_unknown_frame_text(frame_type, channel_id, size))
                     end = offset + 7 + size
                     if available < end:
                         break
@@ -126,6 +135,13 @@ class FrameReader:
         if offset:
             del buffer[:offset]
         return frames
+
+
+def _unknown_frame_text(frame_type: int, channel_id: int, size: int) -> str:
+    return (
+        f"unknown frame type {frame_type} (channel {channel_id}, declaring {size} bytes): "
+        "unknown_frame"
+    )
 
 
 class _ArgumentCodec:

@@ -334,9 +334,7 @@ class ChannelModel(DeliveryChannel):
                 f"cannot publish to internal {self.vhost.describe_exchange(exchange)}"
             )
         if message.exchange != exchange or message.routing_key != routing_key:
-            message = Message(
-                exchange, routing_key, message.properties, message.raw_properties, message.body
-            )
+            message = message.routed_as(exchange, routing_key)
         prepared = prepare_publish(message, self.connection.user)
         message = prepared.message
         if prepared.wants_reply:

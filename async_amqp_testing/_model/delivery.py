@@ -169,12 +169,19 @@ class DeliveryChannel:
             collected = list(self.unacked.values())
             self.unacked.clear()
             return collected
-        if delivery_tag not in self.unacked:
+        unacked = self.unacked
+        if delivery_tag not in unacked:
             raise precondition_failed(f"unknown delivery tag {delivery_tag}")
         if not multiple:
-            return [self.unacked.pop(delivery_tag)]
-        tags = [tag for tag in self.unacked if tag <= delivery_tag]
-        return [self.unacked.pop(tag) for tag in tags]
+            collected = [unacked.pop(delivery_tag)]
+        else:
+            tags = [tag for tag in unacked if tag <= delivery_tag]
+            collected = [unacked.pop(tag) for tag in tags]
+        if not unacked:
+            # A dict keeps its table at its largest size; after a burst of deliveries
+            # an empty one would hold on to it for the channel's lifetime.
+            self.unacked = {}
+        return collected
 
     def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """basic.ack. :raises AmqpError: 406 ``unknown delivery tag N``."""

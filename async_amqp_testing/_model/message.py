@@ -10,9 +10,8 @@ slices and only the changed slices are re-encoded.
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final
 
 from pamqp.commands import Basic
 
@@ -29,6 +28,7 @@ __all__ = [
     "find_header",
     "header_routes",
     "parse_expiration",
+    "property_bytes",
     "without_header",
 ]
 
@@ -57,20 +57,61 @@ class PropertySlot:
 
 
 _COUNT = 14
-_PROPERTY_NAMES: Final = Basic.Properties.__slots__
 # Encoded width of each slot: "s" shortstr, "t" table, 1/8 fixed octets.
-_KINDS = ("s", "s", "t", 1, 1, "s", "s", "s", "s", 8, "s", "s", "s", "s")
+_KINDS: tuple[str | int, ...] = ("s", "s", "t", 1, 1, "s", "s", "s", "s", 8, "s", "s", "s", "s")
 
 
-@dataclass(slots=True)
+# Property lists up to this size are shared between messages that carry the same bytes
+# (most publishers send the same few short lists: none, a content type, persistent).
+_SHARED_RAW_MAX = 48
+_SHARED_RAW_ENTRIES = 1024
+_shared_raw: dict[bytes, bytes] = {}
+
+
+def _shared(raw: bytes) -> bytes:
+    if len(raw) > _SHARED_RAW_MAX:
+        return raw
+    shared = _shared_raw.get(raw)
+    if shared is None:
+        if len(_shared_raw) >= _SHARED_RAW_ENTRIES:
+            _shared_raw.clear()
+        shared = _shared_raw[raw] = bytes(raw)
+    return shared
+
+
 class Message:
-    """A published message: where it was published, its properties (decoded and raw) and body."""
+    """A published message: where it was published, its raw property list and its body.
 
-    exchange: str
-    routing_key: str
-    properties: Basic.Properties
-    raw_properties: bytes
-    body: bytes
+    Compact by design, as a queue may hold millions: one slotted object holding the body
+    as ``bytes``, the property list exactly as published (short lists shared between
+    messages), and the exchange and routing key as interned strings (shared between
+    messages). The decoded :attr:`properties` are not kept: they are decoded from
+    ``raw_properties`` on each access (inspection, tests); the broker's own rules read
+    the few properties they need from the raw bytes (:func:`property_bytes`).
+
+    :param exchange: the exchange it was published to
+    :param routing_key: the routing key it was published with
+    :param properties: the decoded properties, if the caller has them; not kept
+        (``raw_properties`` is what counts)
+    :param raw_properties: the content header's property flags and list, as published
+    :param body: the body
+    """
+
+    __slots__ = ("body", "exchange", "raw_properties", "routing_key")
+
+    def __init__(
+        self,
+        exchange: str,
+        routing_key: str,
+        properties: Basic.Properties | None,
+        raw_properties: bytes,
+        body: bytes,
+    ) -> None:
+        del properties  # decoded again from raw_properties when asked for
+        self.exchange = sys.intern(exchange)
+        self.routing_key = sys.intern(routing_key)
+        self.raw_properties = _shared(bytes(raw_properties))
+        self.body = bytes(body)
 
     @classmethod
     def build(
@@ -82,12 +123,38 @@ class Message:
     ) -> Message:
         """Build a message from decoded properties (encoded with pamqp), e.g. for tests."""
         props = properties if properties is not None else Basic.Properties()
-        return cls(exchange, routing_key, props, props.marshal(), body)
+        return cls(exchange, routing_key, None, props.marshal(), body)
+
+    @property
+    def properties(self) -> Basic.Properties:
+        """The properties, decoded from :attr:`raw_properties` (a new object each time)."""
+        return decode_properties(self.raw_properties)
 
     def with_property_list(self, props: PropertyList, exchange: str, routing_key: str) -> Message:
-        """Same body, new property list (re-decoded) and new exchange/routing key."""
-        raw = props.encode()
-        return Message(exchange, routing_key, decode_properties(raw), raw, self.body)
+        """Same body, new property list and new exchange/routing key."""
+        return Message(exchange, routing_key, None, props.encode(), self.body)
+
+    def routed_as(self, exchange: str, routing_key: str) -> Message:
+        """Same properties and body, published to another exchange/routing key."""
+        return Message(exchange, routing_key, None, self.raw_properties, self.body)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (
+            self.exchange == other.exchange
+            and self.routing_key == other.routing_key
+            and self.raw_properties == other.raw_properties
+            and self.body == other.body
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(exchange={self.exchange!r}, routing_key={self.routing_key!r}, "
+            f"raw_properties={self.raw_properties!r}, body={self.body!r})"
+        )
 
 
 def decode_properties(raw: bytes) -> Basic.Properties:
@@ -98,18 +165,22 @@ def decode_properties(raw: bytes) -> Basic.Properties:
     return decode_property_list(PropertyList.parse(raw))
 
 
+_PROPERTY_NAMES = Basic.Properties.__slots__
+
+
 def decode_property_list(slots: PropertyList) -> Basic.Properties:
     """Decoded properties from raw slices, without pamqp's limits.
 
-    Strings that are not UTF-8 are decoded with ``surrogateescape``; headers of any depth
-    are read iteratively (a malformed table raises `FieldTableError`); a timestamp no
-    ``datetime`` can hold stays the integer sent.
+    Strings that are not UTF-8 (RabbitMQ keeps them as bytes) are decoded with
+    ``surrogateescape``; headers of any depth are read without recursion (a malformed
+    table raises `FieldTableError`); a timestamp no ``datetime`` can hold stays the
+    integer sent, as the client gives it.
     """
     properties = Basic.Properties()
     for name, value in zip(_PROPERTY_NAMES, slots.slots, strict=True):
         if value is None:
             continue
-        decoded: Any
+        decoded: object
         if name == "headers":
             decoded = decode_plain(value, nul_void=False)[1]
         elif name in ("delivery_mode", "priority"):
@@ -120,6 +191,48 @@ def decode_property_list(slots: PropertyList) -> Basic.Properties:
             decoded = value[1:].decode("utf-8", "surrogateescape")
         setattr(properties, name, decoded)
     return properties
+
+
+def property_bytes(raw: bytes, slot: int) -> bytes | None:
+    """The encoded value of one property in a raw property list, without decoding the rest
+    (a shortstr keeps its length octet); ``None`` when absent.
+
+    :param raw: a property list as published (flags, then values)
+    :param slot: a :class:`PropertySlot` index
+    :raises ValueError: when the list is truncated before that property
+    """
+    (word,) = struct.unpack_from(">H", raw, 0)
+    if not word & (1 << (15 - slot)):
+        return None
+    offset = 2
+    if word & 1:
+        while True:
+            (more,) = struct.unpack_from(">H", raw, offset)
+            offset += 2
+            if not more & 1:
+                break
+    for index in range(slot + 1):
+        if not word & (1 << (15 - index)):
+            continue
+        end = _value_end(raw, offset, _KINDS[index])
+        if index == slot:
+            return raw[offset:end]
+        offset = end
+    return None  # not reached: the slot's flag is set
+
+
+def _value_end(raw: bytes, offset: int, kind: str | int) -> int:
+    if kind == "s":
+        end = offset + 1 + raw[offset]
+    elif kind == "t":
+        (length,) = struct.unpack_from(">I", raw, offset)
+        end = offset + 4 + length
+    else:
+        assert isinstance(kind, int)
+        end = offset + kind
+    if end > len(raw):
+        raise ValueError("truncated property list")
+    return end
 
 
 class PropertyList:
@@ -153,16 +266,7 @@ class PropertyList:
         for index, kind in enumerate(_KINDS):
             if not word & (1 << (15 - index)):
                 continue
-            if kind == "s":
-                end = offset + 1 + raw[offset]
-            elif kind == "t":
-                (length,) = struct.unpack_from(">I", raw, offset)
-                end = offset + 4 + length
-            else:
-                assert isinstance(kind, int)
-                end = offset + kind
-            if end > len(raw):
-                raise ValueError("truncated property list")
+            end = _value_end(raw, offset, kind)
             slots[index] = raw[offset:end]
             offset = end
         return cls(slots, extra)

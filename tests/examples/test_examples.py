@@ -234,6 +234,19 @@ def check_stream_replay(result: Any, kwargs: dict[str, Any]) -> None:
     assert result == {"first": [0, 1, 2, 3, 4], "from 3": [3, 4], "next": [5]}
 
 
+def robust_service_lines(kwargs: dict[str, Any]) -> list[str]:
+    jobs = int(kwargs.get("jobs", 10))
+    return [
+        *(lit(f"handled job {number}") for number in range(1, jobs + 1)),
+        lit(f"published {jobs} jobs"),
+        lit(f"all {jobs} jobs handled after 0 reconnect(s)"),
+    ]
+
+
+def check_robust_service(result: Any, kwargs: dict[str, Any]) -> None:
+    assert result == {f"job {number}" for number in range(1, 11)}
+
+
 CASES: dict[str, Case] = {
     "hello_world": Case(
         lambda target: {"queue_name": target.queue_name("hello")},
@@ -275,6 +288,11 @@ CASES: dict[str, Case] = {
     ),
     "callback_consumer": Case(no_names, callback_consumer_lines, check_callback_consumer),
     "channel_errors": Case(channel_errors_names, channel_errors_lines, check_channel_errors),
+    "robust_service": Case(
+        lambda target: {"queue_name": target.queue_name("robust-jobs")},
+        robust_service_lines,
+        check_robust_service,
+    ),
     "quorum_work_queue": Case(
         quorum_work_queue_names,
         quorum_work_queue_lines,
