@@ -250,7 +250,8 @@ def debug_logging() -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
-        logger.level, logger.propagate = saved
+        logger.setLevel(saved[0])  # setLevel, not assignment: it clears isEnabledFor's cache
+        logger.propagate = saved[1]
 
 
 def test_the_unmutated_session_runs_to_a_clean_close() -> None:
