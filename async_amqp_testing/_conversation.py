@@ -22,6 +22,7 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
+from async_amqp._core.codes import REPLY_CODES, ReplyCode, method_ids
 from async_amqp._core.errors import ProtocolError
 from async_amqp._core.wire import (
     FRAME_BODY,
@@ -45,6 +46,14 @@ from ._protocol import (
     parse_credentials,
 )
 from ._tls import TLSPeer, external_login
+
+#: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
+_BARE_INTERNAL_ERROR = (
+    ReplyCode.INTERNAL_ERROR,
+    REPLY_CODES[ReplyCode.INTERNAL_ERROR].default_text,
+    0,
+    0,
+)
 
 if TYPE_CHECKING:
     from ._broker import FakeBroker
@@ -267,7 +276,7 @@ class Conversation:
         except AmqpError as error:
             logger.info("%s: %s", self.name, error.reply_text)
             self.core.close_connection(
-                error.reply_code, error.reply_text, *_where(commands.Connection.Open)
+                error.reply_code, error.reply_text, *method_ids(commands.Connection.Open)
             )
             self._after_server_close(self.broker.close_timeout)
             return
@@ -303,7 +312,7 @@ class Conversation:
         try:
             properties = decode_publish_properties(event.properties_payload)
         except ValueError:
-            self._close_connection(541, "INTERNAL_ERROR", 0, 0)
+            self._close_connection(*_BARE_INTERNAL_ERROR)
             return
         message = Message(
             method.exchange, method.routing_key, properties, event.properties_payload, event.body
@@ -330,7 +339,7 @@ class Conversation:
             self.broker.model.dispatch()
             return
         except FieldTableError:
-            self._close_connection(541, "INTERNAL_ERROR", 0, 0)
+            self._close_connection(*_BARE_INTERNAL_ERROR)
             return
         self.drain_outbox()
         if reply is not None:
@@ -349,7 +358,9 @@ class Conversation:
 
     def _refuse(self, channel_id: int, method: Frame, error: AmqpError) -> None:
         # A bare 541 is a crash inside RabbitMQ: it names no method.
-        class_id, method_id = (0, 0) if error.reply_code == 541 else _where(type(method))
+        class_id, method_id = (
+            (0, 0) if error.reply_code == ReplyCode.INTERNAL_ERROR else method_ids(method)
+        )
         logger.info(
             "%s: channel %s: %s %s", self.name, channel_id, error.reply_code, error.reply_text
         )
@@ -460,7 +471,3 @@ class Conversation:
         if self.reading_blocked:
             self.reading_blocked = False
             self.transport.resume_reading()
-
-
-def _where(method_class: type[Frame]) -> tuple[int, int]:
-    return method_class.index >> 16, method_class.index & 0xFFFF

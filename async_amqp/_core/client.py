@@ -20,7 +20,7 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from .client_channel import ChannelState, ChannelUnavailable, ClientChannel
-from .codes import ReplyCode
+from .codes import REPLY_CODES, ReplyCode, class_id_of, method_id_of
 from .confirms import ConfirmTracker
 from .content import decode_message_properties
 from .errors import ProtocolError
@@ -270,7 +270,10 @@ class ClientConnection(FrameOutput):
         )
 
     def close(
-        self, reply_code: int = 200, reply_text: str = "Normal shutdown", waiter: Any = None
+        self,
+        reply_code: int = ReplyCode.REPLY_SUCCESS,
+        reply_text: str = REPLY_CODES[ReplyCode.REPLY_SUCCESS].default_text,
+        waiter: Any = None,
     ) -> PendingReply | None:
         """Start the closing handshake; return the slot for close-ok (None if already closing)."""
         if self.state in (ConnectionState.CLOSING, ConnectionState.CLOSED):
@@ -408,7 +411,7 @@ class ClientConnection(FrameOutput):
         ):
             return None
         class_id, _weight, body_size = _CONTENT_HEAD.unpack_from(header)
-        if class_id != 60 or body_size != len(body):
+        if class_id != commands.Basic.frame_id or body_size != len(body):
             return None
         method = decode_method(payload)
         assert isinstance(method, commands.Basic.Deliver)
@@ -425,7 +428,9 @@ class ClientConnection(FrameOutput):
         if state is ConnectionState.CLOSING:
             if isinstance(method, commands.Connection.CloseOk):
                 self.state = ConnectionState.CLOSED
-                return ConnectionClosed(200, "closed by client", 0, 0, by_server=False)
+                return ConnectionClosed(
+                    ReplyCode.REPLY_SUCCESS, "closed by client", 0, 0, by_server=False
+                )
             return None
         if state is ConnectionState.AWAIT_START and isinstance(method, commands.Connection.Start):
             self._on_start(method)
@@ -449,14 +454,14 @@ class ClientConnection(FrameOutput):
             raise ProtocolError(
                 ReplyCode.NOT_IMPLEMENTED,
                 f"SASL challenge for mechanism {self.login_method} is not supported",
-                class_id=10,
-                method_id=20,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             )
         raise ProtocolError(
             ReplyCode.COMMAND_INVALID,
             f"unexpected {method.name} in connection state {state.value}",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_start(self, method: commands.Connection.Start) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from pamqp import commands
 from pamqp.base import Frame
 
-from .codes import ReplyCode
+from .codes import ReplyCode, class_id_of, method_id_of
 from .confirms import ConfirmTracker
 from .content import ContentAssembler, decode_message_properties
 from .errors import ProtocolError
@@ -139,8 +139,8 @@ class ClientChannel:
         raise ProtocolError(
             ReplyCode.COMMAND_INVALID,
             f"unexpected {method.name} on channel {self.channel_id}",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_reply(self, method: Frame) -> Event | None:
@@ -153,8 +153,8 @@ class ClientChannel:
             raise ProtocolError(
                 ReplyCode.COMMAND_INVALID,
                 str(error),
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             ) from None
         self.send_next_request()
         if method_class is commands.Channel.OpenOk:

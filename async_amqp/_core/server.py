@@ -19,7 +19,7 @@ from typing import Any
 from pamqp import commands
 from pamqp.base import Frame
 
-from .codes import ReplyCode
+from .codes import ReplyCode, class_id_of, method_id_of
 from .content import ContentAssembler
 from .erlang import frame_error_text, unexpected_frame_text
 from .errors import FrameError, ProtocolError
@@ -387,8 +387,8 @@ class ServerConnection(FrameOutput):
             ReplyCode.COMMAND_INVALID,
             f"unexpected {method.name} during the handshake",
             send_close=False,
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_opening_frame(
@@ -407,8 +407,8 @@ class ServerConnection(FrameOutput):
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "unexpected method in connection state opening",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_tune_ok(self, method: commands.Connection.TuneOk) -> ServerEvent:
@@ -446,8 +446,8 @@ class ServerConnection(FrameOutput):
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "unexpected method in connection state running",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_unopened_channel_method(self, channel_id: int, method: Frame) -> ServerEvent | None:
@@ -477,8 +477,8 @@ class ServerConnection(FrameOutput):
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "expected 'channel.open'",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_closed_channel_method(self, channel_id: int, method: Frame) -> ServerEvent:
@@ -486,8 +486,8 @@ class ServerConnection(FrameOutput):
             raise ProtocolError(
                 ReplyCode.CHANNEL_ERROR,
                 "expected 'channel.open'",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             )
         if len(self._channels) >= self.channel_max:
             raise ProtocolError(
