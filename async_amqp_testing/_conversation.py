@@ -23,11 +23,10 @@ from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.codes import REPLY_CODES, ReplyCode, method_ids
-from async_amqp._core.errors import ProtocolError
+from async_amqp._core.errors import ClosePolicy, ProtocolError
 from async_amqp._core.wire import (
     FRAME_BODY,
     FRAME_HEADER,
-    FRAME_METHOD,
     make_method,
 )
 
@@ -36,13 +35,9 @@ from ._model import ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._protocol import (
-    ACCESS_REQUEST,
-    answer_access_request,
     decode_publish_properties,
     describe_event,
     describe_reply,
-    drops_immediately,
-    is_fatal_frame_error,
     parse_credentials,
 )
 from ._tls import TLSPeer, external_login
@@ -168,16 +163,9 @@ class Conversation:
         :param now: the current time, for the heartbeat clock
         """
         core = self.core
-        for index, (frame_type, piece, whole) in enumerate(pieces):
+        for index, (frame_type, piece, _whole) in enumerate(pieces):
             if self.end is not None or self.aborted:
                 return
-            if (
-                whole
-                and frame_type == FRAME_METHOD
-                and piece[7:11] == ACCESS_REQUEST
-                and self._on_access_request(piece)
-            ):
-                continue
             try:
                 events = core.receive(piece, now)
             except ProtocolError as error:
@@ -197,7 +185,7 @@ class Conversation:
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         logger.info("%s: protocol error: %s", self.name, error.reply_text)
-        if drops_immediately(error):
+        if error.policy is ClosePolicy.DROP_NOW:
             self.core.fail(error)
             self.abort()
         elif self.core.state in _SILENT_STATES:
@@ -205,21 +193,13 @@ class Conversation:
         else:
             self.drain_outbox()
             self.core.fail(error)
-            if is_fatal_frame_error(error):
+            if error.policy is ClosePolicy.CLOSE_THEN_DROP:
                 # RabbitMQ sends the close, reads nothing more and closes after its grace
                 # period, close-ok or not.
                 self.release_model()
                 self.end = End.SILENT_DELAY
             else:
                 self._after_server_close(self.broker.close_timeout)
-
-    def _on_access_request(self, frame: bytes) -> bool:
-        """Answer access.request; False when the core should see the frame instead."""
-        outcome = answer_access_request(self.core, frame)
-        if isinstance(outcome, ProtocolError):
-            self._on_protocol_error(outcome)
-            return True
-        return outcome
 
     def _silent_close(self) -> None:
         self.core.fail(ProtocolError(0, "", send_close=False))

@@ -4,10 +4,9 @@ The core owns framing and the connection state machine; these are the
 things it leaves to the broker: cutting received bytes into one-frame pieces
 (so replies and errors come out in arrival order), reading SASL responses
 and published property lists as strictly (and as leniently) as RabbitMQ,
-telling which errors RabbitMQ answers by dropping the socket or by a grace
-period, ``access.request`` (a 0-9-1 method pamqp cannot decode, which
-RabbitMQ still answers), the connection.start properties, and the one-line
-descriptions of frames in the logs.
+the connection.start properties, and the one-line descriptions of frames in
+the logs. (How each protocol error ends the connection is the error's
+``policy``, decided by the core, which also answers ``access.request``.)
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
-from async_amqp._core.erlang import binary_w
-from async_amqp._core.errors import FrameError, ProtocolError
 from async_amqp._version import __version__
 
 from ._model import Deliver, Event, GetResult, Message, Return
@@ -30,17 +27,12 @@ from ._model.fieldtable import FieldTableError, decode_table
 from ._model.message import PropertyList, decode_property_list
 
 __all__ = [
-    "ACCESS_REQUEST",
-    "ACCESS_REQUEST_OK",
     "CAPABILITIES",
     "FrameSplitter",
-    "answer_access_request",
     "decode_publish_properties",
     "describe_event",
     "describe_method",
     "describe_reply",
-    "drops_immediately",
-    "is_fatal_frame_error",
     "parse_credentials",
     "server_properties",
 ]
@@ -57,11 +49,6 @@ CAPABILITIES: Final = (
     "per_consumer_qos",
     "direct_reply_to",
 )
-
-#: access.request's class and method id (30/10), and its reply's payload (ticket 1).
-ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
-ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
-
 
 #: The RabbitMQ release whose behaviour the fake broker models (observed on it).
 MODELLED_RABBITMQ_VERSION: Final = "3.10.8"
@@ -112,50 +99,6 @@ def decode_publish_properties(raw: bytes) -> commands.Basic.Properties:
     if slots.encode() != raw:
         raise ValueError("bytes after the property list")
     return decode_property_list(slots)
-
-
-def is_fatal_frame_error(error: ProtocolError) -> bool:
-    """True for the frame errors after which RabbitMQ stops reading (a bad frame end, a
-    frame over frame_max): it sends connection.close and closes the socket 3 s later.
-
-    :param error: the core's error
-    """
-    return isinstance(error, FrameError) and (
-        "{invalid_frame_end_marker," in error.reply_text or "{frame_too_large," in error.reply_text
-    )
-
-
-def answer_access_request(core: sv.ServerConnection, frame: bytes) -> bool | ProtocolError:
-    """Answer access.request (30/10) as RabbitMQ does, which pamqp cannot decode.
-
-    Returns True when handled (the reply, ticket 1, is queued on *core*), False when the
-    core should see the frame (it is not a whole valid frame, or the connection is not
-    open), or the error to close the connection with.
-
-    :param core: the connection's server core
-    :param frame: one whole method frame holding an access.request
-    """
-    if (
-        core.state is not sv.ServerState.OPEN
-        or frame[-1] != 0xCE
-        or len(frame) - 8 > core.frame_max
-    ):
-        return False
-    channel_id = int.from_bytes(frame[1:3], "big")
-    payload = frame[7:-1]
-    if channel_id == 0:
-        return ProtocolError(
-            504, "unexpected method in connection state running", class_id=30, method_id=10
-        )
-    if channel_id not in core.open_channel_ids:
-        return ProtocolError(504, "expected 'channel.open'", class_id=30, method_id=10)
-    if not core.channel_is_open(channel_id):
-        return True  # the broker is closing this channel: discarded until close-ok
-    if len(payload) < 6 or len(payload) != 4 + 1 + payload[4] + 1:
-        return FrameError(f"cannot decode {binary_w(payload[4:])}", class_id=30, method_id=10)
-    reply = ACCESS_REQUEST_OK
-    core.send_raw(b"\x01" + frame[1:3] + len(reply).to_bytes(4, "big") + reply + b"\xce")
-    return True
 
 
 def _log_repr() -> reprlib.Repr:
@@ -296,18 +239,3 @@ class FrameSplitter:
             pieces.append((-1, data[start:], False))  # an unfinished frame
             self._whole = False  # its end, in a later chunk, is not a whole frame
         return pieces
-
-
-def drops_immediately(error: ProtocolError) -> bool:
-    """True for errors after which RabbitMQ closes the socket at once, even in the handshake.
-
-    Its frame parser crashes on an unknown method, or a field table in a method's
-    arguments that holds an unknown type or is malformed inside (other handshake errors
-    wait 3 s).
-
-    :param error: the core's error
-    """
-    text = error.reply_text
-    return not error.send_close and (
-        "unknown method" in text or "unknown field type" in text or "malformed field table" in text
-    )

@@ -14,14 +14,15 @@ and are importable from here too.
 from __future__ import annotations
 
 import enum
-from typing import Any
+import struct
+from typing import Any, Final
 
 from pamqp import commands
 from pamqp.base import Frame
 
 from .codes import ReplyCode, class_id_of, method_id_of
 from .content import ContentAssembler
-from .erlang import frame_error_text, unexpected_frame_text
+from .erlang import binary_w, frame_error_text, unexpected_frame_text
 from .errors import FrameError, ProtocolError
 from .heartbeat import HeartbeatClock
 from .output import FrameOutput
@@ -55,11 +56,17 @@ from .wire import (
     make_method,
 )
 
+#: access.request's class and method id (30/10), and its reply's payload (ticket 1).
+ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
+ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
+
 #: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
 ACCEPTED_HEADERS = frozenset({PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09"})
 
 __all__ = [
     "ACCEPTED_HEADERS",
+    "ACCESS_REQUEST",
+    "ACCESS_REQUEST_OK",
     "ChannelCloseConfirmed",
     "ChannelClosedByClient",
     "ChannelOpened",
@@ -332,9 +339,19 @@ class ServerConnection(FrameOutput):
                     ReplyCode.UNEXPECTED_FRAME,
                     "expected method frame, got non method frame instead",
                 )
+            if payload[:4] == ACCESS_REQUEST:
+                raise ProtocolError(
+                    ReplyCode.CHANNEL_ERROR,
+                    "unexpected method in connection state running",
+                    class_id=30,
+                    method_id=10,
+                )
             return self._on_connection_method(decode_method(payload, strict=True))
         channel = self._channels.get(channel_id)
         if frame_type == FRAME_METHOD:
+            if payload[:4] == ACCESS_REQUEST:
+                self._on_access_request(channel_id, channel, payload)
+                return None
             method = decode_method(payload, strict=True)
             if channel is None:
                 return self._on_unopened_channel_method(channel_id, method)
@@ -432,6 +449,30 @@ class ServerConnection(FrameOutput):
         self.heartbeat = HeartbeatClock(method.heartbeat, self.heartbeat.last_received)
         self.state = ServerState.AWAIT_OPEN
         return TuneAccepted(method.channel_max, method.frame_max, method.heartbeat)
+
+    def _on_access_request(
+        self, channel_id: int, channel: ServerChannel | None, payload: bytes
+    ) -> None:
+        """Answer access.request (30/10, gone from 0-9-1 but still answered by RabbitMQ).
+
+        pamqp has no class for it, so it is read here: a realm short string and one
+        octet of flags; the reply is access.request-ok with ticket 1.
+        """
+        if channel is None:
+            raise ProtocolError(
+                ReplyCode.CHANNEL_ERROR, "expected 'channel.open'", class_id=30, method_id=10
+            )
+        if channel.closing:
+            return  # the broker is closing this channel: discarded until close-ok
+        if len(payload) < 6 or len(payload) != 4 + 1 + payload[4] + 1:
+            raise FrameError(f"cannot decode {binary_w(payload[4:])}", class_id=30, method_id=10)
+        self._outgoing.append(
+            b"\x01"
+            + channel_id.to_bytes(2, "big")
+            + len(ACCESS_REQUEST_OK).to_bytes(4, "big")
+            + ACCESS_REQUEST_OK
+            + b"\xce"
+        )
 
     def _on_connection_method(self, method: Frame) -> ServerEvent | None:
         method_class = type(method)

@@ -15,8 +15,9 @@ from typing import Any, Final, TypeVar
 from pamqp import commands, encode
 from pamqp.base import Frame
 
+from .codes import ReplyCode
 from .erlang import binary_p, binary_w, frame_error_text
-from .errors import FrameError, ProtocolError
+from .errors import ClosePolicy, FrameError, ProtocolError
 from .fieldtable import FieldTableError
 from .methods import ArgumentLayoutError, MalformedUtf8Error, decode_arguments
 
@@ -116,7 +117,8 @@ class FrameReader:
                             frame_type,
                             b"",
                             ("frame_too_large", str(size), str(limit - FRAME_OVERHEAD)),
-                        )
+                        ),
+                        policy=ClosePolicy.CLOSE_THEN_DROP,
                     )
                 end = offset + 7 + size
                 if available <= end:
@@ -126,7 +128,8 @@ class FrameReader:
                     raise FrameError(
                         frame_error_text(
                             frame_type, payload, ("invalid_frame_end_marker", str(buffer[end]))
-                        )
+                        ),
+                        policy=ClosePolicy.CLOSE_THEN_DROP,
                     )
                 frames.append((frame_type, channel_id, view[offset + 7 : end].tobytes()))
                 offset = end + 1
@@ -402,7 +405,11 @@ def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
     method_class = commands.INDEX_MAPPING.get(index)
     class_id, method_id = index >> 16, index & 0xFFFF
     if method_class is None:
-        raise ProtocolError(503, f"unknown method {class_id}/{method_id}", send_close=False)
+        raise ProtocolError(
+            ReplyCode.COMMAND_INVALID,
+            f"unknown method {class_id}/{method_id}",
+            policy=ClosePolicy.DROP_NOW,
+        )
     try:
         decoded, end = decode_arguments(
             method_class, payload, strict=strict, utf8=strict and index != _PUBLISH
@@ -418,11 +425,11 @@ def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
     except FieldTableError as error:
         kind = "unknown field type" if "field type" in str(error) else "malformed field table"
         raise ProtocolError(
-            503,
+            ReplyCode.COMMAND_INVALID,
             f"{kind} in arguments of method {class_id}/{method_id}",
             class_id=class_id,
             method_id=method_id,
-            send_close=False,
+            policy=ClosePolicy.DROP_NOW,
         ) from error
     return decoded
 
