@@ -20,6 +20,7 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
+from async_amqp._core.incremental import FrameSplitter
 from async_amqp._version import __version__
 
 from ._model import Deliver, Event, GetResult, Message, Return
@@ -186,56 +187,3 @@ def parse_credentials(mechanism: str, response: bytes) -> tuple[str, str] | None
     else:
         return None
     return user.decode("utf-8", "surrogateescape"), password.decode("utf-8", "surrogateescape")
-
-
-class FrameSplitter:
-    """Cuts received bytes at frame boundaries.
-
-    The core processes whatever it is given in one go and queues some replies
-    itself (open-ok, close-ok); feeding it one frame at a time lets each
-    method's reply, and each error, come out in the order the frames arrived.
-    The first 8 bytes (the protocol header) are one piece.
-    """
-
-    __slots__ = ("_frame_type", "_head", "_remaining", "_whole")
-
-    def __init__(self) -> None:
-        self._remaining = 8
-        self._frame_type = -1
-        self._head = b""
-        self._whole = False
-
-    def split(self, data: bytes) -> list[tuple[int, bytes, bool]]:
-        """Return ``(frame_type, piece, whole)`` for each piece of *data*.
-
-        A piece ends where a frame ends (type -1: a frame still unfinished); ``whole``
-        is True when the piece is exactly one frame, header and end octet included.
-
-        :param data: bytes as received
-        """
-        pieces: list[tuple[int, bytes, bool]] = []
-        position = 0
-        start = 0
-        size = len(data)
-        while position < size:
-            if self._remaining:
-                step = min(self._remaining, size - position)
-                position += step
-                self._remaining -= step
-                if not self._remaining:
-                    pieces.append((self._frame_type, data[start:position], self._whole))
-                    start = position
-                continue
-            self._whole = not self._head and position == start
-            wanted = 7 - len(self._head)
-            self._head += data[position : position + wanted]
-            position = min(position + wanted, size)
-            if len(self._head) < 7:
-                break
-            self._frame_type = self._head[0]
-            self._remaining = int.from_bytes(self._head[3:7], "big") + 1
-            self._head = b""
-        if start < size:
-            pieces.append((-1, data[start:], False))  # an unfinished frame
-            self._whole = False  # its end, in a later chunk, is not a whole frame
-        return pieces

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections import deque
 from typing import Any
 
 from pamqp import commands
@@ -44,6 +45,7 @@ from .handshake import (
     sasl_response,
 )
 from .heartbeat import HeartbeatClock
+from .incremental import NEED_DATA, NeedData
 from .output import FrameOutput
 from .replies import PendingReply
 from .wire import (
@@ -145,6 +147,10 @@ class ClientConnection(FrameOutput):
         self._greeting: Greeting | None = Greeting()  # None once the peer looks like AMQP
         self._channels: dict[int, ClientChannel] = {}
         self._close_slot: PendingReply | None = None
+        # receive_data()/next_event(): bytes not yet read, events not yet taken
+        self._received: list[bytes] = []
+        self._events: deque[Event] = deque()
+        self._received_at = 0.0
 
     # -- output ---------------------------------------------------------------
 
@@ -328,6 +334,23 @@ class ClientConnection(FrameOutput):
         return closed
 
     # -- input ----------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
+        self._received.append(data)
+        self._received_at = now
+
+    def next_event(self) -> Event | NeedData:
+        """Return the next event of the bytes received, or :data:`NEED_DATA`.
+
+        :raises ProtocolError: when the broker broke the protocol (then call :meth:`fail`)
+        """
+        events = self._events
+        if not events and self._received:
+            data = b"".join(self._received)
+            self._received.clear()
+            events.extend(self.receive(data, self._received_at))
+        return events.popleft() if events else NEED_DATA
 
     def receive(self, data: bytes, now: float) -> list[Event]:
         """Consume received bytes; return the events they complete.

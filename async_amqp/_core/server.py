@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections import deque
 from typing import Any, Final
 
 from pamqp import commands
@@ -25,6 +26,7 @@ from .content import ContentAssembler
 from .erlang import binary_w, frame_error_text, unexpected_frame_text
 from .errors import FrameError, ProtocolError
 from .heartbeat import HeartbeatClock
+from .incremental import NEED_DATA, FrameSplitter, NeedData
 from .output import FrameOutput
 from .server_channel import CONTENT_METHODS, ServerChannel
 from .server_events import (
@@ -67,6 +69,7 @@ __all__ = [
     "ACCEPTED_HEADERS",
     "ACCESS_REQUEST",
     "ACCESS_REQUEST_OK",
+    "NEED_DATA",
     "ChannelCloseConfirmed",
     "ChannelClosedByClient",
     "ChannelOpened",
@@ -133,6 +136,11 @@ class ServerConnection(FrameOutput):
         # Content being assembled on channel numbers that are not open: RabbitMQ reads a
         # whole command (method, header, body) before it checks that the channel is open.
         self._unopened: dict[int, ContentAssembler] = {}
+        # receive_data()/next_event(): received pieces (one frame each), events not taken
+        self._splitter = FrameSplitter()
+        self._pieces: deque[bytes] = deque()
+        self._events: deque[ServerEvent] = deque()
+        self._received_at = 0.0
 
     # -- output -------------------------------------------------------------------
 
@@ -263,6 +271,26 @@ class ServerConnection(FrameOutput):
         return list(self._channels)
 
     # -- input --------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
+        self._pieces.extend(piece for _, piece, _ in self._splitter.split(data))
+        self._received_at = now
+
+    def next_event(self) -> ServerEvent | NeedData:
+        """Return the next event of the bytes received, or :data:`NEED_DATA`.
+
+        Frames are read one at a time, so each frame's replies are queued (and an error
+        raised) before the next frame is read.
+
+        :raises ProtocolError: when the client broke the protocol (then call :meth:`fail`)
+        """
+        events = self._events
+        while not events:
+            if not self._pieces or self.closed:
+                return NEED_DATA
+            events.extend(self.receive(self._pieces.popleft(), self._received_at))
+        return events.popleft()
 
     def receive(self, data: bytes, now: float) -> list[ServerEvent]:
         """Consume received bytes; return the events they complete.
