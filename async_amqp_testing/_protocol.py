@@ -12,20 +12,18 @@ the logs. (How each protocol error ends the connection is the error's
 from __future__ import annotations
 
 import reprlib
-import struct
 import sys
 from typing import Any, Final
 
-from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.incremental import FrameSplitter
+from async_amqp._core.rawprops import decode_publish_properties
 from async_amqp._version import __version__
 
 from ._model import Deliver, Event, GetResult, Message, Return
 from ._model.fieldtable import FieldTableError, decode_table
-from ._model.message import PropertyList, decode_property_list
 
 __all__ = [
     "CAPABILITIES",
@@ -79,27 +77,6 @@ def server_properties(
         "product": "async_amqp_testing",
         "version": version,
     }
-
-
-def decode_publish_properties(raw: bytes) -> commands.Basic.Properties:
-    """Decode a published message's property list, as strictly and as leniently as RabbitMQ.
-
-    The layout must be exact (no continuation flags, nothing truncated, nothing left
-    over) and the headers a well-formed table (of any depth), but strings need not be
-    UTF-8 and a timestamp need not fit a ``datetime``: RabbitMQ keeps them as they are.
-
-    :param raw: the content header's property flags and list
-    :raises ValueError: where RabbitMQ closes the connection with 541 INTERNAL_ERROR
-    """
-    if len(raw) < 2 or raw[1] & 1:
-        raise ValueError("property flags are truncated or continued")
-    try:
-        slots = PropertyList.parse(raw)
-    except (ValueError, IndexError, struct.error) as error:
-        raise ValueError(f"property list does not decode: {error}") from error
-    if slots.encode() != raw:
-        raise ValueError("bytes after the property list")
-    return decode_property_list(slots)
 
 
 def _log_repr() -> reprlib.Repr:
