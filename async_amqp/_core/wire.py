@@ -205,8 +205,6 @@ def encode_heartbeat() -> bytes:
     return _HEARTBEAT_FRAME
 
 
-
-
 __all__ = [
     "EMPTY_PROPERTIES",
     "FRAME_BODY",
