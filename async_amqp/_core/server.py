@@ -13,9 +13,9 @@ and are importable from here too.
 
 from __future__ import annotations
 
-import enum
 import struct
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 from pamqp import commands
@@ -23,11 +23,9 @@ from pamqp.base import Frame
 
 from .codes import ReplyCode, class_id_of, method_id_of
 from .content import ContentAssembler
-from .erlang import binary_w, frame_error_text, unexpected_frame_text
+from .erlang import binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
-from .heartbeat import HeartbeatClock
 from .incremental import NEED_DATA, FrameSplitter, NeedData
-from .output import FrameOutput
 from .server_channel import CONTENT_METHODS, ServerChannel
 from .server_events import (
     ChannelCloseConfirmed,
@@ -43,17 +41,14 @@ from .server_events import (
     ServerEvent,
     TuneAccepted,
 )
-from .server_frames import encode_deliver, encode_publisher_ack
+from .server_handshake import ACCEPTED_HEADERS, ServerHandshake, ServerState
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
     FRAME_HEARTBEAT,
     FRAME_METHOD,
-    FRAME_MIN_SIZE,
-    PROTOCOL_HEADER,
     FrameReader,
     decode_method,
-    encode_content,
     encode_method,
     make_method,
 )
@@ -61,9 +56,6 @@ from .wire import (
 #: access.request's class and method id (30/10), and its reply's payload (ticket 1).
 ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
 ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
-
-#: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
-ACCEPTED_HEADERS = frozenset({PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09"})
 
 __all__ = [
     "ACCEPTED_HEADERS",
@@ -87,21 +79,7 @@ __all__ = [
 ]
 
 
-class ServerState(enum.Enum):
-    """Where the broker is in a connection's life."""
-
-    AWAIT_HEADER = "await_header"
-    AWAIT_START_OK = "await_start_ok"
-    AWAIT_LOGIN_DECISION = "await_login_decision"
-    AWAIT_TUNE_OK = "await_tune_ok"
-    AWAIT_OPEN = "await_open"
-    AWAIT_OPEN_DECISION = "await_open_decision"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-class ServerConnection(FrameOutput):
+class ServerConnection(ServerHandshake):
     """Sans-IO broker connection.
 
     :param server_properties: sent in connection.start
@@ -144,93 +122,7 @@ class ServerConnection(FrameOutput):
 
     # -- output -------------------------------------------------------------------
 
-    def send_method(self, channel_id: int, method: Frame) -> None:
-        """Queue a method frame (a reply, or an asynchronous method like basic.ack)."""
-        self._outgoing.append(encode_method(channel_id, method))
-
-    def send_content(
-        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes
-    ) -> None:
-        """Queue a content method (deliver, get-ok, return) with header and body frames."""
-        self._outgoing.append(encode_method(channel_id, method))
-        self._outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
-
-    def send_deliver(
-        self,
-        channel_id: int,
-        consumer_tag: str,
-        delivery_tag: int,
-        redelivered: bool,
-        exchange: str,
-        routing_key: str,
-        properties_payload: bytes,
-        body: bytes,
-    ) -> None:
-        """Queue a basic.deliver with its header and body frames (the delivery hot path)."""
-        outgoing = self._outgoing
-        outgoing.append(
-            encode_deliver(
-                channel_id,
-                consumer_tag.encode(),
-                delivery_tag,
-                redelivered,
-                exchange.encode(),
-                routing_key.encode(),
-            )
-        )
-        outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
-
-    def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
-        """Queue a basic.ack confirming publishes (the confirm hot path)."""
-        self._outgoing.append(encode_publisher_ack(channel_id, delivery_tag, multiple))
-
-    def send_raw(self, data: bytes) -> None:
-        """Queue bytes as they are (fault injection)."""
-        self._outgoing.append(data)
-
     # -- decisions the broker makes -------------------------------------------------------
-
-    def accept_login(self) -> None:
-        """The credentials are good: send connection.tune."""
-        channel_max, frame_max, heartbeat = self.offered
-        self._outgoing.append(
-            encode_method(
-                0,
-                commands.Connection.Tune(
-                    channel_max=channel_max, frame_max=frame_max, heartbeat=heartbeat
-                ),
-            )
-        )
-        self.state = ServerState.AWAIT_TUNE_OK
-
-    def refuse_login(self, mechanism: str, *, send_close: bool) -> None:
-        """The credentials are bad: close as RabbitMQ does (403, or silently)."""
-        if send_close:
-            self.close_connection(
-                ReplyCode.ACCESS_REFUSED,
-                f"ACCESS_REFUSED - Login was refused using authentication mechanism "
-                f"{mechanism}. For details see the broker logfile.",
-            )
-        else:
-            self.state = ServerState.CLOSED
-
-    def accept_open(self) -> None:
-        """The vhost exists and the user may use it: send open-ok."""
-        self._outgoing.append(encode_method(0, commands.Connection.OpenOk()))
-        self.state = ServerState.OPEN
-
-    def close_connection(
-        self, reply_code: int, reply_text: str, class_id: int = 0, method_id: int = 0
-    ) -> None:
-        """Start a broker-side connection close (an error, or an operator's close)."""
-        if self.state in (ServerState.CLOSING, ServerState.CLOSED):
-            return
-        self._outgoing.append(
-            encode_method(
-                0, commands.Connection.Close(reply_code, reply_text[:255], class_id, method_id)
-            )
-        )
-        self.state = ServerState.CLOSING
 
     def fail(self, error: ProtocolError) -> None:
         """Answer a protocol violation: connection.close, or just a dropped socket."""
@@ -300,28 +192,12 @@ class ServerConnection(FrameOutput):
         self.heartbeat.received(now)
         events: list[ServerEvent] = []
         if self.state is ServerState.AWAIT_HEADER:
-            header = self._reader.read_protocol_header(data)
-            if header is None:
+            refused = self._on_protocol_header(data)
+            if refused is not None:
+                events.append(refused)
+            if self.state is ServerState.AWAIT_HEADER or refused is not None:
                 return events
             data = b""
-            if header not in ACCEPTED_HEADERS:
-                self._outgoing.append(PROTOCOL_HEADER)
-                self.state = ServerState.CLOSED
-                events.append(ProtocolHeaderRefused(header))
-                return events
-            self._outgoing.append(
-                encode_method(
-                    0,
-                    commands.Connection.Start(
-                        version_major=0,
-                        version_minor=9,
-                        server_properties=self.server_properties,
-                        mechanisms=self.mechanisms,
-                        locales=self.locales,
-                    ),
-                )
-            )
-            self.state = ServerState.AWAIT_START_OK
         if self.state is ServerState.CLOSED:
             return events
         try:
@@ -342,7 +218,6 @@ class ServerConnection(FrameOutput):
         if frame_type == FRAME_HEADER and len(payload) < 12:
             # Too short to be a content header: RabbitMQ's frame parser rejects it at once.
             raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
-        state = self.state
         if frame_type == FRAME_HEARTBEAT:
             if payload:
                 # RabbitMQ's frame parser only knows empty heartbeats.
@@ -350,17 +225,26 @@ class ServerConnection(FrameOutput):
             if channel_id != 0:
                 raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, "type 8, all octets = <<>>")
             return None
-        if state is ServerState.CLOSING:
-            if frame_type == FRAME_METHOD and channel_id == 0:
-                method = decode_method(payload, strict=True)
-                if type(method) is commands.Connection.CloseOk:
-                    self.state = ServerState.CLOSED
-                    return ConnectionCloseConfirmed()
-                if type(method) is commands.Connection.Close:
-                    self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
-            return None
-        if state is not ServerState.OPEN:
-            return self._on_handshake_frame(frame_type, channel_id, payload)
+        handler = _FRAME_HANDLERS.get(self.state, ServerConnection._on_handshake_frame)
+        return handler(self, frame_type, channel_id, payload)
+
+    def _on_closing_frame(
+        self, frame_type: int, channel_id: int, payload: bytes
+    ) -> ServerEvent | None:
+        """While closing, only connection.close(-ok) matters; everything else is dropped."""
+        if frame_type == FRAME_METHOD and channel_id == 0:
+            method = decode_method(payload, strict=True)
+            if type(method) is commands.Connection.CloseOk:
+                self.state = ServerState.CLOSED
+                return ConnectionCloseConfirmed()
+            if type(method) is commands.Connection.Close:
+                self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
+        return None
+
+    def _on_open_frame(
+        self, frame_type: int, channel_id: int, payload: bytes
+    ) -> ServerEvent | None:
+        """A frame on an open connection: channel 0's methods, or a channel's frames."""
         if channel_id == 0:
             if frame_type != FRAME_METHOD:
                 raise ProtocolError(
@@ -392,91 +276,12 @@ class ServerConnection(FrameOutput):
         if channel.closing:
             return None
         if frame_type == FRAME_HEADER:
-            if channel.content.on_header(payload):
-                return channel.complete_content()
-            return None
-        if frame_type == FRAME_BODY:
-            if channel.content.on_body(payload):
-                return channel.complete_content()
-            return None
-        raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
-
-    def _on_handshake_frame(
-        self, frame_type: int, channel_id: int, payload: bytes
-    ) -> ServerEvent | None:
-        if self.state is ServerState.AWAIT_OPEN:
-            return self._on_opening_frame(frame_type, channel_id, payload)
-        # Before tune-ok RabbitMQ answers nothing it does not expect (connection.close
-        # included): it closes the socket after a delay (send_close=False).
-        if frame_type != FRAME_METHOD or channel_id != 0:
-            raise ProtocolError(
-                ReplyCode.UNEXPECTED_FRAME,
-                "frame before the handshake finished",
-                send_close=False,
-            )
-        method = decode_method(payload, strict=True)
-        state = self.state
-        if state is ServerState.AWAIT_START_OK and isinstance(method, commands.Connection.StartOk):
-            self.client_properties = dict(method.client_properties or {})
-            self.state = ServerState.AWAIT_LOGIN_DECISION
-            response: str | bytes = method.response or b""
-            return LoginRequested(
-                method.mechanism or "",
-                response.encode() if isinstance(response, str) else bytes(response),
-                self.client_properties,
-                method.locale or "",
-            )
-        if state is ServerState.AWAIT_TUNE_OK and isinstance(method, commands.Connection.TuneOk):
-            return self._on_tune_ok(method)
-        raise ProtocolError(
-            ReplyCode.COMMAND_INVALID,
-            f"unexpected {method.name} during the handshake",
-            send_close=False,
-            class_id=class_id_of(method),
-            method_id=method_id_of(method),
-        )
-
-    def _on_opening_frame(
-        self, frame_type: int, channel_id: int, payload: bytes
-    ) -> ServerEvent | None:
-        # After tune-ok (RabbitMQ's "opening" state) errors are answered with
-        # connection.close, worded like RabbitMQ's.
-        if frame_type != FRAME_METHOD or channel_id != 0:
-            raise ProtocolError(
-                ReplyCode.UNEXPECTED_FRAME, unexpected_frame_text(frame_type, payload)
-            )
-        method = decode_method(payload, strict=True)
-        if isinstance(method, commands.Connection.Open):
-            self.state = ServerState.AWAIT_OPEN_DECISION
-            return OpenRequested(method.virtual_host or "")
-        raise ProtocolError(
-            ReplyCode.CHANNEL_ERROR,
-            "unexpected method in connection state opening",
-            class_id=class_id_of(method),
-            method_id=method_id_of(method),
-        )
-
-    def _on_tune_ok(self, method: commands.Connection.TuneOk) -> ServerEvent:
-        offered_channel_max, offered_frame_max, _ = self.offered
-        valid = (
-            1 <= method.channel_max <= (offered_channel_max or 65535)
-            and method.frame_max >= FRAME_MIN_SIZE
-            and (not offered_frame_max or method.frame_max <= offered_frame_max)
-        )
-        if not valid:
-            raise ProtocolError(
-                ReplyCode.NOT_ALLOWED,
-                f"tune-ok channel_max={method.channel_max} frame_max={method.frame_max} "
-                "outside the offered limits",
-                send_close=False,
-            )
-        self.channel_max = method.channel_max
-        self.frame_max = method.frame_max
-        self.heartbeat_interval = method.heartbeat
-        self._reader.max_frame_size = method.frame_max
-        self.heartbeat = HeartbeatClock(method.heartbeat, self.heartbeat.last_received)
-        self.state = ServerState.AWAIT_OPEN
-        return TuneAccepted(method.channel_max, method.frame_max, method.heartbeat)
+            complete = channel.content.on_header(payload)
+        elif frame_type == FRAME_BODY:
+            complete = channel.content.on_body(payload)
+        else:
+            raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
+        return channel.complete_content() if complete else None
 
     def _on_access_request(
         self, channel_id: int, channel: ServerChannel | None, payload: bytes
@@ -569,3 +374,10 @@ class ServerConnection(FrameOutput):
         open_ok = make_method(commands.Channel.OpenOk, channel_id="")
         self._outgoing.append(encode_method(channel_id, open_ok))
         return ChannelOpened(channel_id)
+
+
+#: How a frame is read in each connection state (the handshake states: the default).
+_FRAME_HANDLERS: Final[dict[ServerState, Callable[..., ServerEvent | None]]] = {
+    ServerState.OPEN: ServerConnection._on_open_frame,
+    ServerState.CLOSING: ServerConnection._on_closing_frame,
+}
