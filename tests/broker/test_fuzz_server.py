@@ -12,7 +12,7 @@ second connection on the same broker must still work.
 
 The suite runs a short campaign. For a longer one by hand::
 
-    FUZZ_EXAMPLES=30000 python -m pytest tests/broker/test_fuzz_server.py -p no:cacheprovider \
+    AMQP_FUZZ_EXAMPLES=30000 python -m pytest tests/broker/test_fuzz_server.py -p no:cacheprovider \
         --timeout=0 --hypothesis-show-statistics
 """
 
@@ -46,7 +46,7 @@ from async_amqp_testing._protocol import FrameSplitter
 from async_amqp_testing._rawframes import decode_close
 from async_amqp_testing.raw import encode_frame, plain_response
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("AMQP_FUZZ_EXAMPLES", "150"))
 VALID_CODES = frozenset(int(code) for code in ReplyCode)
 
 
