@@ -18,8 +18,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from async_amqp import AmqpProtocol
 
-from ._broker import Binding, ConnectionRef, FakeBroker
-from ._model.inspect import (
+from ._inspection import Binding
+from ._model.snapshots import (
     ConnectionInfo,
     ExchangeInfo,
     MessageInfo,
@@ -29,6 +29,8 @@ from ._model.inspect import (
 )
 
 if TYPE_CHECKING:
+    from ._broker import FakeBroker
+    from ._runtime import ConnectionRef
     from .tls import TLSCertificates, TLSFiles
 
 __all__ = ["BlockingFakeBroker", "serve_in_thread"]

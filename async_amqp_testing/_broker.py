@@ -2,8 +2,9 @@
 
 :class:`FakeBroker` owns one broker model and serves it on a TCP listener
 inside ``async with broker.serve()``: every accepted stream gets a
-:class:`~async_amqp_testing._session.Session`, a timer task runs the model's
-TTL and expiry deadlines, and the methods below let a test look at the state
+:class:`~async_amqp_testing._socketloop.SocketSession` (hosted by a
+:class:`~async_amqp_testing._runtime.BrokerRuntime`, which also runs the model's
+TTL and expiry deadlines), and the methods below let a test look at the state
 (read-only snapshots) and inject faults (forced closes, drops, resource
 alarms, server-side cancels, paused or delayed replies). Everything here runs
 in the broker's event loop; :meth:`FakeBroker.in_thread` runs it in a
@@ -13,7 +14,6 @@ background thread for synchronous code.
 from __future__ import annotations
 
 import logging
-import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -23,21 +23,18 @@ from urllib.parse import quote
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 
 from async_amqp import AmqpProtocol, connect_amqp
 
-from ._conversation import Conversation
+from ._blocking import BlockingFakeBroker, serve_in_thread
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
-from ._model.inspect import ConnectionInfo
 from ._nodes import Node, NodeControl
-from ._protocol import MODELLED_RABBITMQ_VERSION, server_properties
-from ._session import Session
-from ._settings import check_broker_settings
+from ._runtime import BrokerRuntime, ConnectionRef
+from ._server_identity import MODELLED_RABBITMQ_VERSION, server_properties
+from ._settings import ConnectionSettings, check_broker_settings
 
 if TYPE_CHECKING:
-    from ._blocking import BlockingFakeBroker
     from .tls import TLSCertificates, TLSFiles
 
 __all__ = ["Binding", "ConnectionRef", "FakeBroker"]
@@ -46,8 +43,6 @@ logger = logging.getLogger("async_amqp_testing")
 
 #: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
 FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
-#: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
-ConnectionRef = int | str | ConnectionInfo | None
 #: The SASL mechanisms the broker implements (RabbitMQ's defaults, and EXTERNAL).
 MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
 
@@ -174,29 +169,46 @@ class FakeBroker(BrokerInspection, NodeControl):
         self.handshake_timeout = handshake_timeout
         self.close_timeout = close_timeout
         self.shutdown_timeout = shutdown_timeout
-        self.reply_delay = reply_delay
         self.server_properties = server_properties(
             cluster_name or f"async_amqp_testing@{host}", server_version
         )
-        self.blocked_reason: str | None = None
-        self._paused = False
-        self._resumed: anyio.Event | None = None
+        self._runtime = BrokerRuntime(self.model, reply_delay)
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, not {nodes}")
         self._nodes = [Node(index, port + index if port else 0) for index in range(nodes)]
-        self._sessions: set[Session] = set()
-        self._by_connection_id: dict[int, Conversation] = {}
-        self._next_session_id = 1
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._session_gone: anyio.Event | None = None
-        self._timer_wake: anyio.Event | None = None
-        self._timer_target = math.inf
         self._serving = False
 
     def __repr__(self) -> str:
         ports = ",".join(str(node.port) for node in self._nodes if node.running)
         where = f"{self.host}:{ports}" if ports else "not serving"
-        return f"<FakeBroker {where} connections={len(self._sessions)}>"
+        return f"<FakeBroker {where} connections={len(self._runtime.sessions)}>"
+
+    @property
+    def reply_delay(self) -> float:
+        """Seconds every batch of outgoing frames is held (fault injection; settable)."""
+        return self._runtime.reply_delay
+
+    @reply_delay.setter
+    def reply_delay(self, seconds: float) -> None:
+        self._runtime.reply_delay = seconds
+
+    @property
+    def blocked_reason(self) -> str | None:
+        """The reason of the current resource alarm (:meth:`block`), or None."""
+        return self._runtime.blocked_reason
+
+    def _connection_settings(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            server_properties=self.server_properties,
+            auth_mechanisms=tuple(self.auth_mechanisms),
+            channel_max=self.channel_max,
+            frame_max=self.frame_max,
+            heartbeat=self.heartbeat,
+            silent_close_delay=self.silent_close_delay,
+            handshake_timeout=self.handshake_timeout,
+            close_timeout=self.close_timeout,
+        )
 
     # -- address -------------------------------------------------------------------------
 
@@ -298,16 +310,13 @@ class FakeBroker(BrokerInspection, NodeControl):
         if self._serving:
             raise RuntimeError("this FakeBroker is already serving")
         self._serving = True
-        self._resumed = anyio.Event()
-        self._resumed.set()
-        self._timer_wake = anyio.Event()
-        self._session_gone = anyio.Event()
+        self._runtime.start()
         try:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 for node in self._nodes:
                     await task_group.start(self._listen, node)
-                task_group.start_soon(self._timer_loop)
+                task_group.start_soon(self._runtime.run_timers)
                 try:
                     yield self
                 finally:
@@ -322,51 +331,16 @@ class FakeBroker(BrokerInspection, NodeControl):
 
     async def _shutdown(self) -> None:
         self._clear_alarms()
-        await self._close_sessions(list(self._sessions), release=False)
+        await self._close_sessions(list(self._runtime.sessions), release=False)
 
     def _clear_alarms(self) -> None:
         self.unblock()
         self.resume()
 
-    def _connection_opened(self, conversation: Conversation) -> None:
-        assert conversation.connection is not None
-        self._by_connection_id[conversation.connection.connection_id] = conversation
-
-    def _session_ended(self, session: Session) -> None:
-        self._sessions.discard(session)
-        if session.connection is not None:
-            self._by_connection_id.pop(session.connection.connection_id, None)
-        self._signal_session_gone()
-        self._poke_timer()
-
-    # -- timers --------------------------------------------------------------------------
-
-    async def _timer_loop(self) -> None:
-        model = self.model
-        while True:
-            deadline = model.next_deadline()
-            now = anyio.current_time()
-            if deadline is not None and deadline <= now:
-                model.run_timers()
-                await anyio.lowlevel.checkpoint()
-                continue
-            self._timer_target = math.inf if deadline is None else deadline
-            self._timer_wake = wake = anyio.Event()
-            with anyio.move_on_after(self._timer_target - now):
-                await wake.wait()
-
-    def _poke_timer(self) -> None:
-        """Wake the timer task when the model's next deadline moved earlier."""
-        if self._timer_wake is None:
-            return
-        deadline = self.model.next_deadline()
-        if deadline is not None and deadline < self._timer_target:
-            self._timer_wake.set()
-
     def _after_change(self) -> None:
         """Run pending deliveries and re-arm the timer after an out-of-band model change."""
         self.model.dispatch()
-        self._poke_timer()
+        self._runtime.deadlines_changed()
 
     # -- administration ------------------------------------------------------------------
 
@@ -403,21 +377,6 @@ class FakeBroker(BrokerInspection, NodeControl):
 
     # -- fault injection -----------------------------------------------------------------
 
-    def _select(self, connection: ConnectionRef) -> list[Conversation]:
-        if connection is None:
-            return [session.conversation for session in self._sessions]
-        if isinstance(connection, ConnectionInfo):
-            connection = connection.connection_id
-        if isinstance(connection, int):
-            conversation = self._by_connection_id.get(connection)
-            return [] if conversation is None else [conversation]
-        return [
-            conversation
-            for conversation in self._by_connection_id.values()
-            if conversation.connection is not None
-            and conversation.connection.client_properties.get("connection_name") == connection
-        ]
-
     def close_connection(
         self,
         connection: ConnectionRef = None,
@@ -430,28 +389,28 @@ class FakeBroker(BrokerInspection, NodeControl):
         :param reply_code: the reply code (320 CONNECTION_FORCED by default)
         :param reply_text: the full reply text
         """
-        conversations = self._select(connection)
+        drivers = self._runtime.select(connection)
         logger.info(
             "closing %s connection(s) from the broker side: %s %s",
-            len(conversations),
+            len(drivers),
             reply_code,
             reply_text,
         )
-        for conversation in conversations:
-            conversation.server_close(reply_code, reply_text)
+        for driver in drivers:
+            driver.server_close(reply_code, reply_text)
         self._after_change()
-        return len(conversations)
+        return len(drivers)
 
     def drop_connection(self, connection: ConnectionRef = None) -> int:
         """Close connections' sockets abruptly, with no AMQP close; return how many.
 
         :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
         """
-        conversations = self._select(connection)
-        logger.info("dropping %s connection(s) without a close", len(conversations))
-        for conversation in conversations:
-            conversation.abort()
-        return len(conversations)
+        drivers = self._runtime.select(connection)
+        logger.info("dropping %s connection(s) without a close", len(drivers))
+        for driver in drivers:
+            driver.abort()
+        return len(drivers)
 
     def block(self, reason: str = "low on memory") -> None:
         """Raise a resource alarm, as RabbitMQ does when memory or disk runs low.
@@ -462,14 +421,14 @@ class FakeBroker(BrokerInspection, NodeControl):
         :param reason: the reason sent in connection.blocked
         """
         logger.info("resource alarm raised: %s", reason)
-        self.blocked_reason = reason
+        self._runtime.blocked_reason = reason
 
     def unblock(self) -> None:
         """Clear the resource alarm: blocked connections get ``connection.unblocked``."""
-        if self.blocked_reason is not None:
+        if self._runtime.blocked_reason is not None:
             logger.info("resource alarm cleared")
-        self.blocked_reason = None
-        for session in list(self._sessions):
+        self._runtime.blocked_reason = None
+        for session in list(self._runtime.sessions):
             session.unblock()
 
     def cancel_consumer(self, queue: str, consumer_tag: str | None = None, vhost: str = "/") -> int:
@@ -487,20 +446,11 @@ class FakeBroker(BrokerInspection, NodeControl):
 
     def pause(self) -> None:
         """Hold every outgoing frame (replies, deliveries, heartbeats) until :meth:`resume`."""
-        if not self._paused:
-            self._paused = True
-            self._resumed = anyio.Event()
+        self._runtime.pause()
 
     def resume(self) -> None:
         """Send everything held since :meth:`pause`."""
-        if self._paused:
-            self._paused = False
-            assert self._resumed is not None
-            self._resumed.set()
-
-    async def _wait_resumed(self) -> None:
-        while self._paused and self._resumed is not None:
-            await self._resumed.wait()
+        self._runtime.resume()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -521,6 +471,4 @@ class FakeBroker(BrokerInspection, NodeControl):
 
         :param backend: the anyio backend of the broker's thread
         """
-        from ._blocking import serve_in_thread
-
         return serve_in_thread(self, backend)
