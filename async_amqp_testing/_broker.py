@@ -30,7 +30,7 @@ from ._blocking import BlockingFakeBroker, serve_in_thread
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
 from ._nodes import Node, NodeControl
-from ._runtime import BrokerRuntime, ConnectionRef
+from ._runtime import FORCED_CLOSE_TEXT, BrokerRuntime, ConnectionRef
 from ._server_identity import MODELLED_RABBITMQ_VERSION, server_properties
 from ._settings import ConnectionSettings, check_broker_settings
 
@@ -41,8 +41,6 @@ __all__ = ["Binding", "ConnectionRef", "FakeBroker"]
 
 logger = logging.getLogger("async_amqp_testing")
 
-#: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
-FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
 #: The SASL mechanisms the broker implements (RabbitMQ's defaults, and EXTERNAL).
 MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
 

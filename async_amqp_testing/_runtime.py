@@ -21,8 +21,10 @@ from ._model import BrokerModel
 from ._model.snapshots import ConnectionInfo
 from ._socketloop import SocketSession
 
-__all__ = ["BrokerRuntime", "ConnectionRef"]
+__all__ = ["FORCED_CLOSE_TEXT", "BrokerRuntime", "ConnectionRef"]
 
+#: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
+FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
 #: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
 ConnectionRef = int | str | ConnectionInfo | None
 
