@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from sys import _clear_type_cache  # a documented CPython function (the sys module docs)
 from typing import TYPE_CHECKING, Protocol
 
 from .arguments import Overflow, QueueSettings
@@ -45,7 +46,7 @@ def release_lookup_cache() -> None:
     (measured: ~30 MiB of RSS after a 100k-message backlog was drained and deleted).
     Clearing the cache frees them; it refills on the next lookups.
     """
-    sys._clear_type_cache()
+    _clear_type_cache()
 
 
 class DeathReason(Enum):
@@ -207,7 +208,8 @@ class Queue(QueueTypeHooks):
         value = property_bytes(message.raw_properties, PropertySlot.PRIORITY)
         return 0 if value is None else min(value[0], self.settings.max_priority)
 
-    def _insert(self, item: QueuedMessage) -> None:
+    def insert_ready(self, item: QueuedMessage) -> None:
+        """Put *item* among the ready messages, in order of priority and position."""
         level = self._levels.get(item.priority)
         if level is None:
             level = self._levels[item.priority] = deque()
@@ -238,11 +240,17 @@ class Queue(QueueTypeHooks):
                 return item
         return None
 
-    def _over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+    def over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+        """Whether the ready messages (with *extra_count*/*extra_bytes* more) pass a limit."""
         max_length, max_bytes = self.settings.max_length, self.settings.max_length_bytes
         return (max_length is not None and self._ready_count + extra_count > max_length) or (
             max_bytes is not None and self._ready_bytes + extra_bytes > max_bytes
         )
+
+    def take_seq(self) -> int:
+        """The next arrival position (a message taken later sorts after every earlier one)."""
+        self._next_seq += 1
+        return self._next_seq
 
     # ---- publishing -------------------------------------------------------
 
@@ -255,11 +263,10 @@ class Queue(QueueTypeHooks):
         if expiration is not None and len(expiration) > 1:
             per_message = parse_expiration(expiration[1:])
             ttl = per_message if ttl is None else min(ttl, per_message)
-        self._next_seq += 1
         return QueuedMessage(
             message,
             routing_keys,
-            self._next_seq,
+            self.take_seq(),
             self._priority_of(message),
             None if ttl is None else now + ttl / 1000.0,
         )
@@ -281,15 +288,15 @@ class Queue(QueueTypeHooks):
                 # max-length are considered: TTL 0 still reaches such a consumer.
                 self._deliver(consumer, item)
                 return PublishOutcome.ACCEPTED
-        self._insert(item)
-        self._drop_heads(now)
+        self.insert_ready(item)
+        self.drop_heads(now)
         if item.expires_at is not None and item.expires_at <= now:
             self.expire(now)
         return PublishOutcome.ACCEPTED
 
     def rejects_publish(self, item: QueuedMessage) -> bool:
         """Whether a reject-publish queue refuses ``item`` (classic: it would not fit)."""
-        return self._over_limit(1, item.size)
+        return self.over_limit(1, item.size)
 
     def requeue(self, items: list[QueuedMessage], now: float, *, explicit: bool = False) -> None:
         """Put unacked messages back at their original positions, marked redelivered.
@@ -303,13 +310,14 @@ class Queue(QueueTypeHooks):
             return
         for item in items:
             item.redelivered = True
-            self._insert(item)
+            self.insert_ready(item)
         if self.settings.overflow is Overflow.DROP_HEAD:
-            self._drop_heads(now)
+            self.drop_heads(now)
 
-    def _drop_heads(self, now: float) -> None:
+    def drop_heads(self, now: float) -> None:
+        """Dead-letter heads until the queue is within its max-length limits (drop-head)."""
         dropped: list[QueuedMessage] = []
-        while self._over_limit():
+        while self.over_limit():
             head = self._pop_head()
             if head is None:
                 break
@@ -441,7 +449,7 @@ class Queue(QueueTypeHooks):
         dropped = self._ready_count - len(kept)
         self.purge()
         for item in kept:
-            self._insert(item)
+            self.insert_ready(item)
         self.last_used = now
         return dropped
 
