@@ -15,11 +15,10 @@ socket (waking the writer, closing now or later), which the anyio
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pamqp import commands
 from pamqp.base import Frame
@@ -35,9 +34,11 @@ from async_amqp._core.wire import (
 
 from ._framelog import describe_event, describe_reply
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
+from ._handshake import HandshakeSteps
 from ._model import BrokerModel, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
+from ._ports import DriverHost, End, Piece, Transport
 from ._protocol import (
     ACCESS_REQUEST,
     answer_access_request,
@@ -45,24 +46,12 @@ from ._protocol import (
     drops_immediately,
     is_fatal_frame_error,
 )
-from ._sasl import parse_credentials
 from ._settings import ConnectionSettings
-from ._tls_accept import TLSPeer, external_login
+from ._tls_accept import TLSPeer
 
-__all__ = ["ConnectionDriver", "DriverHost", "End", "Piece", "Transport"]
+__all__ = ["ConnectionDriver"]
 
 logger = logging.getLogger("async_amqp_testing")
-
-#: ``(frame_type, bytes, whole)`` as cut by :class:`~._protocol.FrameSplitter`.
-Piece = tuple[int, bytes, bool]
-
-
-class End(enum.Enum):
-    """How the connection ends once the current input is processed."""
-
-    FLUSH_THEN_CLOSE = "flush_then_close"
-    SILENT_DELAY = "silent_delay"
-
 
 #: States in which RabbitMQ answers errors with a silent close after a delay (before
 #: tune-ok); from "opening" on, it sends connection.close.
@@ -76,37 +65,7 @@ _SILENT_STATES = frozenset(
 )
 
 
-class Transport(Protocol):
-    """What a driver needs from the I/O side."""
-
-    def wake_writer(self) -> None:
-        """Send whatever the core has buffered."""
-
-    def close_after(self, timeout: float) -> None:
-        """Close the socket after *timeout* seconds unless it closes sooner."""
-
-    def abort(self) -> None:
-        """Close the socket now."""
-
-    def tuned(self) -> None:
-        """The heartbeat interval was negotiated."""
-
-    def resume_reading(self) -> None:
-        """Reading may go on (the resource alarm cleared)."""
-
-
-class DriverHost(Protocol):
-    """What a driver needs from the broker hosting it."""
-
-    @property
-    def blocked_reason(self) -> str | None:
-        """The resource alarm's reason (``None``: no alarm)."""
-
-    def connection_opened(self, driver: ConnectionDriver) -> None:
-        """*driver*'s connection.open succeeded (its ``connection`` is set)."""
-
-
-class ConnectionDriver:
+class ConnectionDriver(HandshakeSteps):
     """The protocol side of one broker connection.
 
     :param settings: the connection's settings (tuning, mechanisms, timeouts)
@@ -233,66 +192,8 @@ class ConnectionDriver:
         self.core.fail(ProtocolError(0, "", send_close=False))
         self.end = End.SILENT_DELAY
 
-    # -- handshake -----------------------------------------------------------------------
-
-    def _on_login(self, event: sv.LoginRequested) -> None:
-        capabilities = event.client_properties.get("capabilities")
-        self.capabilities = dict(capabilities) if isinstance(capabilities, dict) else {}
-        mechanism = event.mechanism
-        if mechanism not in self.mechanisms:
-            # RabbitMQ: command_invalid during the handshake, which is a silent close.
-            logger.info("%s: invalid authentication mechanism %r", self.name, mechanism)
-            self._silent_close()
-            return
-        if mechanism == "EXTERNAL":
-            assert self.tls_peer is not None
-            user, refusal = external_login(self.tls_peer, self.model.users)
-            if user is None:
-                self._refuse_login(mechanism, refusal)
-                return
-        else:
-            credentials = parse_credentials(mechanism, event.response)
-            if credentials is None:
-                logger.info("%s: malformed %s login", self.name, mechanism)
-                self._silent_close()
-                return
-            user, password = credentials
-            if not self.model.authenticate(user, password):
-                self._refuse_login(mechanism, f"user '{user}' - invalid credentials")
-                return
-        self.user = user
-        self.core.accept_login()
-
-    def _refuse_login(self, mechanism: str, reason: str) -> None:
-        """Refuse the login as RabbitMQ's auth_fail does: a 403 close, or a silent one."""
-        logger.info("%s: %s login refused: %s", self.name, mechanism, reason)
-        if self.capabilities.get("authentication_failure_close") is True:
-            self.core.refuse_login(mechanism, send_close=True)
-            self._after_server_close(self.settings.silent_close_delay)
-        else:
-            self._silent_close()
-
-    def _on_tune(self, event: sv.TuneAccepted) -> None:
-        self.transport.tuned()
-
-    def _on_open(self, event: sv.OpenRequested) -> None:
-        assert self.user is not None
-        try:
-            connection = self.model.open_connection(
-                self.user, event.virtual_host, self.capabilities, self.core.client_properties
-            )
-        except AmqpError as error:
-            logger.info("%s: %s", self.name, error.reply_text)
-            self.core.close_connection(
-                error.reply_code, error.reply_text, *_where(commands.Connection.Open)
-            )
-            self._after_server_close(self.settings.close_timeout)
-            return
-        connection.on_output = self.transport.wake_writer
-        self.connection = connection
-        self.core.accept_open()
+    def _opened(self) -> None:
         self.host.connection_opened(self)
-        logger.info("%s: user %r opened vhost %r", self.name, self.user, event.virtual_host)
 
     # -- channels and methods ------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -26,40 +25,20 @@ import anyio.abc
 from async_amqp._core.heartbeat import HeartbeatAction
 from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
-from ._driver import ConnectionDriver, DriverHost, End
+from ._driver import ConnectionDriver
 from ._model import BrokerModel, ConnectionModel
+from ._ports import End, SessionHost
 from ._protocol import FrameSplitter
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["SHUTDOWN_TEXT", "SessionHost", "SocketSession"]
+__all__ = ["SHUTDOWN_TEXT", "SocketSession"]
 
 logger = logging.getLogger("async_amqp_testing")
 
 READ_SIZE = 1 << 18
 #: RabbitMQ's text when the broker shuts down with connections open.
 SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
-
-
-class SessionHost(DriverHost, Protocol):
-    """What a socket session needs from the broker hosting it (and its driver's needs)."""
-
-    @property
-    def reply_delay(self) -> float:
-        """Seconds every batch of outgoing frames is held (fault injection)."""
-
-    @property
-    def output_paused(self) -> bool:
-        """Whether outgoing frames are held (fault injection)."""
-
-    async def wait_output_resumed(self) -> None:
-        """Return once outgoing frames are no longer held."""
-
-    def deadlines_changed(self) -> None:
-        """The model's next deadline may have moved earlier: re-arm the timer."""
-
-    def session_ended(self, session: SocketSession) -> None:
-        """*session* closed its socket and released its model connection."""
 
 
 class SocketSession:

@@ -15,7 +15,7 @@ from pamqp import commands
 from pamqp.common import FieldTable
 
 from async_amqp._core.wire import PROTOCOL_HEADER, encode_method
-from async_amqp_testing._driver import End
+from async_amqp_testing._ports import End
 from async_amqp_testing.raw import encode_frame, plain_response
 
 from .driverkit import DriverRig, settings
