@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,10 +27,11 @@ import anyio.abc
 from async_amqp import AmqpProtocol, connect_amqp
 
 from ._blocking import BlockingFakeBroker, serve_in_thread
+from ._faults import FaultInjection
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
 from ._nodes import Node, NodeControl
-from ._runtime import FORCED_CLOSE_TEXT, BrokerRuntime, ConnectionRef
+from ._runtime import BrokerRuntime, ConnectionRef
 from ._server_identity import MODELLED_RABBITMQ_VERSION, server_properties
 from ._settings import ConnectionSettings, check_broker_settings
 
@@ -66,7 +67,7 @@ def _mechanisms(requested: Iterable[str] | None, ssl_context: ssl.SSLContext | N
     return mechanisms
 
 
-class FakeBroker(BrokerInspection, NodeControl):
+class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
     """An AMQP 0-9-1 broker that behaves like RabbitMQ 3.10; serve it with :meth:`serve`.
 
     :param users: user name → password (default ``{'guest': 'guest'}``)
@@ -129,20 +130,13 @@ class FakeBroker(BrokerInspection, NodeControl):
         server_version: str = MODELLED_RABBITMQ_VERSION,
         nodes: int = 1,
     ) -> None:
-        check_broker_settings(
-            heartbeat=heartbeat,
-            frame_max=frame_max,
-            channel_max=channel_max,
-            port=port,
-            timeouts={
-                "tls_handshake_timeout": tls_handshake_timeout,
-                "silent_close_delay": silent_close_delay,
-                "handshake_timeout": handshake_timeout,
-                "close_timeout": close_timeout,
-                "shutdown_timeout": shutdown_timeout,
-                "reply_delay": reply_delay,
-            },
-        )
+        self.heartbeat, self.frame_max, self.channel_max = heartbeat, frame_max, channel_max
+        self.tls_handshake_timeout = tls_handshake_timeout
+        self.silent_close_delay = silent_close_delay
+        self.handshake_timeout = handshake_timeout
+        self.close_timeout = close_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self._check_settings(port, reply_delay)
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
             raise ValueError("FakeBroker needs at least one user")
@@ -152,21 +146,13 @@ class FakeBroker(BrokerInspection, NodeControl):
             vhosts=tuple(vhosts) if vhosts is not None else ("/",),
             permissions=permissions,
         )
-        self.heartbeat = heartbeat
-        self.frame_max = frame_max
-        self.channel_max = channel_max
         self.host = host
         if ssl_context is None and certificates is not None:
             ssl_context = certificates.server_context()
         self.ssl_context = ssl_context
         self.certificates = certificates
         self._client_ssl_context: ssl.SSLContext | None = None
-        self.tls_handshake_timeout = tls_handshake_timeout
         self.auth_mechanisms = _mechanisms(auth_mechanisms, ssl_context)
-        self.silent_close_delay = silent_close_delay
-        self.handshake_timeout = handshake_timeout
-        self.close_timeout = close_timeout
-        self.shutdown_timeout = shutdown_timeout
         self.server_properties = server_properties(
             cluster_name or f"async_amqp_testing@{host}", server_version
         )
@@ -182,19 +168,21 @@ class FakeBroker(BrokerInspection, NodeControl):
         where = f"{self.host}:{ports}" if ports else "not serving"
         return f"<FakeBroker {where} connections={len(self._runtime.sessions)}>"
 
-    @property
-    def reply_delay(self) -> float:
-        """Seconds every batch of outgoing frames is held (fault injection; settable)."""
-        return self._runtime.reply_delay
-
-    @reply_delay.setter
-    def reply_delay(self, seconds: float) -> None:
-        self._runtime.reply_delay = seconds
-
-    @property
-    def blocked_reason(self) -> str | None:
-        """The reason of the current resource alarm (:meth:`block`), or None."""
-        return self._runtime.blocked_reason
+    def _check_settings(self, port: int, reply_delay: float) -> None:
+        check_broker_settings(
+            heartbeat=self.heartbeat,
+            frame_max=self.frame_max,
+            channel_max=self.channel_max,
+            port=port,
+            timeouts={
+                "tls_handshake_timeout": self.tls_handshake_timeout,
+                "silent_close_delay": self.silent_close_delay,
+                "handshake_timeout": self.handshake_timeout,
+                "close_timeout": self.close_timeout,
+                "shutdown_timeout": self.shutdown_timeout,
+                "reply_delay": reply_delay,
+            },
+        )
 
     def _connection_settings(self) -> ConnectionSettings:
         return ConnectionSettings(
@@ -372,92 +360,6 @@ class FakeBroker(BrokerInspection, NodeControl):
             self.close_connection()
         self.model.empty_vhosts()
         self._after_change()
-
-    # -- fault injection -----------------------------------------------------------------
-
-    def close_connection(
-        self,
-        connection: ConnectionRef = None,
-        reply_code: int = 320,
-        reply_text: str = FORCED_CLOSE_TEXT,
-    ) -> int:
-        """Close connections from the server side with connection.close; return how many.
-
-        :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
-        :param reply_code: the reply code (320 CONNECTION_FORCED by default)
-        :param reply_text: the full reply text
-        """
-        drivers = self._runtime.select(connection)
-        logger.info(
-            "closing %s connection(s) from the broker side: %s %s",
-            len(drivers),
-            reply_code,
-            reply_text,
-        )
-        for driver in drivers:
-            driver.server_close(reply_code, reply_text)
-        self._after_change()
-        return len(drivers)
-
-    def drop_connection(self, connection: ConnectionRef = None) -> int:
-        """Close connections' sockets abruptly, with no AMQP close; return how many.
-
-        :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
-        """
-        drivers = self._runtime.select(connection)
-        logger.info("dropping %s connection(s) without a close", len(drivers))
-        for driver in drivers:
-            driver.abort()
-        return len(drivers)
-
-    def block(self, reason: str = "low on memory") -> None:
-        """Raise a resource alarm, as RabbitMQ does when memory or disk runs low.
-
-        A connection that then publishes gets ``connection.blocked`` (when it announced
-        the capability) and is no longer read from until :meth:`unblock`.
-
-        :param reason: the reason sent in connection.blocked
-        """
-        logger.info("resource alarm raised: %s", reason)
-        self._runtime.blocked_reason = reason
-
-    def unblock(self) -> None:
-        """Clear the resource alarm: blocked connections get ``connection.unblocked``."""
-        if self._runtime.blocked_reason is not None:
-            logger.info("resource alarm cleared")
-        self._runtime.blocked_reason = None
-        for session in list(self._runtime.sessions):
-            session.unblock()
-
-    def cancel_consumer(self, queue: str, consumer_tag: str | None = None, vhost: str = "/") -> int:
-        """Cancel consumers from the server side (basic.cancel to clients that support it).
-
-        :param queue: the queue consumed from
-        :param consumer_tag: one consumer (``None``: every consumer of the queue)
-        :param vhost: the vhost name
-        :raises KeyError: for an unknown vhost
-        """
-        count = self.model.cancel_consumer(vhost, queue, consumer_tag)
-        logger.info("cancelled %s consumer(s) of queue %r from the broker side", count, queue)
-        self._after_change()
-        return count
-
-    def pause(self) -> None:
-        """Hold every outgoing frame (replies, deliveries, heartbeats) until :meth:`resume`."""
-        self._runtime.pause()
-
-    def resume(self) -> None:
-        """Send everything held since :meth:`pause`."""
-        self._runtime.resume()
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Hold outgoing frames for the duration of a ``with`` block."""
-        self.pause()
-        try:
-            yield
-        finally:
-            self.resume()
 
     # -- threads -------------------------------------------------------------------------
 
