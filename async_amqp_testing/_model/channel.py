@@ -22,7 +22,8 @@ from .exchange import DestinationKind
 from .fieldtable import to_table
 from .message import Message
 from .publish import REPLY_PREFIX, REPLY_QUEUE, prepare_publish, with_reply_to
-from .queue import Consumer, PublishOutcome, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import Consumer, PublishOutcome, QueuedMessage
 
 if TYPE_CHECKING:
     from .connection import ConnectionModel

@@ -26,7 +26,8 @@ from .arguments import EQUIVALENCE_KEYS, Overflow
 from .errors import not_implemented
 from .fieldtable import Table
 from .message import Message
-from .queue import DeathReason, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import DeathReason, QueuedMessage
 from .queuetypes import QueueType, long_value, with_sorted_header
 
 __all__ = ["QuorumQueue"]
