@@ -12,7 +12,7 @@ second connection on the same broker must still work.
 
 The suite runs a short campaign. For a longer one by hand::
 
-    FUZZ_EXAMPLES=30000 python -m pytest tests/broker/test_fuzz_server.py -p no:cacheprovider \
+    AMQP_FUZZ_EXAMPLES=30000 python -m pytest tests/broker/test_fuzz_server.py -p no:cacheprovider \
         --timeout=0 --hypothesis-show-statistics
 """
 
@@ -44,7 +44,7 @@ from async_amqp_testing.raw import encode_frame, plain_response
 
 from .driverkit import DriverRig, RecordingTransport
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("AMQP_FUZZ_EXAMPLES", "150"))
 VALID_CODES = frozenset(int(code) for code in ReplyCode)
 
 
