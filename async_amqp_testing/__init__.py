@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._blocking import BlockingFakeBroker
     from ._broker import Binding, ConnectionRef, FakeBroker
-    from ._model.inspect import (
+    from ._model.snapshots import (
         BindingInfo,
         ChannelInfo,
         ConnectionInfo,
@@ -51,7 +51,7 @@ _LAZY: dict[str, str] = {
             "UnackedInfo",
             "VhostInfo",
         ),
-        "._model.inspect",
+        "._model.snapshots",
     ),
     "TLSCertificates": ".tls",
     "TLSFiles": ".tls",
