@@ -12,7 +12,9 @@ so existing ``except`` clauses keep matching.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from ._core.codes import REPLY_CODES, ReplyCode
 
 if TYPE_CHECKING:
     from ._messages import Properties, ReturnEnvelope
@@ -356,25 +358,26 @@ class ChannelNotRecoveredError(ChannelClosedError):
     default_text = "channel not recovered after a reconnect"
 
 
-_CHANNEL_ERRORS: dict[int, type[ChannelClosedError]] = {
-    403: AccessRefusedError,
-    404: NotFoundError,
-    405: ResourceLockedError,
-    406: PreconditionFailedError,
-}
+_E = TypeVar("_E", bound=_ReplyError)
 
-_CONNECTION_ERRORS: dict[int, type[ConnectionClosedError]] = {
-    320: ConnectionForcedError,
-    501: FrameError,
-    502: AmqpSyntaxError,
-    503: CommandInvalidError,
-    504: InvalidChannelError,
-    505: UnexpectedFrameError,
-    506: ResourceError,
-    530: NotAllowedError,
-    540: NotImplementedByBrokerError,
-    541: BrokerInternalError,
-}
+
+def _classes_by_code(base: type[_E]) -> dict[int, type[_E]]:
+    """The subclasses of *base* the reply-code table names, by code (wherever defined)."""
+    by_name: dict[str, type[_E]] = {}
+    pending = [base]
+    while pending:
+        cls = pending.pop()
+        by_name[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return {
+        code: by_name[info.exception]
+        for code, info in REPLY_CODES.items()
+        if info.exception in by_name
+    }
+
+
+_CHANNEL_ERRORS = _classes_by_code(ChannelClosedError)
+_CONNECTION_ERRORS = _classes_by_code(ConnectionClosedError)
 
 
 _VIOLATIONS: dict[int, type[ProtocolViolationError]] = {
@@ -410,7 +413,7 @@ def connection_error(
 ) -> ConnectionClosedError:
     """Build the exception for a broker-sent connection.close."""
     cls: type[ConnectionClosedError]
-    if during_login and reply_code == 403:
+    if during_login and reply_code == ReplyCode.ACCESS_REFUSED:
         cls = AuthenticationError
     else:
         cls = _CONNECTION_ERRORS.get(reply_code, ConnectionClosedError)

@@ -24,11 +24,12 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
-from async_amqp._core.errors import ProtocolError
+from async_amqp._core.codes import REPLY_CODES, ReplyCode, method_ids
+from async_amqp._core.errors import ClosePolicy, ProtocolError
+from async_amqp._core.rawprops import decode_publish_properties
 from async_amqp._core.wire import (
     FRAME_BODY,
     FRAME_HEADER,
-    FRAME_METHOD,
     make_method,
 )
 
@@ -39,17 +40,18 @@ from ._model import BrokerModel, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Piece, Transport
-from ._protocol import (
-    ACCESS_REQUEST,
-    answer_access_request,
-    decode_publish_properties,
-    drops_immediately,
-    is_fatal_frame_error,
-)
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
 __all__ = ["ConnectionDriver"]
+
+#: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
+_BARE_INTERNAL_ERROR = (
+    ReplyCode.INTERNAL_ERROR,
+    REPLY_CODES[ReplyCode.INTERNAL_ERROR].default_text,
+    0,
+    0,
+)
 
 logger = logging.getLogger("async_amqp_testing")
 
@@ -135,16 +137,9 @@ class ConnectionDriver(HandshakeSteps):
         :param now: the current time, for the heartbeat clock
         """
         core = self.core
-        for index, (frame_type, piece, whole) in enumerate(pieces):
+        for index, (frame_type, piece, _whole) in enumerate(pieces):
             if self.end is not None or self.aborted:
                 return
-            if (
-                whole
-                and frame_type == FRAME_METHOD
-                and piece[7:11] == ACCESS_REQUEST
-                and self._on_access_request(piece)
-            ):
-                continue
             try:
                 events = core.receive(piece, now)
             except ProtocolError as error:
@@ -164,7 +159,7 @@ class ConnectionDriver(HandshakeSteps):
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         logger.info("%s: protocol error: %s", self.name, error.reply_text)
-        if drops_immediately(error):
+        if error.policy is ClosePolicy.DROP_NOW:
             self.core.fail(error)
             self.abort()
         elif self.core.state in _SILENT_STATES:
@@ -172,21 +167,13 @@ class ConnectionDriver(HandshakeSteps):
         else:
             self.drain_outbox()
             self.core.fail(error)
-            if is_fatal_frame_error(error):
+            if error.policy is ClosePolicy.CLOSE_THEN_DROP:
                 # RabbitMQ sends the close, reads nothing more and closes after its grace
                 # period, close-ok or not.
                 self.release_model()
                 self.end = End.SILENT_DELAY
             else:
                 self._after_server_close(self.settings.close_timeout)
-
-    def _on_access_request(self, frame: bytes) -> bool:
-        """Answer access.request; False when the core should see the frame instead."""
-        outcome = answer_access_request(self.core, frame)
-        if isinstance(outcome, ProtocolError):
-            self._on_protocol_error(outcome)
-            return True
-        return outcome
 
     def _silent_close(self) -> None:
         self.core.fail(ProtocolError(0, "", send_close=False))
@@ -221,7 +208,7 @@ class ConnectionDriver(HandshakeSteps):
         try:
             properties = decode_publish_properties(event.properties_payload)
         except ValueError:
-            self._close_connection(541, "INTERNAL_ERROR", 0, 0)
+            self._close_connection(*_BARE_INTERNAL_ERROR)
             return
         message = Message(
             method.exchange, method.routing_key, properties, event.properties_payload, event.body
@@ -248,7 +235,7 @@ class ConnectionDriver(HandshakeSteps):
             self.model.dispatch()
             return
         except FieldTableError:
-            self._close_connection(541, "INTERNAL_ERROR", 0, 0)
+            self._close_connection(*_BARE_INTERNAL_ERROR)
             return
         self.drain_outbox()
         if reply is not None:
@@ -267,7 +254,8 @@ class ConnectionDriver(HandshakeSteps):
 
     def _refuse(self, channel_id: int, method: Frame, error: AmqpError) -> None:
         # A bare 541 is a crash inside RabbitMQ: it names no method.
-        class_id, method_id = (0, 0) if error.reply_code == 541 else _where(type(method))
+        bare = error.reply_code == ReplyCode.INTERNAL_ERROR
+        class_id, method_id = (0, 0) if bare else method_ids(method)
         logger.info(
             "%s: channel %s: %s %s", self.name, channel_id, error.reply_code, error.reply_text
         )
@@ -378,7 +366,3 @@ class ConnectionDriver(HandshakeSteps):
         if self.reading_blocked:
             self.reading_blocked = False
             self.transport.resume_reading()
-
-
-def _where(method_class: type[Frame]) -> tuple[int, int]:
-    return method_class.index >> 16, method_class.index & 0xFFFF

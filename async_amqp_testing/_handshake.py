@@ -16,6 +16,7 @@ from typing import Any
 from pamqp import commands
 
 from async_amqp._core import server as sv
+from async_amqp._core.codes import method_ids
 
 from ._model import BrokerModel, ConnectionModel
 from ._model.errors import AmqpError
@@ -29,7 +30,7 @@ __all__ = ["OPEN_METHOD", "HandshakeSteps"]
 logger = logging.getLogger("async_amqp_testing")
 
 #: connection.open's class and method id, named in the close that refuses a vhost.
-OPEN_METHOD = (commands.Connection.Open.index >> 16, commands.Connection.Open.index & 0xFFFF)
+OPEN_METHOD = method_ids(commands.Connection.Open)
 
 
 class HandshakeSteps:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DriverHost", "End", "Piece", "SessionHost", "Transport"]
 
-#: ``(frame_type, bytes, whole)`` as cut by :class:`~._protocol.FrameSplitter`.
+#: ``(frame_type, bytes, whole)`` as cut by :class:`~async_amqp._core.incremental.FrameSplitter`.
 Piece = tuple[int, bytes, bool]
 
 

@@ -23,12 +23,12 @@ import anyio
 import anyio.abc
 
 from async_amqp._core.heartbeat import HeartbeatAction
+from async_amqp._core.incremental import FrameSplitter
 from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
 from ._driver import ConnectionDriver
 from ._model import BrokerModel, ConnectionModel
 from ._ports import End, SessionHost
-from ._protocol import FrameSplitter
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 

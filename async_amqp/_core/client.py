@@ -12,39 +12,31 @@ bytes, keeps waiters and runs user code.
 
 from __future__ import annotations
 
-import enum
 import struct
+from collections import deque
 from typing import Any
 
 from pamqp import commands
 from pamqp.base import Frame
 
-from .client_channel import ChannelState, ChannelUnavailable, ClientChannel
-from .codes import ReplyCode
+from .client_channel import ChannelState, ChannelUnavailable, ClientChannel, whole_delivery
+from .client_connection import ConnectionMethods, ConnectionState
+from .codes import REPLY_CODES, ReplyCode
 from .confirms import ConfirmTracker
-from .content import decode_message_properties
 from .errors import ProtocolError
 from .events import (
     ChannelClosed,
-    ConnectionBlocked,
-    ConnectionClosed,
-    ConnectionOpened,
-    ConnectionUnblocked,
     Event,
-    MessageDelivered,
 )
 from .handshake import (
-    DEFAULT_FRAME_MAX,
     Greeting,
     build_client_properties,
-    check_frame_max,
     check_settings,
     negotiate,
     negotiate_heartbeat,
     sasl_response,
 )
-from .heartbeat import HeartbeatClock
-from .output import FrameOutput
+from .incremental import NEED_DATA, NeedData
 from .replies import PendingReply
 from .wire import (
     FRAME_BODY,
@@ -54,13 +46,11 @@ from .wire import (
     FRAME_MIN_SIZE,
     PROTOCOL_HEADER,
     FrameReader,
-    RawFrame,
     decode_method,
     encode_ack,
     encode_content,
     encode_method,
     encode_publish,
-    make_method,
 )
 
 __all__ = [
@@ -79,17 +69,6 @@ _DELIVER_INDEX = commands.Basic.Deliver.index.to_bytes(4, "big")
 _CONTENT_HEAD = struct.Struct(">HHQ")
 
 
-class ConnectionState(enum.Enum):
-    """Where the client is in the connection's life."""
-
-    AWAIT_START = "await_start"
-    AWAIT_TUNE = "await_tune"
-    AWAIT_OPEN_OK = "await_open_ok"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
 class NoFreeChannel(Exception):
     """Every channel number up to channel_max is in use."""
 
@@ -98,7 +77,7 @@ class ConnectionUnavailable(Exception):
     """A request was made while the connection is not open."""
 
 
-class ClientConnection(FrameOutput):
+class ClientConnection(ConnectionMethods):
     """Sans-IO client connection.
 
     :param login: user name
@@ -145,6 +124,10 @@ class ClientConnection(FrameOutput):
         self._greeting: Greeting | None = Greeting()  # None once the peer looks like AMQP
         self._channels: dict[int, ClientChannel] = {}
         self._close_slot: PendingReply | None = None
+        # receive_data()/next_event(): bytes not yet read, events not yet taken
+        self._received: list[bytes] = []
+        self._events: deque[Event] = deque()
+        self._received_at = 0.0
 
     # -- output ---------------------------------------------------------------
 
@@ -270,7 +253,10 @@ class ClientConnection(FrameOutput):
         )
 
     def close(
-        self, reply_code: int = 200, reply_text: str = "Normal shutdown", waiter: Any = None
+        self,
+        reply_code: int = ReplyCode.REPLY_SUCCESS,
+        reply_text: str = REPLY_CODES[ReplyCode.REPLY_SUCCESS].default_text,
+        waiter: Any = None,
     ) -> PendingReply | None:
         """Start the closing handshake; return the slot for close-ok (None if already closing)."""
         if self.state in (ConnectionState.CLOSING, ConnectionState.CLOSED):
@@ -326,6 +312,23 @@ class ClientConnection(FrameOutput):
 
     # -- input ----------------------------------------------------------------
 
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
+        self._received.append(data)
+        self._received_at = now
+
+    def next_event(self) -> Event | NeedData:
+        """Return the next event of the bytes received, or :data:`NEED_DATA`.
+
+        :raises ProtocolError: when the broker broke the protocol (then call :meth:`fail`)
+        """
+        events = self._events
+        if not events and self._received:
+            data = b"".join(self._received)
+            self._received.clear()
+            events.extend(self.receive(data, self._received_at))
+        return events.popleft() if events else NEED_DATA
+
     def receive(self, data: bytes, now: float) -> list[Event]:
         """Consume received bytes; return the events they complete.
 
@@ -349,7 +352,7 @@ class ClientConnection(FrameOutput):
                 frame_type == FRAME_METHOD
                 and index + 1 < count
                 and payload.startswith(_DELIVER_INDEX)
-                and (delivered := self._whole_delivery(frames, index - 1)) is not None
+                and (delivered := whole_delivery(self._channels, frames, index - 1)) is not None
             ):
                 events.append(delivered)
                 index += 2
@@ -386,133 +389,3 @@ class ClientConnection(FrameOutput):
             if event is not None:
                 events.append(event)
         return events
-
-    def _whole_delivery(self, frames: list[RawFrame], index: int) -> MessageDelivered | None:
-        """Hot path: a deliver, its header and its only body frame, all already received."""
-        _, channel_id, payload = frames[index]
-        header_type, header_channel, header = frames[index + 1]
-        body_type, body_channel, body = frames[index + 2]
-        if (
-            header_type != FRAME_HEADER
-            or body_type != FRAME_BODY
-            or header_channel != channel_id
-            or body_channel != channel_id
-            or len(header) < 14
-        ):
-            return None
-        channel = self._channels.get(channel_id)
-        if (
-            channel is None
-            or channel.state is not ChannelState.OPEN
-            or channel.content.expecting_content
-        ):
-            return None
-        class_id, _weight, body_size = _CONTENT_HEAD.unpack_from(header)
-        if class_id != 60 or body_size != len(body):
-            return None
-        method = decode_method(payload)
-        assert isinstance(method, commands.Basic.Deliver)
-        return MessageDelivered(
-            channel_id, method, decode_message_properties(header[12:], method), body
-        )
-
-    # connection-level methods
-
-    def _on_connection_method(self, method: Frame) -> Event | None:
-        if isinstance(method, commands.Connection.Close):
-            return self._on_server_connection_close(method)
-        state = self.state
-        if state is ConnectionState.CLOSING:
-            if isinstance(method, commands.Connection.CloseOk):
-                self.state = ConnectionState.CLOSED
-                return ConnectionClosed(200, "closed by client", 0, 0, by_server=False)
-            return None
-        if state is ConnectionState.AWAIT_START and isinstance(method, commands.Connection.Start):
-            self._on_start(method)
-            return None
-        if state is ConnectionState.AWAIT_TUNE and isinstance(method, commands.Connection.Tune):
-            self._on_tune(method)
-            return None
-        if state is ConnectionState.AWAIT_OPEN_OK and isinstance(
-            method, commands.Connection.OpenOk
-        ):
-            self.state = ConnectionState.OPEN
-            return ConnectionOpened(
-                self.server_properties, self.channel_max, self.frame_max, self.heartbeat_interval
-            )
-        if state is ConnectionState.OPEN:
-            if isinstance(method, commands.Connection.Blocked):
-                return ConnectionBlocked(method.reason or "")
-            if isinstance(method, commands.Connection.Unblocked):
-                return ConnectionUnblocked()
-        if isinstance(method, commands.Connection.Secure):
-            raise ProtocolError(
-                ReplyCode.NOT_IMPLEMENTED,
-                f"SASL challenge for mechanism {self.login_method} is not supported",
-                class_id=10,
-                method_id=20,
-            )
-        raise ProtocolError(
-            ReplyCode.COMMAND_INVALID,
-            f"unexpected {method.name} in connection state {state.value}",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
-        )
-
-    def _on_start(self, method: commands.Connection.Start) -> None:
-        self.server_properties = dict(method.server_properties or {})
-        mechanisms = method.mechanisms
-        if isinstance(mechanisms, bytes):
-            mechanisms = mechanisms.decode("latin-1")
-        offered = str(mechanisms).split()
-        if self.login_method not in offered:
-            raise ProtocolError(
-                ReplyCode.ACCESS_REFUSED,
-                f"the broker does not offer login_method {self.login_method} "
-                f"(it offers {' '.join(offered)})",
-                send_close=False,
-            )
-        response = sasl_response(self.login_method, self._login, self._password)
-        start_ok = commands.Connection.StartOk(
-            client_properties=self.client_properties,
-            mechanism=self.login_method,
-            locale="en_US",
-        )
-        start_ok.response = response  # type: ignore[assignment]
-        self._outgoing.append(encode_method(0, start_ok))
-        self.state = ConnectionState.AWAIT_TUNE
-
-    def _on_tune(self, method: commands.Connection.Tune) -> None:
-        channel_max, frame_max, heartbeat = self._requested
-        self.channel_max = negotiate(channel_max, method.channel_max, 65535)
-        self.frame_max = negotiate(frame_max, method.frame_max, DEFAULT_FRAME_MAX)
-        check_frame_max(self.frame_max)
-        self.heartbeat_interval = negotiate_heartbeat(heartbeat, method.heartbeat)
-        self._reader.max_frame_size = self.frame_max
-        self.heartbeat = HeartbeatClock(self.heartbeat_interval, self.heartbeat.last_received)
-        self._outgoing.append(
-            encode_method(
-                0,
-                commands.Connection.TuneOk(
-                    channel_max=self.channel_max,
-                    frame_max=self.frame_max,
-                    heartbeat=self.heartbeat_interval,
-                ),
-            )
-        )
-        open_method = make_method(
-            commands.Connection.Open, virtual_host=self.virtualhost, insist=self._insist
-        )
-        self._outgoing.append(encode_method(0, open_method))
-        self.state = ConnectionState.AWAIT_OPEN_OK
-
-    def _on_server_connection_close(self, method: commands.Connection.Close) -> Event:
-        self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
-        self.state = ConnectionState.CLOSED
-        return ConnectionClosed(
-            method.reply_code or 0,
-            method.reply_text or "",
-            method.class_id or 0,
-            method.method_id or 0,
-            by_server=True,
-        )

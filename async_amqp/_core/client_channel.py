@@ -12,13 +12,14 @@ channel's state directly.
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Callable
 from typing import Any
 
 from pamqp import commands
 from pamqp.base import Frame
 
-from .codes import ReplyCode
+from .codes import ReplyCode, class_id_of, method_id_of
 from .confirms import ConfirmTracker
 from .content import ContentAssembler, decode_message_properties
 from .errors import ProtocolError
@@ -33,7 +34,14 @@ from .events import (
     ReplyArrived,
 )
 from .replies import REPLY_CLASSES, PendingReply, ReplyQueue, UnexpectedReplyError
-from .wire import FRAME_METHOD, decode_method, encode_method
+from .wire import (
+    FRAME_BODY,
+    FRAME_HEADER,
+    FRAME_METHOD,
+    RawFrame,
+    decode_method,
+    encode_method,
+)
 
 _CONFIRM_SELECT = commands.Confirm.Select.index.to_bytes(4, "big")
 
@@ -139,8 +147,8 @@ class ClientChannel:
         raise ProtocolError(
             ReplyCode.COMMAND_INVALID,
             f"unexpected {method.name} on channel {self.channel_id}",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_reply(self, method: Frame) -> Event | None:
@@ -153,8 +161,8 @@ class ClientChannel:
             raise ProtocolError(
                 ReplyCode.COMMAND_INVALID,
                 str(error),
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             ) from None
         self.send_next_request()
         if method_class is commands.Channel.OpenOk:
@@ -264,3 +272,41 @@ _METHOD_HANDLERS: dict[type[Frame], Callable[[ClientChannel, Any], Event | None]
     commands.Channel.Flow: ClientChannel._on_server_flow,
     commands.Channel.Close: ClientChannel._on_server_close,
 }
+
+
+_CONTENT_HEAD = struct.Struct(">HHQ")
+
+
+def whole_delivery(
+    channels: dict[int, ClientChannel], frames: list[RawFrame], index: int
+) -> MessageDelivered | None:
+    """Hot path: a deliver, its header and its only body frame, all already received.
+
+    Returns None when the three frames are not exactly that (the general path reads them).
+    """
+    _, channel_id, payload = frames[index]
+    header_type, header_channel, header = frames[index + 1]
+    body_type, body_channel, body = frames[index + 2]
+    if (
+        header_type != FRAME_HEADER
+        or body_type != FRAME_BODY
+        or header_channel != channel_id
+        or body_channel != channel_id
+        or len(header) < 14
+    ):
+        return None
+    channel = channels.get(channel_id)
+    if (
+        channel is None
+        or channel.state is not ChannelState.OPEN
+        or channel.content.expecting_content
+    ):
+        return None
+    class_id, _weight, body_size = _CONTENT_HEAD.unpack_from(header)
+    if class_id != commands.Basic.frame_id or body_size != len(body):
+        return None
+    method = decode_method(payload)
+    assert isinstance(method, commands.Basic.Deliver)
+    return MessageDelivered(
+        channel_id, method, decode_message_properties(header[12:], method), body
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from pamqp.base import Frame
 
+from .codes import class_id_of, method_id_of
 from .errors import FrameError, ProtocolError, UnexpectedFrameError
 from .properties import decode_values
 from .wire import decode_content_header
@@ -31,7 +32,7 @@ def decode_message_properties(payload: bytes, method: Frame) -> tuple[Any, ...]:
         raise
     except (ValueError, TypeError, OverflowError) as error:
         raise FrameError(
-            str(error), class_id=method.index >> 16, method_id=method.index & 0xFFFF
+            str(error), class_id=class_id_of(method), method_id=method_id_of(method)
         ) from error
 
 
@@ -56,7 +57,7 @@ class ContentAssembler:
         method = self.method
         if method is None:
             return 0, 0
-        return method.index >> 16, method.index & 0xFFFF
+        return class_id_of(method), method_id_of(method)
 
     def start(self, method: Frame) -> None:
         """Begin a message announced by *method* (publish, deliver, return or get-ok)."""

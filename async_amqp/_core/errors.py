@@ -8,7 +8,28 @@ is running decides how to close.
 
 from __future__ import annotations
 
+import enum
+
 from .codes import ReplyCode, reply_name
+
+
+class ClosePolicy(enum.Enum):
+    """How a connection ends after a protocol error (RabbitMQ's behaviour, per error)."""
+
+    #: Send connection.close with the error's code and text, then wait for close-ok.
+    CLOSE = "close"
+    #: Send connection.close, then read nothing more: the socket closes after a grace
+    #: period, close-ok or not (RabbitMQ after a bad frame end or an oversized frame).
+    CLOSE_THEN_DROP = "close_then_drop"
+    #: Send nothing; close the socket after a grace period (errors during the handshake).
+    DROP_AFTER_DELAY = "drop_after_delay"
+    #: Send nothing; close the socket at once (RabbitMQ's frame parser crashed: an
+    #: unknown method, a bad field table in method arguments).
+    DROP_NOW = "drop_now"
+
+
+#: The policies that send a connection.close.
+_SENDS_CLOSE = frozenset({ClosePolicy.CLOSE, ClosePolicy.CLOSE_THEN_DROP})
 
 
 class ProtocolError(Exception):
@@ -18,7 +39,9 @@ class ProtocolError(Exception):
     :param detail: the text after ``NAME - `` in the reply text
     :param class_id: class of the offending method, 0 for frame-level errors
     :param method_id: method of the offending method, 0 for frame-level errors
-    :param send_close: ``False`` when RabbitMQ just drops the socket
+    :param send_close: ``False`` when RabbitMQ just drops the socket (after a delay);
+        ignored when *policy* is given
+    :param policy: how the connection ends (see :class:`ClosePolicy`)
     """
 
     def __init__(
@@ -29,6 +52,7 @@ class ProtocolError(Exception):
         class_id: int = 0,
         method_id: int = 0,
         send_close: bool = True,
+        policy: ClosePolicy | None = None,
     ) -> None:
         self.reply_code = reply_code
         self.reply_text = (
@@ -36,15 +60,28 @@ class ProtocolError(Exception):
         )
         self.class_id = class_id
         self.method_id = method_id
-        self.send_close = send_close
+        if policy is None:
+            policy = ClosePolicy.CLOSE if send_close else ClosePolicy.DROP_AFTER_DELAY
+        self.policy = policy
         super().__init__(self.reply_text)
+
+    @property
+    def send_close(self) -> bool:
+        """True when the answer is a connection.close (else a dropped socket)."""
+        return self.policy in _SENDS_CLOSE
 
 
 class FrameError(ProtocolError):
     """A frame could not be parsed (501 FRAME_ERROR)."""
 
     def __init__(
-        self, detail: str, *, class_id: int = 0, method_id: int = 0, send_close: bool = True
+        self,
+        detail: str,
+        *,
+        class_id: int = 0,
+        method_id: int = 0,
+        send_close: bool = True,
+        policy: ClosePolicy | None = None,
     ) -> None:
         super().__init__(
             ReplyCode.FRAME_ERROR,
@@ -52,6 +89,7 @@ class FrameError(ProtocolError):
             class_id=class_id,
             method_id=method_id,
             send_close=send_close,
+            policy=policy,
         )
 
 

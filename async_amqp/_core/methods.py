@@ -19,11 +19,18 @@ from __future__ import annotations
 import struct
 from typing import Any, Final
 
+from pamqp import commands
 from pamqp.base import Frame
 
-from .fieldtable import decode_plain
+from .fieldtable import Table, decode_plain, decode_table
 
-__all__ = ["ArgumentLayoutError", "MalformedUtf8Error", "decode_arguments", "table_span"]
+__all__ = [
+    "ArgumentLayoutError",
+    "MalformedUtf8Error",
+    "decode_arguments",
+    "method_arguments",
+    "table_span",
+]
 
 
 class ArgumentLayoutError(ValueError):
@@ -163,3 +170,20 @@ def table_span(method_class: type[Frame], data: bytes, name: str = "arguments") 
             return slice(offset + 4, next_offset)
         offset = next_offset
     return None
+
+
+def method_arguments(payload: bytes) -> Table | None:
+    """The typed ``arguments`` table of a method payload (class id and method id included).
+
+    pamqp decodes arguments into plain values and drops the type tags RabbitMQ's reply
+    texts name ("of type 'signedint'"); this keeps them. Returns None for methods
+    without arguments.
+
+    :raises ValueError: for a truncated payload or a malformed table.
+    """
+    (index,) = struct.unpack_from(">I", payload, 0)
+    method_class = commands.INDEX_MAPPING.get(index)
+    if method_class is None:
+        return None
+    span = table_span(method_class, payload)
+    return None if span is None else decode_table(payload[span])

@@ -13,18 +13,19 @@ and are importable from here too.
 
 from __future__ import annotations
 
-import enum
-from typing import Any
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
 
 from pamqp import commands
 from pamqp.base import Frame
 
-from .codes import ReplyCode
+from .codes import ReplyCode, class_id_of, method_id_of
 from .content import ContentAssembler
-from .erlang import frame_error_text, unexpected_frame_text
+from .erlang import binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
-from .heartbeat import HeartbeatClock
-from .output import FrameOutput
+from .incremental import NEED_DATA, FrameSplitter, NeedData
 from .server_channel import CONTENT_METHODS, ServerChannel
 from .server_events import (
     ChannelCloseConfirmed,
@@ -40,26 +41,27 @@ from .server_events import (
     ServerEvent,
     TuneAccepted,
 )
-from .server_frames import encode_deliver, encode_publisher_ack
+from .server_handshake import ACCEPTED_HEADERS, ServerHandshake, ServerState
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
     FRAME_HEARTBEAT,
     FRAME_METHOD,
-    FRAME_MIN_SIZE,
-    PROTOCOL_HEADER,
     FrameReader,
     decode_method,
-    encode_content,
     encode_method,
     make_method,
 )
 
-#: Headers RabbitMQ accepts: 0-9-1, and 0-9 as sent by old clients (class 1, instance 1).
-ACCEPTED_HEADERS = frozenset({PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09"})
+#: access.request's class and method id (30/10), and its reply's payload (ticket 1).
+ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
+ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
 
 __all__ = [
     "ACCEPTED_HEADERS",
+    "ACCESS_REQUEST",
+    "ACCESS_REQUEST_OK",
+    "NEED_DATA",
     "ChannelCloseConfirmed",
     "ChannelClosedByClient",
     "ChannelOpened",
@@ -77,21 +79,7 @@ __all__ = [
 ]
 
 
-class ServerState(enum.Enum):
-    """Where the broker is in a connection's life."""
-
-    AWAIT_HEADER = "await_header"
-    AWAIT_START_OK = "await_start_ok"
-    AWAIT_LOGIN_DECISION = "await_login_decision"
-    AWAIT_TUNE_OK = "await_tune_ok"
-    AWAIT_OPEN = "await_open"
-    AWAIT_OPEN_DECISION = "await_open_decision"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-class ServerConnection(FrameOutput):
+class ServerConnection(ServerHandshake):
     """Sans-IO broker connection.
 
     :param server_properties: sent in connection.start
@@ -126,96 +114,15 @@ class ServerConnection(FrameOutput):
         # Content being assembled on channel numbers that are not open: RabbitMQ reads a
         # whole command (method, header, body) before it checks that the channel is open.
         self._unopened: dict[int, ContentAssembler] = {}
+        # receive_data()/next_event(): received pieces (one frame each), events not taken
+        self._splitter = FrameSplitter()
+        self._pieces: deque[bytes] = deque()
+        self._events: deque[ServerEvent] = deque()
+        self._received_at = 0.0
 
     # -- output -------------------------------------------------------------------
 
-    def send_method(self, channel_id: int, method: Frame) -> None:
-        """Queue a method frame (a reply, or an asynchronous method like basic.ack)."""
-        self._outgoing.append(encode_method(channel_id, method))
-
-    def send_content(
-        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes
-    ) -> None:
-        """Queue a content method (deliver, get-ok, return) with header and body frames."""
-        self._outgoing.append(encode_method(channel_id, method))
-        self._outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
-
-    def send_deliver(
-        self,
-        channel_id: int,
-        consumer_tag: str,
-        delivery_tag: int,
-        redelivered: bool,
-        exchange: str,
-        routing_key: str,
-        properties_payload: bytes,
-        body: bytes,
-    ) -> None:
-        """Queue a basic.deliver with its header and body frames (the delivery hot path)."""
-        outgoing = self._outgoing
-        outgoing.append(
-            encode_deliver(
-                channel_id,
-                consumer_tag.encode(),
-                delivery_tag,
-                redelivered,
-                exchange.encode(),
-                routing_key.encode(),
-            )
-        )
-        outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
-
-    def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
-        """Queue a basic.ack confirming publishes (the confirm hot path)."""
-        self._outgoing.append(encode_publisher_ack(channel_id, delivery_tag, multiple))
-
-    def send_raw(self, data: bytes) -> None:
-        """Queue bytes as they are (fault injection)."""
-        self._outgoing.append(data)
-
     # -- decisions the broker makes -------------------------------------------------------
-
-    def accept_login(self) -> None:
-        """The credentials are good: send connection.tune."""
-        channel_max, frame_max, heartbeat = self.offered
-        self._outgoing.append(
-            encode_method(
-                0,
-                commands.Connection.Tune(
-                    channel_max=channel_max, frame_max=frame_max, heartbeat=heartbeat
-                ),
-            )
-        )
-        self.state = ServerState.AWAIT_TUNE_OK
-
-    def refuse_login(self, mechanism: str, *, send_close: bool) -> None:
-        """The credentials are bad: close as RabbitMQ does (403, or silently)."""
-        if send_close:
-            self.close_connection(
-                ReplyCode.ACCESS_REFUSED,
-                f"ACCESS_REFUSED - Login was refused using authentication mechanism "
-                f"{mechanism}. For details see the broker logfile.",
-            )
-        else:
-            self.state = ServerState.CLOSED
-
-    def accept_open(self) -> None:
-        """The vhost exists and the user may use it: send open-ok."""
-        self._outgoing.append(encode_method(0, commands.Connection.OpenOk()))
-        self.state = ServerState.OPEN
-
-    def close_connection(
-        self, reply_code: int, reply_text: str, class_id: int = 0, method_id: int = 0
-    ) -> None:
-        """Start a broker-side connection close (an error, or an operator's close)."""
-        if self.state in (ServerState.CLOSING, ServerState.CLOSED):
-            return
-        self._outgoing.append(
-            encode_method(
-                0, commands.Connection.Close(reply_code, reply_text[:255], class_id, method_id)
-            )
-        )
-        self.state = ServerState.CLOSING
 
     def fail(self, error: ProtocolError) -> None:
         """Answer a protocol violation: connection.close, or just a dropped socket."""
@@ -257,6 +164,26 @@ class ServerConnection(FrameOutput):
 
     # -- input --------------------------------------------------------------------
 
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
+        self._pieces.extend(piece for _, piece, _ in self._splitter.split(data))
+        self._received_at = now
+
+    def next_event(self) -> ServerEvent | NeedData:
+        """Return the next event of the bytes received, or :data:`NEED_DATA`.
+
+        Frames are read one at a time, so each frame's replies are queued (and an error
+        raised) before the next frame is read.
+
+        :raises ProtocolError: when the client broke the protocol (then call :meth:`fail`)
+        """
+        events = self._events
+        while not events:
+            if not self._pieces or self.closed:
+                return NEED_DATA
+            events.extend(self.receive(self._pieces.popleft(), self._received_at))
+        return events.popleft()
+
     def receive(self, data: bytes, now: float) -> list[ServerEvent]:
         """Consume received bytes; return the events they complete.
 
@@ -265,28 +192,12 @@ class ServerConnection(FrameOutput):
         self.heartbeat.received(now)
         events: list[ServerEvent] = []
         if self.state is ServerState.AWAIT_HEADER:
-            header = self._reader.read_protocol_header(data)
-            if header is None:
+            refused = self._on_protocol_header(data)
+            if refused is not None:
+                events.append(refused)
+            if self.state is ServerState.AWAIT_HEADER or refused is not None:
                 return events
             data = b""
-            if header not in ACCEPTED_HEADERS:
-                self._outgoing.append(PROTOCOL_HEADER)
-                self.state = ServerState.CLOSED
-                events.append(ProtocolHeaderRefused(header))
-                return events
-            self._outgoing.append(
-                encode_method(
-                    0,
-                    commands.Connection.Start(
-                        version_major=0,
-                        version_minor=9,
-                        server_properties=self.server_properties,
-                        mechanisms=self.mechanisms,
-                        locales=self.locales,
-                    ),
-                )
-            )
-            self.state = ServerState.AWAIT_START_OK
         if self.state is ServerState.CLOSED:
             return events
         try:
@@ -307,7 +218,6 @@ class ServerConnection(FrameOutput):
         if frame_type == FRAME_HEADER and len(payload) < 12:
             # Too short to be a content header: RabbitMQ's frame parser rejects it at once.
             raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
-        state = self.state
         if frame_type == FRAME_HEARTBEAT:
             if payload:
                 # RabbitMQ's frame parser only knows empty heartbeats.
@@ -315,26 +225,45 @@ class ServerConnection(FrameOutput):
             if channel_id != 0:
                 raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, "type 8, all octets = <<>>")
             return None
-        if state is ServerState.CLOSING:
-            if frame_type == FRAME_METHOD and channel_id == 0:
-                method = decode_method(payload, strict=True)
-                if type(method) is commands.Connection.CloseOk:
-                    self.state = ServerState.CLOSED
-                    return ConnectionCloseConfirmed()
-                if type(method) is commands.Connection.Close:
-                    self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
-            return None
-        if state is not ServerState.OPEN:
-            return self._on_handshake_frame(frame_type, channel_id, payload)
+        handler = _FRAME_HANDLERS.get(self.state, ServerConnection._on_handshake_frame)
+        return handler(self, frame_type, channel_id, payload)
+
+    def _on_closing_frame(
+        self, frame_type: int, channel_id: int, payload: bytes
+    ) -> ServerEvent | None:
+        """While closing, only connection.close(-ok) matters; everything else is dropped."""
+        if frame_type == FRAME_METHOD and channel_id == 0:
+            method = decode_method(payload, strict=True)
+            if type(method) is commands.Connection.CloseOk:
+                self.state = ServerState.CLOSED
+                return ConnectionCloseConfirmed()
+            if type(method) is commands.Connection.Close:
+                self._outgoing.append(encode_method(0, commands.Connection.CloseOk()))
+        return None
+
+    def _on_open_frame(
+        self, frame_type: int, channel_id: int, payload: bytes
+    ) -> ServerEvent | None:
+        """A frame on an open connection: channel 0's methods, or a channel's frames."""
         if channel_id == 0:
             if frame_type != FRAME_METHOD:
                 raise ProtocolError(
                     ReplyCode.UNEXPECTED_FRAME,
                     "expected method frame, got non method frame instead",
                 )
+            if payload[:4] == ACCESS_REQUEST:
+                raise ProtocolError(
+                    ReplyCode.CHANNEL_ERROR,
+                    "unexpected method in connection state running",
+                    class_id=30,
+                    method_id=10,
+                )
             return self._on_connection_method(decode_method(payload, strict=True))
         channel = self._channels.get(channel_id)
         if frame_type == FRAME_METHOD:
+            if payload[:4] == ACCESS_REQUEST:
+                self._on_access_request(channel_id, channel, payload)
+                return None
             method = decode_method(payload, strict=True)
             if channel is None:
                 return self._on_unopened_channel_method(channel_id, method)
@@ -347,91 +276,36 @@ class ServerConnection(FrameOutput):
         if channel.closing:
             return None
         if frame_type == FRAME_HEADER:
-            if channel.content.on_header(payload):
-                return channel.complete_content()
-            return None
-        if frame_type == FRAME_BODY:
-            if channel.content.on_body(payload):
-                return channel.complete_content()
-            return None
-        raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
+            complete = channel.content.on_header(payload)
+        elif frame_type == FRAME_BODY:
+            complete = channel.content.on_body(payload)
+        else:
+            raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, f"type {frame_type}")
+        return channel.complete_content() if complete else None
 
-    def _on_handshake_frame(
-        self, frame_type: int, channel_id: int, payload: bytes
-    ) -> ServerEvent | None:
-        if self.state is ServerState.AWAIT_OPEN:
-            return self._on_opening_frame(frame_type, channel_id, payload)
-        # Before tune-ok RabbitMQ answers nothing it does not expect (connection.close
-        # included): it closes the socket after a delay (send_close=False).
-        if frame_type != FRAME_METHOD or channel_id != 0:
-            raise ProtocolError(
-                ReplyCode.UNEXPECTED_FRAME,
-                "frame before the handshake finished",
-                send_close=False,
-            )
-        method = decode_method(payload, strict=True)
-        state = self.state
-        if state is ServerState.AWAIT_START_OK and isinstance(method, commands.Connection.StartOk):
-            self.client_properties = dict(method.client_properties or {})
-            self.state = ServerState.AWAIT_LOGIN_DECISION
-            response: str | bytes = method.response or b""
-            return LoginRequested(
-                method.mechanism or "",
-                response.encode() if isinstance(response, str) else bytes(response),
-                self.client_properties,
-                method.locale or "",
-            )
-        if state is ServerState.AWAIT_TUNE_OK and isinstance(method, commands.Connection.TuneOk):
-            return self._on_tune_ok(method)
-        raise ProtocolError(
-            ReplyCode.COMMAND_INVALID,
-            f"unexpected {method.name} during the handshake",
-            send_close=False,
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
-        )
+    def _on_access_request(
+        self, channel_id: int, channel: ServerChannel | None, payload: bytes
+    ) -> None:
+        """Answer access.request (30/10, gone from 0-9-1 but still answered by RabbitMQ).
 
-    def _on_opening_frame(
-        self, frame_type: int, channel_id: int, payload: bytes
-    ) -> ServerEvent | None:
-        # After tune-ok (RabbitMQ's "opening" state) errors are answered with
-        # connection.close, worded like RabbitMQ's.
-        if frame_type != FRAME_METHOD or channel_id != 0:
+        pamqp has no class for it, so it is read here: a realm short string and one
+        octet of flags; the reply is access.request-ok with ticket 1.
+        """
+        if channel is None:
             raise ProtocolError(
-                ReplyCode.UNEXPECTED_FRAME, unexpected_frame_text(frame_type, payload)
+                ReplyCode.CHANNEL_ERROR, "expected 'channel.open'", class_id=30, method_id=10
             )
-        method = decode_method(payload, strict=True)
-        if isinstance(method, commands.Connection.Open):
-            self.state = ServerState.AWAIT_OPEN_DECISION
-            return OpenRequested(method.virtual_host or "")
-        raise ProtocolError(
-            ReplyCode.CHANNEL_ERROR,
-            "unexpected method in connection state opening",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+        if channel.closing:
+            return  # the broker is closing this channel: discarded until close-ok
+        if len(payload) < 6 or len(payload) != 4 + 1 + payload[4] + 1:
+            raise FrameError(f"cannot decode {binary_w(payload[4:])}", class_id=30, method_id=10)
+        self._outgoing.append(
+            b"\x01"
+            + channel_id.to_bytes(2, "big")
+            + len(ACCESS_REQUEST_OK).to_bytes(4, "big")
+            + ACCESS_REQUEST_OK
+            + b"\xce"
         )
-
-    def _on_tune_ok(self, method: commands.Connection.TuneOk) -> ServerEvent:
-        offered_channel_max, offered_frame_max, _ = self.offered
-        valid = (
-            1 <= method.channel_max <= (offered_channel_max or 65535)
-            and method.frame_max >= FRAME_MIN_SIZE
-            and (not offered_frame_max or method.frame_max <= offered_frame_max)
-        )
-        if not valid:
-            raise ProtocolError(
-                ReplyCode.NOT_ALLOWED,
-                f"tune-ok channel_max={method.channel_max} frame_max={method.frame_max} "
-                "outside the offered limits",
-                send_close=False,
-            )
-        self.channel_max = method.channel_max
-        self.frame_max = method.frame_max
-        self.heartbeat_interval = method.heartbeat
-        self._reader.max_frame_size = method.frame_max
-        self.heartbeat = HeartbeatClock(method.heartbeat, self.heartbeat.last_received)
-        self.state = ServerState.AWAIT_OPEN
-        return TuneAccepted(method.channel_max, method.frame_max, method.heartbeat)
 
     def _on_connection_method(self, method: Frame) -> ServerEvent | None:
         method_class = type(method)
@@ -446,8 +320,8 @@ class ServerConnection(FrameOutput):
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "unexpected method in connection state running",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_unopened_channel_method(self, channel_id: int, method: Frame) -> ServerEvent | None:
@@ -477,8 +351,8 @@ class ServerConnection(FrameOutput):
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "expected 'channel.open'",
-            class_id=method.index >> 16,
-            method_id=method.index & 0xFFFF,
+            class_id=class_id_of(method),
+            method_id=method_id_of(method),
         )
 
     def _on_closed_channel_method(self, channel_id: int, method: Frame) -> ServerEvent:
@@ -486,8 +360,8 @@ class ServerConnection(FrameOutput):
             raise ProtocolError(
                 ReplyCode.CHANNEL_ERROR,
                 "expected 'channel.open'",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             )
         if len(self._channels) >= self.channel_max:
             raise ProtocolError(
@@ -500,3 +374,10 @@ class ServerConnection(FrameOutput):
         open_ok = make_method(commands.Channel.OpenOk, channel_id="")
         self._outgoing.append(encode_method(channel_id, open_ok))
         return ChannelOpened(channel_id)
+
+
+#: How a frame is read in each connection state (the handshake states: the default).
+_FRAME_HANDLERS: Final[dict[ServerState, Callable[..., ServerEvent | None]]] = {
+    ServerState.OPEN: ServerConnection._on_open_frame,
+    ServerState.CLOSING: ServerConnection._on_closing_frame,
+}

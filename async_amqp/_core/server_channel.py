@@ -15,7 +15,7 @@ from __future__ import annotations
 from pamqp import commands
 from pamqp.base import Frame
 
-from .codes import ReplyCode
+from .codes import ReplyCode, class_id_of, method_id_of
 from .content import ContentAssembler
 from .errors import ProtocolError
 from .server_events import (
@@ -103,17 +103,17 @@ class ServerChannel:
             raise ProtocolError(
                 ReplyCode.CHANNEL_ERROR,
                 "second 'channel.open' seen",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             )
         if method_class is commands.Channel.CloseOk or (
-            method.index >> 16 == commands.Connection.frame_id
+            class_id_of(method) == commands.Connection.frame_id
         ):
             # RabbitMQ's channel has no handler for these (connection methods included).
             raise ProtocolError(
                 ReplyCode.COMMAND_INVALID,
                 "unimplemented method",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
+                class_id=class_id_of(method),
+                method_id=method_id_of(method),
             )
         return MethodReceived(self.channel_id, method, payload)

@@ -8,6 +8,7 @@ state (a login, a vhost), which it answers through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pamqp.base import Frame
@@ -21,27 +22,21 @@ class ServerEvent(Record):
     __slots__ = ()
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class ProtocolHeaderRefused(ServerEvent):
     """The client sent another protocol header; ours was queued, then close the socket."""
 
-    __slots__ = ("header",)
-
-    def __init__(self, header: bytes) -> None:
-        self.header = header
+    header: bytes
 
 
+@dataclass(slots=True, frozen=True, eq=False, repr=False)
 class LoginRequested(ServerEvent):
     """connection.start-ok arrived; answer with accept_login or refuse_login."""
 
-    __slots__ = ("client_properties", "locale", "mechanism", "response")
-
-    def __init__(
-        self, mechanism: str, response: bytes, client_properties: dict[str, Any], locale: str
-    ) -> None:
-        self.mechanism = mechanism
-        self.response = response
-        self.client_properties = client_properties
-        self.locale = locale
+    mechanism: str
+    response: bytes
+    client_properties: dict[str, Any]
+    locale: str
 
     def __repr__(self) -> str:
         # The SASL response holds the password: never show it (in logs, in reprs).
@@ -51,35 +46,30 @@ class LoginRequested(ServerEvent):
         )
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class TuneAccepted(ServerEvent):
     """The client's tune-ok was within limits; the values now apply."""
 
-    __slots__ = ("channel_max", "frame_max", "heartbeat")
-
-    def __init__(self, channel_max: int, frame_max: int, heartbeat: int) -> None:
-        self.channel_max = channel_max
-        self.frame_max = frame_max
-        self.heartbeat = heartbeat
+    channel_max: int
+    frame_max: int
+    heartbeat: int
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class OpenRequested(ServerEvent):
     """connection.open arrived; answer with accept_open or close_connection."""
 
-    __slots__ = ("virtual_host",)
-
-    def __init__(self, virtual_host: str) -> None:
-        self.virtual_host = virtual_host
+    virtual_host: str
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class ChannelOpened(ServerEvent):
     """A channel was opened (open-ok is already queued)."""
 
-    __slots__ = ("channel_id",)
-
-    def __init__(self, channel_id: int) -> None:
-        self.channel_id = channel_id
+    channel_id: int
 
 
+@dataclass(slots=True, eq=False)
 class MethodReceived(ServerEvent):
     """A method (other than channel open/close) arrived on an open channel.
 
@@ -87,63 +77,45 @@ class MethodReceived(ServerEvent):
     exact encoding matters (field tables keep their type tags there).
     """
 
-    __slots__ = ("channel_id", "method", "payload")
-
-    def __init__(self, channel_id: int, method: Frame, payload: bytes = b"") -> None:
-        self.channel_id = channel_id
-        self.method = method
-        self.payload = payload
+    channel_id: int
+    method: Frame
+    payload: bytes = b""
 
 
+@dataclass(slots=True, eq=False)
 class ContentReceived(ServerEvent):
     """A complete publish arrived: method, raw properties, body."""
 
-    __slots__ = ("body", "channel_id", "method", "properties_payload")
-
-    def __init__(
-        self,
-        channel_id: int,
-        method: Frame,
-        properties_payload: bytes,
-        body: bytes,
-    ) -> None:
-        self.channel_id = channel_id
-        self.method = method
-        self.properties_payload = properties_payload
-        self.body = body
+    channel_id: int
+    method: Frame
+    properties_payload: bytes
+    body: bytes
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class ChannelClosedByClient(ServerEvent):
     """The client closed a channel (close-ok is already queued)."""
 
-    __slots__ = ("channel_id", "reply_code", "reply_text")
-
-    def __init__(self, channel_id: int, reply_code: int, reply_text: str) -> None:
-        self.channel_id = channel_id
-        self.reply_code = reply_code
-        self.reply_text = reply_text
+    channel_id: int
+    reply_code: int
+    reply_text: str
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class ChannelCloseConfirmed(ServerEvent):
     """The client confirmed a channel close the broker started; the number is free."""
 
-    __slots__ = ("channel_id",)
-
-    def __init__(self, channel_id: int) -> None:
-        self.channel_id = channel_id
+    channel_id: int
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class ConnectionClosedByClient(ServerEvent):
     """The client closed the connection (close-ok is already queued)."""
 
-    __slots__ = ("reply_code", "reply_text")
-
-    def __init__(self, reply_code: int, reply_text: str) -> None:
-        self.reply_code = reply_code
-        self.reply_text = reply_text
+    reply_code: int
+    reply_text: str
 
 
+@dataclass(slots=True, frozen=True, eq=False)
 class ConnectionCloseConfirmed(ServerEvent):
     """The client confirmed the broker's connection.close: close the socket."""
-
-    __slots__ = ()

@@ -1,4 +1,5 @@
-"""Hand-packed frames for the server's hot paths: basic.deliver and publisher acks.
+"""The broker core's output: hand-packed frames for its hot paths (basic.deliver,
+publisher acks) and :class:`ServerOutput`, the methods that queue frames.
 
 Each function returns the same bytes as the generic encoder
 (:func:`~.wire.encode_method` on the pamqp method), without building a pamqp
@@ -11,10 +12,12 @@ import struct
 from typing import Final
 
 from pamqp import commands
+from pamqp.base import Frame
 
-from .wire import FRAME_END_BYTE, FRAME_METHOD
+from .output import FrameOutput
+from .wire import FRAME_END_BYTE, FRAME_METHOD, encode_content, encode_method
 
-__all__ = ["encode_deliver", "encode_publisher_ack"]
+__all__ = ["ServerOutput", "encode_deliver", "encode_publisher_ack"]
 
 _frame_head: Final = struct.Struct(">BHI")
 _DELIVER_INDEX: Final = struct.pack(">I", commands.Basic.Deliver.index)
@@ -60,3 +63,54 @@ def encode_publisher_ack(channel_id: int, delivery_tag: int, multiple: bool) -> 
         )
         + FRAME_END_BYTE
     )
+
+
+class ServerOutput(FrameOutput):
+    """Queueing the broker's frames (a base of :class:`~.server.ServerConnection`)."""
+
+    #: the negotiated frame_max (set by the connection)
+    frame_max: int
+
+    def send_method(self, channel_id: int, method: Frame) -> None:
+        """Queue a method frame (a reply, or an asynchronous method like basic.ack)."""
+        self._outgoing.append(encode_method(channel_id, method))
+
+    def send_content(
+        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes
+    ) -> None:
+        """Queue a content method (deliver, get-ok, return) with header and body frames."""
+        self._outgoing.append(encode_method(channel_id, method))
+        self._outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_deliver(
+        self,
+        channel_id: int,
+        consumer_tag: str,
+        delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
+        properties_payload: bytes,
+        body: bytes,
+    ) -> None:
+        """Queue a basic.deliver with its header and body frames (the delivery hot path)."""
+        outgoing = self._outgoing
+        outgoing.append(
+            encode_deliver(
+                channel_id,
+                consumer_tag.encode(),
+                delivery_tag,
+                redelivered,
+                exchange.encode(),
+                routing_key.encode(),
+            )
+        )
+        outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
+        """Queue a basic.ack confirming publishes (the confirm hot path)."""
+        self._outgoing.append(encode_publisher_ack(channel_id, delivery_tag, multiple))
+
+    def send_raw(self, data: bytes) -> None:
+        """Queue bytes as they are (fault injection)."""
+        self._outgoing.append(data)

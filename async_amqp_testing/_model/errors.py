@@ -21,9 +21,10 @@ __all__ = [
     "resource_locked",
 ]
 
-from async_amqp._core.codes import ReplyCode
+from async_amqp._core.codes import HARD_ERROR_CODES, ReplyCode
 
-CONNECTION_ERROR_CODES = frozenset({320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541})
+#: The codes that close the connection (hard errors), from the core's reply-code table.
+CONNECTION_ERROR_CODES = HARD_ERROR_CODES
 
 
 class AmqpError(Exception):

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from pamqp.base import Frame
 
+from async_amqp._core.incremental import FrameSplitter
 from async_amqp._core.wire import FRAME_METHOD, FrameReader, decode_method
 from async_amqp_testing._driver import ConnectionDriver
 from async_amqp_testing._model import BrokerModel
-from async_amqp_testing._protocol import FrameSplitter
 from async_amqp_testing._rawframes import decode_close
 from async_amqp_testing._server_identity import server_properties
 from async_amqp_testing._settings import ConnectionSettings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 
+import anyio
 import pytest
 from pamqp import commands
 from pamqp.base import Frame
@@ -316,6 +317,19 @@ async def test_access_request_is_answered(wire_target: WireTarget) -> None:
         await raw.send(encode_frame(1, 1, ACCESS_REQUEST))
         frame = await raw.receive_frame()
         assert (frame.channel_id, frame.payload) == (1, struct.pack(">HHH", 30, 11, 1))
+        await assert_usable(raw)
+        await raw.close()
+
+
+async def test_access_request_split_across_reads_is_answered(wire_target: WireTarget) -> None:
+    """The frame arrives in two TCP writes: it is still answered (the fake used to drop it)."""
+    async with wire_target.opened(1) as raw:
+        frame = encode_frame(1, 1, ACCESS_REQUEST)
+        await raw.send(frame[:5])
+        await anyio.sleep(0.05)  # let the broker read the first part on its own
+        await raw.send(frame[5:])
+        reply = await raw.receive_frame()
+        assert (reply.channel_id, reply.payload) == (1, struct.pack(">HHH", 30, 11, 1))
         await assert_usable(raw)
         await raw.close()
 
