@@ -3,7 +3,7 @@
 from ._channel import Channel
 from ._connect import connect_amqp, connect_from_url, parse_url
 from ._connection import AmqpProtocol
-from ._consumer import BasicListener, Consumer
+from ._consuming import BasicListener, Consumer
 from ._messages import Envelope, Properties, ReturnEnvelope
 from ._results import ExchangeDeclareResult, MessageCountResult, QueueDeclareResult
 from ._robust import (

@@ -25,9 +25,10 @@ import anyio.lowlevel
 
 from .. import exceptions
 from .._channel import Channel
-from .._channel_base import Arguments, Returned
-from .._consumer import ConsumerCallback
+from .._channel_core import Returned
+from .._consuming import ConsumerCallback
 from .._messages import Payload, Properties
+from .._requests import Arguments
 from .consumer import RobustConsumer
 from .declare import RobustDeclareMethods
 from .policy import is_retryable
