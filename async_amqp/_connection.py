@@ -18,7 +18,6 @@ stopped by :class:`~._tasks.ConnectionTasks`.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,10 +29,9 @@ import anyio.lowlevel
 from . import exceptions
 from ._channel import Channel, _ChannelContext
 from ._connection_events import ConnectionEvents
+from ._connection_io import ConnectionIO
 from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
 from ._core.client_channel import ChannelUnavailable
-from ._core.errors import ProtocolError
-from ._core.heartbeat import HeartbeatAction
 from ._core.trace import CLIENT_FRAMES, FrameTrace
 from ._hints import AWAIT_HINT, STATE_WORDS, note_connect_failure
 from ._opening import (
@@ -41,7 +39,6 @@ from ._opening import (
     DEFAULT_CONNECTION_TIMEOUT,
     OpeningDeadline,
     handshake_stage,
-    violation_error,
 )
 from ._port import ConnectionPort
 from ._tasks import ConnectionTasks, single_errors
@@ -53,7 +50,6 @@ logger = logging.getLogger("async_amqp")
 
 #: Publishers wait for the writer once this many bytes are buffered.
 HIGH_WATER = 1 << 20
-READ_SIZE = 1 << 18
 
 
 class AmqpProtocol:
@@ -118,7 +114,7 @@ class AmqpProtocol:
             virtualhost=virtualhost,
             stop_block=self._stop_block,
         )
-        self._writer_done = anyio.Event()
+        self._io: ConnectionIO | None = None
         self._trace = FrameTrace.pair(CLIENT_FRAMES, f"{host}:{port}")  # None: off
 
     # -- public attributes ------------------------------------------------------
@@ -202,19 +198,22 @@ class AmqpProtocol:
         with deadline.stage(lambda: CONNECTING):
             stream = await self._stream_factory()
         self._stream = stream
+        io = self._io = ConnectionIO(
+            stream, self._port, self._events, trace=self._trace, address=(self.host, self.port)
+        )
         tasks = self._tasks
         try:
             async with single_errors(), anyio.create_task_group() as task_group:
                 self._block_scope = task_group.cancel_scope
-                tasks.start(task_group, self._write_loop, shield=True)
-                tasks.start(task_group, self._read_loop, shield=True)
+                tasks.start(task_group, io.write_loop, shield=True)
+                tasks.start(task_group, io.read_loop, shield=True)
                 exc_type: type[BaseException] | None = None
                 try:
                     self._core.initiate()
                     self._port.wake_writer()
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
                         await self._events.opened.wait()
-                    tasks.start(task_group, self._heartbeat_loop, shield=True)
+                    tasks.start(task_group, io.heartbeat_loop, shield=True)
                     tasks.start(task_group, tasks.serve_later)
                     yield self
                 except BaseException as error:
@@ -245,7 +244,7 @@ class AmqpProtocol:
             keep_output=self._core.state in (ConnectionState.CLOSING, ConnectionState.CLOSED),
         )
         with anyio.move_on_after(FLUSH_TIMEOUT):
-            await self._writer_done.wait()
+            await self._io_writer_done()
 
     async def _close_handshake(self, *, wait: bool, bound: float = CLOSE_TIMEOUT) -> None:
         """Close every channel and the connection, waiting (bounded) for close-ok."""
@@ -275,7 +274,7 @@ class AmqpProtocol:
             keep_output=True,
         )
         with anyio.CancelScope(shield=True), anyio.move_on_after(FLUSH_TIMEOUT):
-            await self._writer_done.wait()
+            await self._io_writer_done()
         self._stop_tasks(block=False)
 
     def _stop_tasks(self, *, block: bool = True) -> None:
@@ -289,100 +288,14 @@ class AmqpProtocol:
         if self._block_scope is not None:
             self._block_scope.cancel()
 
+    async def _io_writer_done(self) -> None:
+        """Wait until the writer has sent what was left and stopped."""
+        if self._io is not None:
+            await self._io.writer_done.wait()
+
     def _die(self, error: BaseException) -> None:
         """A fatal error in one of the connection's tasks."""
         self._events.die(error)
-
-    # -- tasks --------------------------------------------------------------------
-
-    async def _write_loop(self) -> None:
-        try:
-            await self._write_until_done()
-        finally:
-            self._writer_done.set()
-
-    async def _write_until_done(self) -> None:
-        """Send what the core buffers; once the connection has ended, send what is left."""
-        stream = self._stream
-        assert stream is not None
-        core = self._core
-        port = self._port
-        while True:
-            if not core.has_data_to_send:
-                port.mark_drained()
-                if port.failure is not None:
-                    return
-                await port.wait_for_work()
-                continue
-            data = core.data_to_send(anyio.current_time())
-            if self._trace is not None:
-                self._trace[0].feed(data)
-            try:
-                await stream.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
-                if port.failure is None:
-                    self._die(
-                        self._events.tls_refusal(error)
-                        or exceptions.ConnectionLostError(0, f"connection lost: {error!r}")
-                    )
-                return
-
-    async def _read_loop(self) -> None:
-        stream = self._stream
-        assert stream is not None
-        core = self._core
-        dispatch = self._events.dispatch
-        while True:
-            try:
-                data = await stream.receive(READ_SIZE)
-            except (
-                anyio.EndOfStream,
-                anyio.BrokenResourceError,
-                anyio.ClosedResourceError,
-                OSError,
-            ) as error:
-                self._events.on_eof(error)
-                return
-            if self._trace is not None:
-                self._trace[1].feed(data)
-            try:
-                events = core.receive(data, anyio.current_time())
-            except ProtocolError as error:
-                core.fail(error)
-                self._port.wake_writer()
-                await self._flush_quietly()
-                self._die(violation_error(error, self.host, self.port))
-                return
-            for event in events:
-                dispatch[type(event)](event)
-            if core.has_data_to_send:
-                self._port.wake_writer()
-
-    async def _flush_quietly(self) -> None:
-        """Let the writer send what is queued (a connection.close), for at most a second."""
-        with anyio.move_on_after(1):
-            while self._core.has_data_to_send:
-                await self._port.wait_drained()
-
-    async def _heartbeat_loop(self) -> None:
-        core = self._core
-        while True:
-            deadline = core.heartbeat.next_deadline()
-            if math.isinf(deadline):
-                return
-            await anyio.sleep(max(0.0, deadline - anyio.current_time()))
-            action = core.poll_heartbeat(anyio.current_time())
-            if action is HeartbeatAction.SEND:
-                self._port.wake_writer()
-            elif action is HeartbeatAction.TIMED_OUT:
-                self._die(
-                    exceptions.HeartbeatTimeoutError(
-                        0,
-                        f"no traffic from the broker for {2 * core.heartbeat_interval}s "
-                        f"(heartbeat {core.heartbeat_interval}s)",
-                    )
-                )
-                return
 
     # -- channels -------------------------------------------------------------------
 
