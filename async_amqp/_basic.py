@@ -33,6 +33,14 @@ class _PublishWaiter(Waiter):
         self.delivery_tag = 0
         self.returned: tuple[bytes, ReturnEnvelope, Properties] | None = None
 
+    def sent_as(self, delivery_tag: int) -> None:
+        """The publish went out with this delivery tag."""
+        self.delivery_tag = delivery_tag
+
+    def note_returned(self, returned: tuple[bytes, ReturnEnvelope, Properties]) -> None:
+        """The broker returned the message (its ack follows): the publish fails with it."""
+        self.returned = returned
+
 
 class BasicMethods(ChannelCore):
     """Publishing, publisher confirms, fetching, acknowledgements and transactions."""
@@ -96,7 +104,7 @@ class BasicMethods(ChannelCore):
             )
         except UNAVAILABLE:
             raise self._unavailable() from None
-        token.delivery_tag = delivery_tag or 0
+        token.sent_as(delivery_tag or 0)
         port.wake_writer()
         await token.wait()
 

@@ -180,7 +180,7 @@ class ChannelCore:
         item = (event.body, envelope, Properties(*event.properties))
         token = event.token
         if token is not None:
-            token.returned = item
+            token.note_returned(item)
         self._returns.append(item)
         wakeup = self._returns_wakeup
         if wakeup is not None:

@@ -213,8 +213,9 @@ class RobustChannel(RobustDeclareMethods):
         The callback runs in a task of the robust connection, across reconnects, one
         message at a time; an exception it raises ends the robust connection.
         """
-        consumer = self.new_consumer(queue_name, consumer_tag, no_local, no_ack, exclusive)
-        consumer.arguments = dict(arguments or {})
+        consumer = self.new_consumer(
+            queue_name, consumer_tag, no_local, no_ack, exclusive, arguments=arguments
+        )
         await self.start_consumer(consumer)
         self._spawn(self._run_callback, consumer, callback)
         return {"consumer_tag": consumer.consumer_tag}
