@@ -1,6 +1,7 @@
 """async_amqp: an AMQP 0-9-1 client for anyio, on asyncio and trio."""
 
 from ._channel import Channel
+from ._confirm_window import ConfirmWindow
 from ._connect import connect_amqp, connect_from_url, parse_url
 from ._connection import AmqpProtocol
 from ._consuming import BasicListener, Consumer
@@ -87,6 +88,7 @@ __all__ = [
     "ChannelNotRecoveredError",
     "CommandInvalidError",
     "ConfigurationError",
+    "ConfirmWindow",
     "ConnectionBlockedError",
     "ConnectionClosedError",
     "ConnectionEvent",

@@ -17,6 +17,7 @@ from pamqp import commands
 
 from . import exceptions
 from ._channel_core import ChannelCore
+from ._confirm_window import ConfirmWindow
 from ._core.wire import make_method
 from ._messages import Payload, Properties, ReturnEnvelope, encode_payload, encode_properties
 from ._requests import UNAVAILABLE, checked_reply
@@ -109,6 +110,54 @@ class BasicMethods(ChannelCore):
         await token.wait()
 
     basic_publish = publish
+
+    async def _publish_tracked(
+        self,
+        token: Any,
+        payload: Payload,
+        exchange_name: str,
+        routing_key: str,
+        properties: Properties | Mapping[str, Any] | None,
+        mandatory: bool,
+    ) -> int:
+        """Queue a confirm-mode publish whose outcome *token* receives; return its tag."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        body = encode_payload(payload)
+        properties_payload = encode_properties(properties)
+        port = self.port
+        core = self._core
+        if port.blocked_reason is not None or core.pending_bytes > port.high_water:
+            await port.wait_publishable()
+        if not self._flow_active.is_set():
+            await self._flow_active.wait()
+        try:
+            delivery_tag = core.publish(
+                self.channel_id,
+                exchange_name,
+                routing_key,
+                mandatory,
+                False,
+                properties_payload,
+                body,
+                token,
+            )
+        except UNAVAILABLE:
+            raise self._unavailable() from None
+        port.wake_writer()
+        await port.yield_sometimes()
+        return delivery_tag or 0
+
+    def confirm_window(self, size: int = 1000) -> ConfirmWindow:
+        """A window of publishes with at most *size* confirms outstanding.
+
+        ``async with chan.confirm_window(size) as window:`` puts the channel in
+        confirm mode if it is not yet; see :class:`ConfirmWindow`.
+        """
+        return ConfirmWindow(size, self._publish_tracked, self._ensure_confirming)
+
+    async def _ensure_confirming(self) -> None:
+        if not self._core.confirming(self.channel_id):
+            await self.confirm_select()
 
     @overload
     async def confirm_select(self, *, no_wait: Literal[False] = False) -> bool: ...

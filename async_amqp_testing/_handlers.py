@@ -306,15 +306,17 @@ HANDLERS: Final[dict[type[Frame], Handler]] = {
 
 
 def _deliver(core: ServerConnection, event: Deliver) -> None:
-    method = make_method(
-        commands.Basic.Deliver,
-        consumer_tag=event.consumer_tag,
-        delivery_tag=event.delivery_tag,
-        redelivered=event.redelivered,
-        exchange=event.exchange,
-        routing_key=event.routing_key,
+    message = event.message
+    core.send_deliver(
+        event.channel_id,
+        event.consumer_tag,
+        event.delivery_tag,
+        event.redelivered,
+        event.exchange,
+        event.routing_key,
+        message.raw_properties,
+        message.body,
     )
-    core.send_content(event.channel_id, method, event.message.raw_properties, event.message.body)
 
 
 def _return(core: ServerConnection, event: Return) -> None:
@@ -329,10 +331,7 @@ def _return(core: ServerConnection, event: Return) -> None:
 
 
 def _ack(core: ServerConnection, event: PublisherAck) -> None:
-    core.send_method(
-        event.channel_id,
-        commands.Basic.Ack(delivery_tag=event.delivery_tag, multiple=event.multiple),
-    )
+    core.send_publisher_ack(event.channel_id, event.delivery_tag, event.multiple)
 
 
 def _nack(core: ServerConnection, event: PublisherNack) -> None:

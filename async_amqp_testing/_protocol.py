@@ -12,7 +12,7 @@ descriptions of frames in the logs.
 
 from __future__ import annotations
 
-import datetime
+import reprlib
 import struct
 import sys
 from typing import Any, Final
@@ -23,12 +23,11 @@ from pamqp.base import Frame
 from async_amqp._core import server as sv
 from async_amqp._core.erlang import binary_w
 from async_amqp._core.errors import FrameError, ProtocolError
-from async_amqp._core.wire import decode_properties
 from async_amqp._version import __version__
 
 from ._model import Deliver, Event, GetResult, Message, Return
 from ._model.fieldtable import FieldTableError, decode_table
-from ._model.message import PropertyList
+from ._model.message import PropertyList, decode_property_list
 
 __all__ = [
     "ACCESS_REQUEST",
@@ -94,14 +93,12 @@ def server_properties(
     }
 
 
-_PROPERTY_NAMES: Final = commands.Basic.Properties.__slots__
-
-
 def decode_publish_properties(raw: bytes) -> commands.Basic.Properties:
     """Decode a published message's property list, as strictly and as leniently as RabbitMQ.
 
     The layout must be exact (no continuation flags, nothing truncated, nothing left
-    over), but strings need not be UTF-8: RabbitMQ keeps them as bytes.
+    over) and the headers a well-formed table (of any depth), but strings need not be
+    UTF-8 and a timestamp need not fit a ``datetime``: RabbitMQ keeps them as they are.
 
     :param raw: the content header's property flags and list
     :raises ValueError: where RabbitMQ closes the connection with 541 INTERNAL_ERROR
@@ -114,28 +111,7 @@ def decode_publish_properties(raw: bytes) -> commands.Basic.Properties:
         raise ValueError(f"property list does not decode: {error}") from error
     if slots.encode() != raw:
         raise ValueError("bytes after the property list")
-    try:
-        return decode_properties(raw)
-    except UnicodeDecodeError:
-        return _lenient_properties(slots)
-
-
-def _lenient_properties(slots: PropertyList) -> commands.Basic.Properties:
-    properties = commands.Basic.Properties()
-    for name, value in zip(_PROPERTY_NAMES, slots.slots, strict=True):
-        if value is None:
-            continue
-        decoded: Any
-        if name == "headers":
-            decoded = {key: item.value for key, item in decode_table(value[4:]).items()}
-        elif name in ("delivery_mode", "priority"):
-            decoded = value[0]
-        elif name == "timestamp":
-            decoded = datetime.datetime.fromtimestamp(int.from_bytes(value, "big"), tz=datetime.UTC)
-        else:
-            decoded = value[1:].decode("utf-8", "surrogateescape")
-        setattr(properties, name, decoded)
-    return properties
+    return decode_property_list(slots)
 
 
 def is_fatal_frame_error(error: ProtocolError) -> bool:
@@ -159,7 +135,11 @@ def answer_access_request(core: sv.ServerConnection, frame: bytes) -> bool | Pro
     :param core: the connection's server core
     :param frame: one whole method frame holding an access.request
     """
-    if core.state is not sv.ServerState.OPEN or frame[-1] != 0xCE or len(frame) > core.frame_max:
+    if (
+        core.state is not sv.ServerState.OPEN
+        or frame[-1] != 0xCE
+        or len(frame) - 8 > core.frame_max
+    ):
         return False
     channel_id = int.from_bytes(frame[1:3], "big")
     payload = frame[7:-1]
@@ -171,11 +151,23 @@ def answer_access_request(core: sv.ServerConnection, frame: bytes) -> bool | Pro
         return ProtocolError(504, "expected 'channel.open'", class_id=30, method_id=10)
     if not core.channel_is_open(channel_id):
         return True  # the broker is closing this channel: discarded until close-ok
-    if len(payload) < 6 or len(payload) < 4 + 1 + payload[4] + 1:
+    if len(payload) < 6 or len(payload) != 4 + 1 + payload[4] + 1:
         return FrameError(f"cannot decode {binary_w(payload[4:])}", class_id=30, method_id=10)
     reply = ACCESS_REQUEST_OK
     core.send_raw(b"\x01" + frame[1:3] + len(reply).to_bytes(4, "big") + reply + b"\xce")
     return True
+
+
+def _log_repr() -> reprlib.Repr:
+    # Deep tables (RabbitMQ accepts thousands of levels) would overflow repr's recursion.
+    limited = reprlib.Repr()
+    limited.maxlevel = 8
+    limited.maxstring = limited.maxother = 200
+    limited.maxdict = limited.maxlist = limited.maxtuple = 32
+    return limited
+
+
+_LOG_REPR: Final = _log_repr()
 
 
 def describe_method(method: Frame) -> str:
@@ -183,7 +175,9 @@ def describe_method(method: Frame) -> str:
 
     :param method: a pamqp method
     """
-    fields = ", ".join(f"{name}={getattr(method, name)!r}" for name in method.__slots__)
+    fields = ", ".join(
+        f"{name}={_LOG_REPR.repr(getattr(method, name))}" for name in method.__slots__
+    )
     return f"{method.name}({fields})"
 
 
@@ -307,11 +301,13 @@ class FrameSplitter:
 def drops_immediately(error: ProtocolError) -> bool:
     """True for errors after which RabbitMQ closes the socket at once, even in the handshake.
 
-    Its frame parser crashes on an unknown method or field type (other handshake errors
+    Its frame parser crashes on an unknown method, or a field table in a method's
+    arguments that holds an unknown type or is malformed inside (other handshake errors
     wait 3 s).
 
     :param error: the core's error
     """
+    text = error.reply_text
     return not error.send_close and (
-        "unknown method" in error.reply_text or "unknown field type" in error.reply_text
+        "unknown method" in text or "unknown field type" in text or "malformed field table" in text
     )

@@ -103,6 +103,11 @@ class Client:
     ours: bool = False
     #: True for the raw-socket ceiling (shown, compared with, but not a peer)
     reference: bool = False
+    #: the broker this client is measured against (``--broker fake``): its port, its label
+    port: int | None = None
+    broker: str = ""
+    #: the client's name without the broker label
+    base_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,14 @@ def core_measurements() -> list[tuple[str, float]]:
         "Properties.decode(reply_to + correlation_id)",
         lambda: [Properties.decode(rpc_payload) for _ in range(BATCH)],
     )
+    headers_payload = commands.Basic.Properties(
+        content_type="application/json",
+        headers={"x-retry": 3, "trace-id": "abcdef0123456789", "ok": True, "n": {"a": 1}},
+    ).marshal()
+    add(
+        "Properties.decode(content_type + 4 headers, one nested)",
+        lambda: [Properties.decode(headers_payload) for _ in range(BATCH)],
+    )
     add(
         "encode_properties(Properties(reply_to, correlation_id))",
         lambda: [encode_properties(user_properties) for _ in range(BATCH)],

@@ -106,6 +106,8 @@ def run_once(scenario: Scenario, client: Client, params: Params, tag: str) -> Me
 
     unique = f"bench.{scenario.name}.{client.name.replace('/', '-')}.{tag}.{uuid.uuid4().hex[:8]}"
     params = replace(params, queue=unique)
+    if client.port is not None:  # --broker fake: this client's broker
+        params = replace(params, port=client.port)
     queues = [unique]
     if scenario.needs_reply_queue:
         params = replace(params, reply_queue=unique + ".reply")
@@ -299,11 +301,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="measure async_amqp as of this git revision (default: the working tree)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw results here")
+    parser.add_argument(
+        "--broker",
+        choices=("rabbitmq", "fake"),
+        default="rabbitmq",
+        help="fake: run every client against RabbitMQ and the fake broker (a CLI subprocess), "
+        "interleaved, and report fake ÷ RabbitMQ",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.broker == "fake":
+        from benchmarks._fakebroker import FakeBrokerProcess
+
+        with FakeBrokerProcess() as fake:
+            return run(args, fake.port)
+    return run(args, None)
+
+
+def run(args: argparse.Namespace, fake_port: int | None) -> int:
+    """Run the selected scenarios (against both brokers when *fake_port* is given)."""
     measured = use_async_amqp_revision(args.rev)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("benchmarks only send traffic to the local broker")
@@ -319,9 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for client in all_clients()
         if not args.client or any(client.name.startswith(name) for name in args.client)
     ]
+    if fake_port is not None:
+        from benchmarks._versus_fake import both_brokers
+
+        clients = both_brokers(clients, fake_port)
     rounds = args.rounds or (3 if args.quick else 5)
     base = Params(host=args.host, port=args.port)
     env = environment(base, measured)
+    if fake_port is not None:
+        env += f"\nfake broker: python -m async_amqp_testing at 127.0.0.1:{fake_port}"
     print(env, flush=True)
     started = time.monotonic()
     all_results = []
@@ -333,7 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n{rounds} rounds, medians; ratios = how many times faster async_amqp is "
         f"(per-round ratio, median [min-max]); {time.monotonic() - started:.0f} s\n"
     )
-    print(table(all_results, clients))
+    if fake_port is not None:
+        from benchmarks._versus_fake import fake_table
+
+        print("fake ÷ RabbitMQ: how many times faster each client is against the fake broker\n")
+        print(fake_table(all_results, clients))
+    else:
+        print(table(all_results, clients))
     if args.json:
         args.json.write_text(
             json.dumps(

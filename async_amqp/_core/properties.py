@@ -1,15 +1,16 @@
 """Encoding and decoding the basic content properties, fast.
 
-A content header carries 14 optional properties, announced by flag bits. This
-module reads and writes them directly (pamqp builds an object and dispatches
-per field, which showed up in profiles of deliveries and RPC round trips);
-field tables are still pamqp's. Encoding is byte-for-byte what pamqp produces:
-like pamqp, ``None`` and empty strings are left out. A timestamp decodes like
-pamqp's (seconds; above 2**32, milliseconds) to an aware UTC ``datetime``, and to
-the wire's integer when no ``datetime`` can hold it (microseconds since the
-epoch, as some publishers send, mean a year past 9999); an ``int`` encodes as is.
-Short strings that are not UTF-8 are decoded with ``surrogateescape`` so one
-odd message cannot break a connection, and they re-encode to the same bytes.
+A content header carries 14 optional properties, announced by flag bits. This module
+reads and writes them directly (pamqp builds an object and dispatches per field,
+which showed up in profiles of deliveries and RPC round trips); field tables are
+decoded by :mod:`.fieldtable` (any depth; encoded by pamqp). Encoding is byte-for-
+byte what pamqp produces: like pamqp, ``None`` and empty strings are left out. A
+timestamp decodes like pamqp's (seconds; above 2**32, milliseconds) to an aware UTC
+``datetime``, and to the wire's integer when no ``datetime`` can hold it
+(microseconds since the epoch, as some publishers send, mean a year past 9999); an
+``int`` encodes as is. Short strings that are not UTF-8 are decoded with
+``surrogateescape`` so one odd message cannot break a connection, and they re-encode
+to the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import datetime
 import struct
 from typing import Any
 
-from pamqp import decode, encode
+from pamqp import encode
+
+from .fieldtable import decode_plain
 
 #: Property names in wire order, with their flag bit and AMQP type.
 FIELDS: tuple[tuple[str, int, str], ...] = (
@@ -99,7 +102,7 @@ def decode_values(payload: bytes) -> tuple[Any, ...]:
                 values.append(payload[offset])
                 offset += 1
             elif kind == "table":
-                consumed, table = decode.field_table(payload[offset:])
+                consumed, table = decode_plain(payload, offset)
                 values.append(table)
                 offset += consumed
             else:

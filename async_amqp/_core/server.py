@@ -40,6 +40,7 @@ from .server_events import (
     ServerEvent,
     TuneAccepted,
 )
+from .server_frames import encode_deliver, encode_publisher_ack
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -138,6 +139,35 @@ class ServerConnection(FrameOutput):
         """Queue a content method (deliver, get-ok, return) with header and body frames."""
         self._outgoing.append(encode_method(channel_id, method))
         self._outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_deliver(
+        self,
+        channel_id: int,
+        consumer_tag: str,
+        delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
+        properties_payload: bytes,
+        body: bytes,
+    ) -> None:
+        """Queue a basic.deliver with its header and body frames (the delivery hot path)."""
+        outgoing = self._outgoing
+        outgoing.append(
+            encode_deliver(
+                channel_id,
+                consumer_tag.encode(),
+                delivery_tag,
+                redelivered,
+                exchange.encode(),
+                routing_key.encode(),
+            )
+        )
+        outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+
+    def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
+        """Queue a basic.ack confirming publishes (the confirm hot path)."""
+        self._outgoing.append(encode_publisher_ack(channel_id, delivery_tag, multiple))
 
     def send_raw(self, data: bytes) -> None:
         """Queue bytes as they are (fault injection)."""
@@ -279,12 +309,15 @@ class ServerConnection(FrameOutput):
             raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
         state = self.state
         if frame_type == FRAME_HEARTBEAT:
+            if payload:
+                # RabbitMQ's frame parser only knows empty heartbeats.
+                raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
             if channel_id != 0:
                 raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, "type 8, all octets = <<>>")
             return None
         if state is ServerState.CLOSING:
             if frame_type == FRAME_METHOD and channel_id == 0:
-                method = decode_method(payload)
+                method = decode_method(payload, strict=True)
                 if type(method) is commands.Connection.CloseOk:
                     self.state = ServerState.CLOSED
                     return ConnectionCloseConfirmed()
@@ -299,10 +332,10 @@ class ServerConnection(FrameOutput):
                     ReplyCode.UNEXPECTED_FRAME,
                     "expected method frame, got non method frame instead",
                 )
-            return self._on_connection_method(decode_method(payload))
+            return self._on_connection_method(decode_method(payload, strict=True))
         channel = self._channels.get(channel_id)
         if frame_type == FRAME_METHOD:
-            method = decode_method(payload)
+            method = decode_method(payload, strict=True)
             if channel is None:
                 return self._on_unopened_channel_method(channel_id, method)
             if channel.closing:
@@ -336,7 +369,7 @@ class ServerConnection(FrameOutput):
                 "frame before the handshake finished",
                 send_close=False,
             )
-        method = decode_method(payload)
+        method = decode_method(payload, strict=True)
         state = self.state
         if state is ServerState.AWAIT_START_OK and isinstance(method, commands.Connection.StartOk):
             self.client_properties = dict(method.client_properties or {})
@@ -367,7 +400,7 @@ class ServerConnection(FrameOutput):
             raise ProtocolError(
                 ReplyCode.UNEXPECTED_FRAME, unexpected_frame_text(frame_type, payload)
             )
-        method = decode_method(payload)
+        method = decode_method(payload, strict=True)
         if isinstance(method, commands.Connection.Open):
             self.state = ServerState.AWAIT_OPEN_DECISION
             return OpenRequested(method.virtual_host or "")
@@ -410,13 +443,6 @@ class ServerConnection(FrameOutput):
         if method_class is commands.Connection.UpdateSecret:
             self._outgoing.append(encode_method(0, commands.Connection.UpdateSecretOk()))
             return None
-        if method_class is commands.Connection.CloseOk:
-            raise ProtocolError(
-                ReplyCode.COMMAND_INVALID,
-                "unimplemented method",
-                class_id=method.index >> 16,
-                method_id=method.index & 0xFFFF,
-            )
         raise ProtocolError(
             ReplyCode.CHANNEL_ERROR,
             "unexpected method in connection state running",

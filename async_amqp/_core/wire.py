@@ -17,6 +17,8 @@ from pamqp.base import Frame
 
 from .erlang import binary_p, binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
+from .fieldtable import FieldTableError
+from .methods import ArgumentLayoutError, MalformedUtf8Error, decode_arguments
 
 FRAME_METHOD: Final = 1
 FRAME_HEADER: Final = 2
@@ -93,7 +95,9 @@ class FrameReader:
         frames: list[RawFrame] = []
         available = len(buffer)
         offset = 0
-        limit = self.max_frame_size - FRAME_OVERHEAD if self.max_frame_size else 0
+        # Like RabbitMQ: a payload may be as large as frame_max itself, although the error
+        # text names frame_max - 8 as the limit.
+        limit = self.max_frame_size
         view = memoryview(buffer)
         try:
             while available - offset >= 7:
@@ -109,7 +113,9 @@ class FrameReader:
                 if limit and size > limit:
                     raise FrameError(
                         frame_error_text(
-                            frame_type, b"", ("frame_too_large", str(size), str(limit))
+                            frame_type,
+                            b"",
+                            ("frame_too_large", str(size), str(limit - FRAME_OVERHEAD)),
                         )
                     )
                 end = offset + 7 + size
@@ -314,7 +320,11 @@ def _short_string(payload: bytes, offset: int) -> tuple[str, int]:
     end = offset + 1 + payload[offset]
     if end > len(payload):
         raise IndexError("short string runs past the payload")
-    return payload[offset + 1 : end].decode(), end
+    raw = payload[offset + 1 : end]
+    try:
+        return raw.decode(), end
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape"), end
 
 
 def _decode_deliver(payload: bytes) -> Frame:
@@ -345,15 +355,36 @@ def _decode_ack(payload: bytes) -> Frame:
     return method
 
 
+def _publish_size(payload: bytes) -> int:
+    routing_key = 7 + payload[6]
+    return routing_key + 1 + payload[routing_key] + 1
+
+
 #: Hand-written decoders for the hottest methods (tested equal to pamqp's).
 _FAST_DECODERS = {_DELIVER: _decode_deliver, _PUBLISH: _decode_publish, _ACK: _decode_ack}
 
 
-def decode_method(payload: bytes) -> Frame:
+def _ack_size(payload: bytes) -> int:
+    return 13
+
+
+#: The exact payload size of the hot methods a client sends, for strict decoding.
+_FAST_SIZES = {_PUBLISH: _publish_size, _ACK: _ack_size}
+
+
+def decode_method(payload: bytes, *, strict: bool = False) -> Frame:
     """Decode a method frame's payload into a pamqp method object.
 
-    :raises ProtocolError: for an unknown method (RabbitMQ drops the socket without a close)
-    :raises FrameError: for truncated arguments (501, with the method's class and method id)
+    Short strings that are not UTF-8 are decoded with ``surrogateescape``; field tables
+    of any depth are decoded without recursion.
+
+    :param strict: read as RabbitMQ does: no bytes left over after the last argument, no
+        ``0`` tag in tables (pamqp reads it as void), short strings UTF-8 except in
+        basic.publish (whose routing key RabbitMQ routes as bytes)
+    :raises ProtocolError: for an unknown method or a malformed field table in the
+        arguments (RabbitMQ drops the socket without a close)
+    :raises FrameError: for arguments that do not match the method's layout (501, with
+        the method's class and method id)
     """
     if len(payload) < 4:
         raise FrameError(f"cannot decode {binary_w(payload)}")
@@ -361,29 +392,39 @@ def decode_method(payload: bytes) -> Frame:
     fast = _FAST_DECODERS.get(index)
     if fast is not None:
         try:
-            return fast(payload)
-        except (struct.error, IndexError, UnicodeDecodeError):
+            if not strict:
+                return fast(payload)
+            size = _FAST_SIZES.get(index)
+            if size is not None and size(payload) == len(payload):
+                return fast(payload)
+        except (struct.error, IndexError):
             pass  # let the generic decoder produce the error
     method_class = commands.INDEX_MAPPING.get(index)
     class_id, method_id = index >> 16, index & 0xFFFF
     if method_class is None:
         raise ProtocolError(503, f"unknown method {class_id}/{method_id}", send_close=False)
-    method: Frame = method_class()
     try:
-        method.unmarshal(payload[4:])
-    except (struct.error, ValueError, TypeError, IndexError) as error:
-        if str(error).startswith("Unknown type"):
-            raise ProtocolError(
-                503,
-                f"unknown field type in arguments of method {class_id}/{method_id}",
-                class_id=class_id,
-                method_id=method_id,
-                send_close=False,
-            ) from error
+        decoded, end = decode_arguments(
+            method_class, payload, strict=strict, utf8=strict and index != _PUBLISH
+        )
+        if strict and end != len(payload):
+            raise ArgumentLayoutError("bytes left over after the arguments")
+    except MalformedUtf8Error as error:
+        raise FrameError(str(error)) from error
+    except ArgumentLayoutError as error:
         raise FrameError(
             f"cannot decode {binary_w(payload[4:])}", class_id=class_id, method_id=method_id
         ) from error
-    return method
+    except FieldTableError as error:
+        kind = "unknown field type" if "field type" in str(error) else "malformed field table"
+        raise ProtocolError(
+            503,
+            f"{kind} in arguments of method {class_id}/{method_id}",
+            class_id=class_id,
+            method_id=method_id,
+            send_close=False,
+        ) from error
+    return decoded
 
 
 def decode_content_header(payload: bytes) -> tuple[int, int, bytes]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .fieldtable import FieldValue, Table, encode_table
-from .routing import ExchangeType, headers_match, topic_match
+from .routeindex import HeadersIndex, TopicTrie
+from .routing import ExchangeType
 
 __all__ = ["Binding", "DestinationKind", "Exchange"]
 
@@ -74,11 +75,21 @@ class Exchange:
         self.alternate = alternate
         self.bindings: dict[Binding, None] = {}
         self._by_key: dict[str, dict[Binding, None]] = {}
+        self._topics = TopicTrie() if exchange_type is ExchangeType.TOPIC else None
+        self._headers = HeadersIndex() if exchange_type is ExchangeType.HEADERS else None
+        self._added = 0  # bindings ever added: their order numbers
 
     def add_binding(self, binding: Binding) -> None:
         """Add a binding; binding twice is a no-op."""
+        if binding in self.bindings:
+            return
         self.bindings[binding] = None
         self._by_key.setdefault(binding.routing_key, {})[binding] = None
+        self._added += 1
+        if self._topics is not None:
+            self._topics.add(binding, self._added)
+        elif self._headers is not None:
+            self._headers.add(binding, self._added)
 
     def remove_binding(self, binding: Binding) -> bool:
         """Remove a binding; returns whether it existed."""
@@ -89,12 +100,20 @@ class Exchange:
         del same_key[binding]
         if not same_key:
             del self._by_key[binding.routing_key]
+        if self._topics is not None:
+            self._topics.remove(binding)
+        elif self._headers is not None:
+            self._headers.remove(binding)
         return True
 
     def match(
         self, routing_keys: Sequence[str], headers: Sequence[tuple[bytes, FieldValue]] | None
     ) -> list[Binding]:
-        """The bindings this publish matches (each binding at most once)."""
+        """The bindings this publish matches (each binding at most once; do not mutate).
+
+        Topic and headers bindings come in the order they were added; neither
+        their lookup nor their matching scans the exchange's other bindings.
+        """
         if self.type is ExchangeType.FANOUT:
             return list(self.bindings)
         if self.type is ExchangeType.DIRECT:
@@ -102,8 +121,12 @@ class Exchange:
             for key in routing_keys:
                 found.update(self._by_key.get(key, {}))
             return list(found)
-        if self.type is ExchangeType.TOPIC:
-            return [
-                b for b in self.bindings if any(topic_match(b.routing_key, k) for k in routing_keys)
-            ]
-        return [b for b in self.bindings if headers_match(b.arguments, headers)]
+        found_in_order: dict[Binding, int] = {}
+        if self._topics is not None:
+            if len(routing_keys) == 1:
+                return self._topics.match(routing_keys[0])
+            for key in routing_keys:
+                self._topics.collect(key, found_in_order)
+        elif self._headers is not None:
+            self._headers.match(headers, found_in_order)
+        return sorted(found_in_order, key=found_in_order.__getitem__)

@@ -9,7 +9,6 @@ slices and only the changed slices are re-encoded.
 
 from __future__ import annotations
 
-import datetime
 import struct
 import sys
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from collections.abc import Iterable
 from pamqp.commands import Basic
 
 from .errors import AmqpError, precondition_failed
-from .fieldtable import FieldValue, decode_table, encode_entries, iter_raw_table
+from .fieldtable import FieldValue, decode_plain, encode_entries, iter_raw_table, plain_timestamp
 
 __all__ = [
     "MAX_EXPIRY_MS",
@@ -25,6 +24,7 @@ __all__ = [
     "PropertyList",
     "PropertySlot",
     "decode_properties",
+    "decode_property_list",
     "find_header",
     "header_routes",
     "parse_expiration",
@@ -158,47 +158,35 @@ class Message:
 
 
 def decode_properties(raw: bytes) -> Basic.Properties:
-    """Decode a raw property list (flags + values) with pamqp.
+    """Decode a raw property list (flags + values) as the broker reads it.
 
-    Strings that are not UTF-8 (RabbitMQ keeps them as bytes) are decoded with
-    ``surrogateescape``; a timestamp ``datetime`` cannot hold is left out.
+    :raises ValueError: when the list or its headers table is malformed
     """
-    props = Basic.Properties()
-    offset, flags, index = 0, 0, 0
-    while True:
-        (word,) = struct.unpack_from(">H", raw, offset)
-        offset += 2
-        flags |= (word & 0xFFFE) << (index * 16)
-        index += 1
-        if not word & 1:
-            break
-    try:
-        props.unmarshal(flags, raw[offset:])
-    except (UnicodeDecodeError, ValueError, OverflowError):
-        return _lenient_properties(PropertyList.parse(raw))
-    return props
+    return decode_property_list(PropertyList.parse(raw))
 
 
 _PROPERTY_NAMES = Basic.Properties.__slots__
 
 
-def _lenient_properties(slots: PropertyList) -> Basic.Properties:
+def decode_property_list(slots: PropertyList) -> Basic.Properties:
+    """Decoded properties from raw slices, without pamqp's limits.
+
+    Strings that are not UTF-8 (RabbitMQ keeps them as bytes) are decoded with
+    ``surrogateescape``; headers of any depth are read without recursion (a malformed
+    table raises `FieldTableError`); a timestamp no ``datetime`` can hold stays the
+    integer sent, as the client gives it.
+    """
     properties = Basic.Properties()
     for name, value in zip(_PROPERTY_NAMES, slots.slots, strict=True):
         if value is None:
             continue
         decoded: object
         if name == "headers":
-            decoded = {key: item.value for key, item in decode_table(value[4:]).items()}
+            decoded = decode_plain(value, nul_void=False)[1]
         elif name in ("delivery_mode", "priority"):
             decoded = value[0]
         elif name == "timestamp":
-            try:
-                decoded = datetime.datetime.fromtimestamp(
-                    int.from_bytes(value, "big"), tz=datetime.UTC
-                )
-            except (ValueError, OverflowError, OSError):
-                continue  # beyond datetime's range: only raw_properties has it
+            decoded = plain_timestamp(int.from_bytes(value, "big"))
         else:
             decoded = value[1:].decode("utf-8", "surrogateescape")
         setattr(properties, name, decoded)

@@ -47,6 +47,9 @@ class PreparedPublish:
     headers: list[tuple[bytes, FieldValue]] | None
 
 
+_NO_PROPERTIES = b"\x00\x00"
+
+
 def prepare_publish(message: Message, username: str) -> PreparedPublish:
     """Check a publish's properties and strip BCC, as RabbitMQ does before routing.
 
@@ -59,6 +62,8 @@ def prepare_publish(message: Message, username: str) -> PreparedPublish:
             f"message size {len(message.body)} is larger than configured max size "
             f"{MAX_MESSAGE_SIZE}"
         )
+    if message.raw_properties == _NO_PROPERTIES:  # nothing to check or strip
+        return PreparedPublish(message, (message.routing_key,), wants_reply=False, headers=None)
     try:
         props = PropertyList.parse(message.raw_properties)
         headers = props.header_entries()

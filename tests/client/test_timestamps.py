@@ -5,33 +5,12 @@ broker delivers them, and this client consumes and gets them."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import anyio
 import anyio.to_thread
 import pika
-import pika.exceptions
-import pytest
 
-import async_amqp
 from tests.support import BrokerTarget
-
-
-@contextmanager
-def until_the_fake_takes_them(amqp_broker: BrokerTarget) -> Iterator[None]:
-    """The fake broker of this branch closes such a publish with 541 (issue 7, its broker
-    part, fixed on another branch): that one failure is expected on the fake only.
-
-    Once both are merged the fake case passes for real; this guard can then go.
-    """
-    try:
-        yield
-    except (async_amqp.BrokerInternalError, pika.exceptions.AMQPError) as error:
-        if amqp_broker.is_fake:
-            pytest.xfail(f"the fake broker refuses a timestamp past year 9999: {error!r}")
-        raise
-
 
 #: 2024-12-05 05:36:40.123456 UTC in microseconds since the epoch.
 MICROSECONDS = 1_733_377_000_123_456
@@ -54,8 +33,7 @@ async def test_a_pika_microsecond_timestamp_reaches_consumer_and_get(
     amqp_broker: BrokerTarget,
 ) -> None:
     queue = amqp_broker.queue_name()
-    with until_the_fake_takes_them(amqp_broker):
-        await _consume_and_get_pika_timestamps(amqp_broker, queue)
+    await _consume_and_get_pika_timestamps(amqp_broker, queue)
 
 
 async def _consume_and_get_pika_timestamps(amqp_broker: BrokerTarget, queue: str) -> None:
@@ -82,13 +60,12 @@ async def test_an_integer_timestamp_round_trips_and_a_datetime_stays_a_datetime(
 ) -> None:
     queue = amqp_broker.queue_name()
     moment = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
-    with until_the_fake_takes_them(amqp_broker):
-        async with amqp_broker.connect() as conn, conn.new_channel() as chan:
-            await chan.queue_declare(queue)
-            await chan.confirm_select()
-            await chan.publish(b"int", "", queue, properties={"timestamp": MICROSECONDS})
-            await chan.publish(b"date", "", queue, properties={"timestamp": moment})
-            first = await chan.basic_get(queue, no_ack=True)
-            second = await chan.basic_get(queue, no_ack=True)
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_declare(queue)
+        await chan.confirm_select()
+        await chan.publish(b"int", "", queue, properties={"timestamp": MICROSECONDS})
+        await chan.publish(b"date", "", queue, properties={"timestamp": moment})
+        first = await chan.basic_get(queue, no_ack=True)
+        second = await chan.basic_get(queue, no_ack=True)
     assert first["properties"].timestamp == MICROSECONDS
     assert second["properties"].timestamp == moment

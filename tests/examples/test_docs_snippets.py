@@ -17,7 +17,6 @@ import anyio
 import pytest
 
 import async_amqp
-from tests.client.test_timestamps import until_the_fake_takes_them
 from tests.support import BrokerTarget
 
 from .snippets import Snippet, assert_printed, collect, expected_prints, run_fragment, run_program
@@ -265,6 +264,16 @@ async def confirms(snippet: Snippet, target: BrokerTarget, backend: str) -> None
     assert await ready_count(target, names["inbox"]) == 1
 
 
+@handles("confirm-window")
+async def confirm_window(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
+    names = {"inbox": target.queue_name("inbox")}
+    async with channel(target) as chan:
+        await chan.queue_declare(names["inbox"])
+        await run_fragment(snippet, names=names, namespace={"chan": chan})
+        assert chan.publisher_confirms
+    assert await ready_count(target, names["inbox"]) == 10_000
+
+
 async def _first(
     chan: async_amqp.Channel, count: int
 ) -> AsyncIterator[tuple[bytes, async_amqp.ReturnEnvelope, async_amqp.Properties]]:
@@ -385,10 +394,9 @@ async def error_aliases(snippet: Snippet, target: BrokerTarget, backend: str) ->
 @handles("timestamp-int")
 async def timestamp_int(snippet: Snippet, target: BrokerTarget, backend: str) -> None:
     queue = target.queue_name("inbox")
-    with until_the_fake_takes_them(target):
-        async with channel(target) as chan:
-            await chan.queue_declare(queue)
-            run = await run_fragment(snippet, names={"inbox": queue}, namespace={"chan": chan})
+    async with channel(target) as chan:
+        await chan.queue_declare(queue)
+        run = await run_fragment(snippet, names={"inbox": queue}, namespace={"chan": chan})
     assert run.variables["message"]["properties"].timestamp == 1_733_377_000_123_456
 
 

@@ -140,6 +140,19 @@ def check_confirms(result: Any, kwargs: dict[str, Any]) -> None:
     assert result == {"confirmed": 1000, "in queue": 1000, "nacked": 1}
 
 
+def confirm_window_lines(kwargs: dict[str, Any]) -> list[str]:
+    return [
+        lit("5000 publishes confirmed, at most 500 at a time"),
+        # 5000 messages, then "routed" (5001), then the unroutable one
+        lit("publish 5002 came back: NO_ROUTE b'lost'"),
+        lit("the queue holds 5001 messages"),
+    ]
+
+
+def check_confirm_window(result: Any, kwargs: dict[str, Any]) -> None:
+    assert result == {"in queue": 5001, "returned": 5002}
+
+
 def mandatory_returns_names(target: BrokerTarget) -> dict[str, Any]:
     return {"unroutable_key": target.queue_name("nowhere")}  # never declared
 
@@ -283,6 +296,11 @@ CASES: dict[str, Case] = {
         check_rpc_output,
     ),
     "confirms": Case(no_names, confirms_lines, check_confirms),
+    "confirm_window": Case(
+        lambda target: {"unroutable_key": target.queue_name("nowhere")},
+        confirm_window_lines,
+        check_confirm_window,
+    ),
     "mandatory_returns": Case(
         mandatory_returns_names, mandatory_returns_lines, check_mandatory_returns
     ),

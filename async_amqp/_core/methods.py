@@ -1,0 +1,165 @@
+"""Decoding method arguments, as RabbitMQ's generated decoder reads them.
+
+pamqp's ``unmarshal`` decodes field tables recursively (a deep table raises
+``RecursionError``), refuses short strings that are not UTF-8 (RabbitMQ
+accepts and routes them) and ignores bytes left over after the last argument.
+This decoder walks pamqp's own argument metadata (names, AMQP types, in spec
+order) with offsets: short strings that are not UTF-8 are decoded with
+``surrogateescape`` (they re-encode to the same bytes), tables go through the
+iterative :mod:`.fieldtable`, and the caller learns where the arguments end.
+
+Like RabbitMQ, a payload whose layout does not match (truncated, a table
+length running past the payload, bytes left over) is one kind of error, and a
+table whose *contents* are malformed is another: RabbitMQ answers the first
+with ``501 cannot decode`` and drops the socket for the second.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final
+
+from pamqp.base import Frame
+
+from .fieldtable import decode_plain
+
+__all__ = ["ArgumentLayoutError", "MalformedUtf8Error", "decode_arguments", "table_span"]
+
+
+class ArgumentLayoutError(ValueError):
+    """The arguments' layout does not match the method (RabbitMQ: 501 cannot decode)."""
+
+
+class MalformedUtf8Error(ValueError):
+    """A short string is not UTF-8 where RabbitMQ requires it (501, no method named)."""
+
+
+_FIXED: Final[dict[str, struct.Struct]] = {
+    "octet": struct.Struct(">B"),
+    "short": struct.Struct(">H"),
+    "long": struct.Struct(">I"),
+    "longlong": struct.Struct(">q"),  # pamqp reads longlong as signed
+}
+_U32: Final = struct.Struct(">I")
+
+# Per method class: (name, AMQP type) in spec order.
+_layouts: dict[type[Frame], tuple[tuple[str, str], ...]] = {}
+
+
+def _layout(method_class: type[Frame]) -> tuple[tuple[str, str], ...]:
+    layout = _layouts.get(method_class)
+    if layout is None:
+        layout = tuple((name, method_class.amqp_type(name)) for name in method_class.__slots__)
+        _layouts[method_class] = layout
+    return layout
+
+
+def _need(data: bytes, end: int) -> None:
+    if end > len(data):
+        raise ArgumentLayoutError("the arguments are truncated")
+
+
+def _read_field(kind: str, data: bytes, offset: int) -> tuple[Any, int, bool]:
+    """One non-bit argument: ``(value, next offset, True if a short string is not UTF-8)``.
+
+    A table's value is its offset (it is decoded after the layout is checked).
+    """
+    codec = _FIXED.get(kind)
+    if codec is not None:
+        _need(data, offset + codec.size)
+        return codec.unpack_from(data, offset)[0], offset + codec.size, False
+    if kind == "shortstr":
+        _need(data, offset + 1)
+        end = offset + 1 + data[offset]
+        _need(data, end)
+        raw = data[offset + 1 : end]
+        try:
+            return raw.decode("utf-8"), end, False
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "surrogateescape"), end, True
+    _need(data, offset + 4)  # longstr or table: a 32-bit length
+    end = offset + 4 + _U32.unpack_from(data, offset)[0]
+    _need(data, end)
+    if kind == "table":
+        return offset, end, False
+    raw = data[offset + 4 : end]
+    try:
+        return raw.decode("utf-8"), end, False
+    except UnicodeDecodeError:
+        return raw, end, False
+
+
+def decode_arguments(
+    method_class: type[Frame],
+    data: bytes,
+    offset: int = 4,
+    *,
+    strict: bool = False,
+    utf8: bool = False,
+) -> tuple[Frame, int]:
+    """Decode *method_class*'s arguments from ``data[offset:]``.
+
+    Tables are checked for layout first and decoded last, so a payload that is both
+    mis-sized and holds a malformed table fails as RabbitMQ's does (layout first).
+
+    :param strict: read tables as RabbitMQ does (no ``0`` tag, which pamqp reads as void)
+    :param utf8: refuse short strings that are not UTF-8 (RabbitMQ does, except in
+        basic.publish); otherwise they are decoded with ``surrogateescape``
+    :returns: ``(method, offset just past the last argument)``
+    :raises ArgumentLayoutError: when the layout does not match (truncated, overrunning)
+    :raises MalformedUtf8Error: for a short string that is not UTF-8, with *utf8*
+    :raises FieldTableError: when a table's contents are malformed
+    """
+    method = method_class.__new__(method_class)
+    tables: list[tuple[str, int]] = []
+    bit_byte = -1
+    bit_index = 0
+    malformed_utf8 = False
+    for name, kind in _layout(method_class):
+        if kind == "bit":
+            if bit_byte < 0 or bit_index == 8:
+                _need(data, offset + 1)
+                bit_byte = data[offset]
+                bit_index = 0
+                offset += 1
+            setattr(method, name, bool(bit_byte & (1 << bit_index)))
+            bit_index += 1
+            continue
+        bit_byte = -1
+        value, next_offset, not_utf8 = _read_field(kind, data, offset)
+        malformed_utf8 |= not_utf8
+        if kind == "table":
+            tables.append((name, offset))
+            value = None
+        setattr(method, name, value)
+        offset = next_offset
+    if malformed_utf8 and utf8:
+        raise MalformedUtf8Error("Malformed UTF-8 in shortstr")
+    for name, start in tables:
+        _, table = decode_plain(data, start, nul_void=not strict)
+        setattr(method, name, table)
+    return method, offset
+
+
+def table_span(method_class: type[Frame], data: bytes, name: str = "arguments") -> slice | None:
+    """Where the table argument *name* of a method payload lies (its contents, without the
+    length prefix), for decoding it typed; ``None`` when the method has no such argument.
+
+    :param data: the method payload, class and method id included
+    :raises ArgumentLayoutError: when the payload is too short to reach it
+    """
+    offset = 4
+    bits = 0  # bits read into the current octet (8: the next bit starts a new octet)
+    for field_name, kind in _layout(method_class):
+        if kind == "bit":
+            if bits in (0, 8):
+                offset += 1
+                bits = 0
+            bits += 1
+            continue
+        bits = 0
+        _, next_offset, _ = _read_field(kind, data, offset)
+        if field_name == name and kind == "table":
+            return slice(offset + 4, next_offset)
+        offset = next_offset
+    return None

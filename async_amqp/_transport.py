@@ -1,0 +1,157 @@
+"""A byte stream straight on asyncio's transport/protocol API, for plain TCP on asyncio.
+
+anyio's asyncio socket stream pauses reading whenever no ``receive`` is waiting and
+resumes it around every wait (two ``epoll_ctl`` calls per wait), and its ``send``
+ends with an extra turn of the event loop. For a connection whose reader is
+always waiting, both are pure cost: this stream keeps reading enabled, buffers
+what arrives until ``receive`` takes it, and returns from ``send`` at once unless
+the transport's write buffer is over its high-water mark.
+
+It is chosen once per connection, where the socket is opened (``_connect``), and
+only for plain TCP on asyncio; TLS and trio use anyio's streams. Everything above
+(:class:`~._connection.AmqpProtocol`) sees an :class:`anyio.abc.ByteStream` either
+way. Only public asyncio APIs are used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import Any
+
+import anyio
+import anyio.abc
+import sniffio
+
+
+class _ReadingProtocol(asyncio.Protocol):
+    """Collects incoming data and wakes the one waiting ``receive``/``send``."""
+
+    def __init__(self) -> None:
+        self.chunks: deque[bytes] = deque()
+        self.eof = False
+        self.error: BaseException | None = None
+        self.closed = False
+        self.read_waiter: asyncio.Future[None] | None = None
+        self.write_waiter: asyncio.Future[None] | None = None
+        self.writing_paused = False
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake_reader()
+        return False  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.error = exc
+        self._wake_reader()
+        self._wake_writer()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_writer()
+
+    def _wake_reader(self) -> None:
+        waiter = self.read_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_writer(self) -> None:
+        waiter = self.write_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class AsyncioTransportStream(anyio.abc.ByteStream):
+    """An anyio byte stream over an asyncio transport that always reads."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _ReadingProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._loop = asyncio.get_running_loop()
+        self._closing = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """Return what has arrived (at most *max_bytes*), waiting if nothing has."""
+        protocol = self._protocol
+        chunks = protocol.chunks
+        if not chunks:
+            if self._closing:
+                raise anyio.ClosedResourceError
+            if protocol.eof or protocol.closed:
+                if protocol.error is not None:
+                    raise anyio.BrokenResourceError from protocol.error
+                raise anyio.EndOfStream
+            waiter = self._loop.create_future()
+            protocol.read_waiter = waiter
+            try:
+                await waiter
+            finally:
+                protocol.read_waiter = None
+            if not chunks:
+                return await self.receive(max_bytes)
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        if len(data) > max_bytes:
+            chunks.append(data[max_bytes:])
+            data = data[:max_bytes]
+        return data
+
+    async def send(self, item: bytes) -> None:
+        """Hand *item* to the transport; wait only while its write buffer is full."""
+        if self._closing:
+            raise anyio.ClosedResourceError
+        protocol = self._protocol
+        if protocol.closed or self._transport.is_closing():
+            raise anyio.BrokenResourceError from protocol.error
+        self._transport.write(item)
+        while protocol.writing_paused and not protocol.closed:
+            waiter = self._loop.create_future()
+            protocol.write_waiter = waiter
+            try:
+                await waiter
+            finally:
+                protocol.write_waiter = None
+        if protocol.closed and protocol.error is not None:
+            raise anyio.BrokenResourceError from protocol.error
+
+    async def send_eof(self) -> None:
+        """Shut down the sending side."""
+        self._transport.write_eof()
+
+    async def aclose(self) -> None:
+        """Close the connection (without waiting for unsent data)."""
+        self._closing = True
+        if not self._transport.is_closing():
+            self._transport.close()
+        await anyio.lowlevel.checkpoint()
+
+    @property
+    def extra_attributes(self) -> dict[Any, Any]:
+        sock: socket.socket = self._transport.get_extra_info("socket")
+        return {
+            anyio.abc.SocketAttribute.family: lambda: sock.family,
+            anyio.abc.SocketAttribute.local_address: lambda: sock.getsockname(),
+            anyio.abc.SocketAttribute.remote_address: lambda: sock.getpeername(),
+            anyio.abc.SocketAttribute.raw_socket: lambda: sock,
+        }
+
+
+async def connect_tcp_fast(host: str, port: int) -> anyio.abc.ByteStream | None:
+    """Connect with :class:`AsyncioTransportStream` on asyncio; None elsewhere (use anyio)."""
+    if sniffio.current_async_library() != "asyncio":
+        return None
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_connection(_ReadingProtocol, host, port)
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return AsyncioTransportStream(transport, protocol)

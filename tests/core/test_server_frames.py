@@ -1,0 +1,51 @@
+"""The server's hand-packed deliver and publisher-ack frames equal the generic encoder's."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from pamqp import commands
+
+from async_amqp._core.server_frames import encode_deliver, encode_publisher_ack
+from async_amqp._core.wire import encode_method, make_method
+
+short = st.text(max_size=40).filter(lambda text: len(text.encode()) <= 255)
+channel_ids = st.integers(0, 65535)
+tags = st.integers(0, 2**63 - 1)
+
+
+@given(channel_ids, short, tags, st.booleans(), short, short)
+def test_deliver_equals_generic(
+    channel_id: int,
+    consumer_tag: str,
+    delivery_tag: int,
+    redelivered: bool,
+    exchange: str,
+    routing_key: str,
+) -> None:
+    generic = encode_method(
+        channel_id,
+        make_method(
+            commands.Basic.Deliver,
+            consumer_tag=consumer_tag,
+            delivery_tag=delivery_tag,
+            redelivered=redelivered,
+            exchange=exchange,
+            routing_key=routing_key,
+        ),
+    )
+    fast = encode_deliver(
+        channel_id,
+        consumer_tag.encode(),
+        delivery_tag,
+        redelivered,
+        exchange.encode(),
+        routing_key.encode(),
+    )
+    assert fast == generic
+
+
+@given(channel_ids, tags, st.booleans())
+def test_publisher_ack_equals_generic(channel_id: int, delivery_tag: int, multiple: bool) -> None:
+    generic = encode_method(channel_id, commands.Basic.Ack(delivery_tag, multiple))
+    assert encode_publisher_ack(channel_id, delivery_tag, multiple) == generic
