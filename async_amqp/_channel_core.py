@@ -71,6 +71,7 @@ class ChannelCore:
         self.endpoint = ChannelEndpoint(
             channel_id,
             self._handle_event,
+            self._consumers.on_delivered,
             self._connection_ended,
             self._requests.request_close,
             self._requests.give_up,

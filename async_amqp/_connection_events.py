@@ -59,7 +59,7 @@ class ConnectionEvents:
         self.closed_by_client = False
         self.dispatch: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.ReplyArrived: self._on_reply,
-            ev.MessageDelivered: self._to_channel,
+            ev.MessageDelivered: self._deliver,
             ev.MessageReturned: self._to_channel,
             ev.PublishesSettled: self._to_channel,
             ev.ConsumerCancelled: self._on_consumer_cancelled,
@@ -168,6 +168,11 @@ class ConnectionEvents:
         )
 
     # -- event dispatch (runs in the reader, never awaits) --------------------------
+
+    def _deliver(self, event: ev.MessageDelivered) -> None:
+        channel = self._channels.get(event.channel_id)
+        if channel is not None:
+            channel.deliver(event)
 
     def _to_channel(self, event: Any) -> None:
         channel = self._channels.get(event.channel_id)

@@ -40,6 +40,8 @@ class ChannelEndpoint:
     channel_id: int
     #: act on one of the reader's events for this channel (synchronous, never awaits)
     handle_event: Callable[[ev.Event], None]
+    #: the hot path of :attr:`handle_event`: buffer a delivery for its consumer
+    deliver: Callable[[ev.MessageDelivered], None]
     #: the connection ended: ``(error, clean)``
     connection_ended: Callable[[BaseException, bool], None]
     #: send channel.close without waiting (the connection is shutting down)
