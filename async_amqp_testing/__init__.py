@@ -12,7 +12,7 @@ Over TLS: the fixtures ``fake_broker_tls`` and ``fake_broker_mtls``, and
 
 from ._blocking import BlockingFakeBroker
 from ._broker import Binding, ConnectionRef, FakeBroker
-from ._model.inspect import (
+from ._model.snapshots import (
     BindingInfo,
     ChannelInfo,
     ConnectionInfo,

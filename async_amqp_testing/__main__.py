@@ -55,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run an AMQP 0-9-1 broker that behaves like RabbitMQ 3.10 (for tests). "
         "The first line of standard output is its URL.",
     )
+    _add_listen_options(parser)
+    _add_tune_options(parser)
+    _add_tls_options(parser)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every method received and sent, and trace every frame (to standard error)",
+    )
+    return parser
+
+
+def _add_listen_options(parser: argparse.ArgumentParser) -> None:
+    """Where to listen, who may log in, which vhosts, how many nodes."""
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
@@ -87,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve N nodes sharing one state, on ports PORT .. PORT+N-1 (free ports with "
         "the default --port 0); their URLs follow the first line, one per line",
     )
+
+
+def _add_tune_options(parser: argparse.ArgumentParser) -> None:
+    """What connection.tune offers."""
     parser.add_argument(
         "--heartbeat",
         type=int,
@@ -105,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=2047,
         help="channel_max offered, 0..65535, 0: no limit (default: %(default)s)",
     )
+
+
+def _add_tls_options(parser: argparse.ArgumentParser) -> None:
+    """TLS: certificate, key, client verification, handshake timeout."""
     parser.add_argument(
         "--tls-cert",
         metavar="FILE",
@@ -129,13 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a client has to complete the TLS handshake (default: %(default)s, "
         "as RabbitMQ)",
     )
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="log every method received and sent, and trace every frame (to standard error)",
-    )
-    return parser
 
 
 def _ssl_context(

@@ -18,8 +18,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from async_amqp import AmqpProtocol
 
-from ._broker import Binding, ConnectionRef, FakeBroker
-from ._model.inspect import (
+from ._inspection import Binding
+from ._model.snapshots import (
     ConnectionInfo,
     ExchangeInfo,
     MessageInfo,
@@ -27,8 +27,11 @@ from ._model.inspect import (
     UnackedInfo,
     VhostInfo,
 )
+from ._runtime import FORCED_CLOSE_TEXT
 
 if TYPE_CHECKING:
+    from ._broker import FakeBroker
+    from ._runtime import ConnectionRef
     from .tls import TLSCertificates, TLSFiles
 
 __all__ = ["BlockingFakeBroker", "serve_in_thread"]
@@ -80,7 +83,7 @@ class BlockingFakeBroker:
 
     @property
     def port(self) -> int:
-        """The port the broker listens on."""
+        """The port the broker listens on (:attr:`FakeBroker.port`)."""
         return self.broker.port
 
     @property
@@ -119,7 +122,7 @@ class BlockingFakeBroker:
         return self.broker.tls_files
 
     def connect(self, *, node: int = 0, **kwargs: Any) -> AmqpProtocol:
-        """Return an async_amqp connection to the broker (for the caller's event loop)."""
+        """An async_amqp connection for the caller's event loop (:meth:`FakeBroker.connect`)."""
         return self.broker.connect(node=node, **kwargs)
 
     # -- administration ------------------------------------------------------------------
@@ -177,11 +180,12 @@ class BlockingFakeBroker:
     # -- fault injection -----------------------------------------------------------------
 
     def close_connection(
-        self, connection: ConnectionRef = None, reply_code: int = 320, reply_text: str | None = None
+        self,
+        connection: ConnectionRef = None,
+        reply_code: int = 320,
+        reply_text: str = FORCED_CLOSE_TEXT,
     ) -> int:
         """See :meth:`FakeBroker.close_connection`."""
-        if reply_text is None:
-            return self._call(self.broker.close_connection, connection, reply_code)
         return self._call(self.broker.close_connection, connection, reply_code, reply_text)
 
     def drop_connection(self, connection: ConnectionRef = None) -> int:
@@ -235,7 +239,7 @@ class BlockingFakeBroker:
 
     @property
     def reply_delay(self) -> float:
-        """Seconds every batch of outgoing frames is held."""
+        """Seconds every batch of outgoing frames is held (:attr:`FakeBroker.reply_delay`)."""
         return self.broker.reply_delay
 
     @reply_delay.setter
@@ -244,5 +248,5 @@ class BlockingFakeBroker:
 
     @property
     def blocked_reason(self) -> str | None:
-        """The reason of the current resource alarm, or None."""
+        """The reason of the current resource alarm, or None (:attr:`FakeBroker.blocked_reason`)."""
         return self.broker.blocked_reason

@@ -2,8 +2,9 @@
 
 :class:`FakeBroker` owns one broker model and serves it on a TCP listener
 inside ``async with broker.serve()``: every accepted stream gets a
-:class:`~async_amqp_testing._session.Session`, a timer task runs the model's
-TTL and expiry deadlines, and the methods below let a test look at the state
+:class:`~async_amqp_testing._socketloop.SocketSession` (hosted by a
+:class:`~async_amqp_testing._runtime.BrokerRuntime`, which also runs the model's
+TTL and expiry deadlines), and the methods below let a test look at the state
 (read-only snapshots) and inject faults (forced closes, drops, resource
 alarms, server-side cancels, paused or delayed replies). Everything here runs
 in the broker's event loop; :meth:`FakeBroker.in_thread` runs it in a
@@ -13,41 +14,34 @@ background thread for synchronous code.
 from __future__ import annotations
 
 import logging
-import math
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 
 from async_amqp import AmqpProtocol, connect_amqp
 
-from ._conversation import Conversation
+from ._blocking import BlockingFakeBroker, serve_in_thread
+from ._faults import FaultInjection
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
-from ._model.inspect import ConnectionInfo
 from ._nodes import Node, NodeControl
-from ._protocol import MODELLED_RABBITMQ_VERSION, server_properties
-from ._session import Session
-from ._settings import check_broker_settings
+from ._runtime import BrokerRuntime, ConnectionRef
+from ._server_identity import MODELLED_RABBITMQ_VERSION, server_properties
+from ._settings import ConnectionSettings, check_broker_settings
 
 if TYPE_CHECKING:
-    from ._blocking import BlockingFakeBroker
     from .tls import TLSCertificates, TLSFiles
 
 __all__ = ["Binding", "ConnectionRef", "FakeBroker"]
 
 logger = logging.getLogger("async_amqp_testing")
 
-#: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
-FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
-#: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
-ConnectionRef = int | str | ConnectionInfo | None
 #: The SASL mechanisms the broker implements (RabbitMQ's defaults, and EXTERNAL).
 MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
 
@@ -73,7 +67,7 @@ def _mechanisms(requested: Iterable[str] | None, ssl_context: ssl.SSLContext | N
     return mechanisms
 
 
-class FakeBroker(BrokerInspection, NodeControl):
+class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
     """An AMQP 0-9-1 broker that behaves like RabbitMQ 3.10; serve it with :meth:`serve`.
 
     :param users: user name → password (default ``{'guest': 'guest'}``)
@@ -136,20 +130,13 @@ class FakeBroker(BrokerInspection, NodeControl):
         server_version: str = MODELLED_RABBITMQ_VERSION,
         nodes: int = 1,
     ) -> None:
-        check_broker_settings(
-            heartbeat=heartbeat,
-            frame_max=frame_max,
-            channel_max=channel_max,
-            port=port,
-            timeouts={
-                "tls_handshake_timeout": tls_handshake_timeout,
-                "silent_close_delay": silent_close_delay,
-                "handshake_timeout": handshake_timeout,
-                "close_timeout": close_timeout,
-                "shutdown_timeout": shutdown_timeout,
-                "reply_delay": reply_delay,
-            },
-        )
+        self.heartbeat, self.frame_max, self.channel_max = heartbeat, frame_max, channel_max
+        self.tls_handshake_timeout = tls_handshake_timeout
+        self.silent_close_delay = silent_close_delay
+        self.handshake_timeout = handshake_timeout
+        self.close_timeout = close_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self._check_settings(port, reply_delay)
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
             raise ValueError("FakeBroker needs at least one user")
@@ -159,44 +146,55 @@ class FakeBroker(BrokerInspection, NodeControl):
             vhosts=tuple(vhosts) if vhosts is not None else ("/",),
             permissions=permissions,
         )
-        self.heartbeat = heartbeat
-        self.frame_max = frame_max
-        self.channel_max = channel_max
         self.host = host
         if ssl_context is None and certificates is not None:
             ssl_context = certificates.server_context()
         self.ssl_context = ssl_context
         self.certificates = certificates
         self._client_ssl_context: ssl.SSLContext | None = None
-        self.tls_handshake_timeout = tls_handshake_timeout
         self.auth_mechanisms = _mechanisms(auth_mechanisms, ssl_context)
-        self.silent_close_delay = silent_close_delay
-        self.handshake_timeout = handshake_timeout
-        self.close_timeout = close_timeout
-        self.shutdown_timeout = shutdown_timeout
-        self.reply_delay = reply_delay
         self.server_properties = server_properties(
             cluster_name or f"async_amqp_testing@{host}", server_version
         )
-        self.blocked_reason: str | None = None
-        self._paused = False
-        self._resumed: anyio.Event | None = None
+        self._runtime = BrokerRuntime(self.model, reply_delay)
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, not {nodes}")
         self._nodes = [Node(index, port + index if port else 0) for index in range(nodes)]
-        self._sessions: set[Session] = set()
-        self._by_connection_id: dict[int, Conversation] = {}
-        self._next_session_id = 1
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._session_gone: anyio.Event | None = None
-        self._timer_wake: anyio.Event | None = None
-        self._timer_target = math.inf
         self._serving = False
 
     def __repr__(self) -> str:
         ports = ",".join(str(node.port) for node in self._nodes if node.running)
         where = f"{self.host}:{ports}" if ports else "not serving"
-        return f"<FakeBroker {where} connections={len(self._sessions)}>"
+        return f"<FakeBroker {where} connections={len(self._runtime.sessions)}>"
+
+    def _check_settings(self, port: int, reply_delay: float) -> None:
+        check_broker_settings(
+            heartbeat=self.heartbeat,
+            frame_max=self.frame_max,
+            channel_max=self.channel_max,
+            port=port,
+            timeouts={
+                "tls_handshake_timeout": self.tls_handshake_timeout,
+                "silent_close_delay": self.silent_close_delay,
+                "handshake_timeout": self.handshake_timeout,
+                "close_timeout": self.close_timeout,
+                "shutdown_timeout": self.shutdown_timeout,
+                "reply_delay": reply_delay,
+            },
+        )
+
+    def _connection_settings(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            server_properties=self.server_properties,
+            auth_mechanisms=tuple(self.auth_mechanisms),
+            channel_max=self.channel_max,
+            frame_max=self.frame_max,
+            heartbeat=self.heartbeat,
+            silent_close_delay=self.silent_close_delay,
+            handshake_timeout=self.handshake_timeout,
+            close_timeout=self.close_timeout,
+        )
 
     # -- address -------------------------------------------------------------------------
 
@@ -298,16 +296,13 @@ class FakeBroker(BrokerInspection, NodeControl):
         if self._serving:
             raise RuntimeError("this FakeBroker is already serving")
         self._serving = True
-        self._resumed = anyio.Event()
-        self._resumed.set()
-        self._timer_wake = anyio.Event()
-        self._session_gone = anyio.Event()
+        self._runtime.start()
         try:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 for node in self._nodes:
                     await task_group.start(self._listen, node)
-                task_group.start_soon(self._timer_loop)
+                task_group.start_soon(self._runtime.run_timers)
                 try:
                     yield self
                 finally:
@@ -322,51 +317,16 @@ class FakeBroker(BrokerInspection, NodeControl):
 
     async def _shutdown(self) -> None:
         self._clear_alarms()
-        await self._close_sessions(list(self._sessions), release=False)
+        await self._close_sessions(list(self._runtime.sessions), release=False)
 
     def _clear_alarms(self) -> None:
         self.unblock()
         self.resume()
 
-    def _connection_opened(self, conversation: Conversation) -> None:
-        assert conversation.connection is not None
-        self._by_connection_id[conversation.connection.connection_id] = conversation
-
-    def _session_ended(self, session: Session) -> None:
-        self._sessions.discard(session)
-        if session.connection is not None:
-            self._by_connection_id.pop(session.connection.connection_id, None)
-        self._signal_session_gone()
-        self._poke_timer()
-
-    # -- timers --------------------------------------------------------------------------
-
-    async def _timer_loop(self) -> None:
-        model = self.model
-        while True:
-            deadline = model.next_deadline()
-            now = anyio.current_time()
-            if deadline is not None and deadline <= now:
-                model.run_timers()
-                await anyio.lowlevel.checkpoint()
-                continue
-            self._timer_target = math.inf if deadline is None else deadline
-            self._timer_wake = wake = anyio.Event()
-            with anyio.move_on_after(self._timer_target - now):
-                await wake.wait()
-
-    def _poke_timer(self) -> None:
-        """Wake the timer task when the model's next deadline moved earlier."""
-        if self._timer_wake is None:
-            return
-        deadline = self.model.next_deadline()
-        if deadline is not None and deadline < self._timer_target:
-            self._timer_wake.set()
-
     def _after_change(self) -> None:
         """Run pending deliveries and re-arm the timer after an out-of-band model change."""
         self.model.dispatch()
-        self._poke_timer()
+        self._runtime.deadlines_changed()
 
     # -- administration ------------------------------------------------------------------
 
@@ -401,116 +361,6 @@ class FakeBroker(BrokerInspection, NodeControl):
         self.model.empty_vhosts()
         self._after_change()
 
-    # -- fault injection -----------------------------------------------------------------
-
-    def _select(self, connection: ConnectionRef) -> list[Conversation]:
-        if connection is None:
-            return [session.conversation for session in self._sessions]
-        if isinstance(connection, ConnectionInfo):
-            connection = connection.connection_id
-        if isinstance(connection, int):
-            conversation = self._by_connection_id.get(connection)
-            return [] if conversation is None else [conversation]
-        return [
-            conversation
-            for conversation in self._by_connection_id.values()
-            if conversation.connection is not None
-            and conversation.connection.client_properties.get("connection_name") == connection
-        ]
-
-    def close_connection(
-        self,
-        connection: ConnectionRef = None,
-        reply_code: int = 320,
-        reply_text: str = FORCED_CLOSE_TEXT,
-    ) -> int:
-        """Close connections from the server side with connection.close; return how many.
-
-        :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
-        :param reply_code: the reply code (320 CONNECTION_FORCED by default)
-        :param reply_text: the full reply text
-        """
-        conversations = self._select(connection)
-        logger.info(
-            "closing %s connection(s) from the broker side: %s %s",
-            len(conversations),
-            reply_code,
-            reply_text,
-        )
-        for conversation in conversations:
-            conversation.server_close(reply_code, reply_text)
-        self._after_change()
-        return len(conversations)
-
-    def drop_connection(self, connection: ConnectionRef = None) -> int:
-        """Close connections' sockets abruptly, with no AMQP close; return how many.
-
-        :param connection: id, snapshot or ``connection_name`` (``None``: every connection)
-        """
-        conversations = self._select(connection)
-        logger.info("dropping %s connection(s) without a close", len(conversations))
-        for conversation in conversations:
-            conversation.abort()
-        return len(conversations)
-
-    def block(self, reason: str = "low on memory") -> None:
-        """Raise a resource alarm, as RabbitMQ does when memory or disk runs low.
-
-        A connection that then publishes gets ``connection.blocked`` (when it announced
-        the capability) and is no longer read from until :meth:`unblock`.
-
-        :param reason: the reason sent in connection.blocked
-        """
-        logger.info("resource alarm raised: %s", reason)
-        self.blocked_reason = reason
-
-    def unblock(self) -> None:
-        """Clear the resource alarm: blocked connections get ``connection.unblocked``."""
-        if self.blocked_reason is not None:
-            logger.info("resource alarm cleared")
-        self.blocked_reason = None
-        for session in list(self._sessions):
-            session.unblock()
-
-    def cancel_consumer(self, queue: str, consumer_tag: str | None = None, vhost: str = "/") -> int:
-        """Cancel consumers from the server side (basic.cancel to clients that support it).
-
-        :param queue: the queue consumed from
-        :param consumer_tag: one consumer (``None``: every consumer of the queue)
-        :param vhost: the vhost name
-        :raises KeyError: for an unknown vhost
-        """
-        count = self.model.cancel_consumer(vhost, queue, consumer_tag)
-        logger.info("cancelled %s consumer(s) of queue %r from the broker side", count, queue)
-        self._after_change()
-        return count
-
-    def pause(self) -> None:
-        """Hold every outgoing frame (replies, deliveries, heartbeats) until :meth:`resume`."""
-        if not self._paused:
-            self._paused = True
-            self._resumed = anyio.Event()
-
-    def resume(self) -> None:
-        """Send everything held since :meth:`pause`."""
-        if self._paused:
-            self._paused = False
-            assert self._resumed is not None
-            self._resumed.set()
-
-    async def _wait_resumed(self) -> None:
-        while self._paused and self._resumed is not None:
-            await self._resumed.wait()
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Hold outgoing frames for the duration of a ``with`` block."""
-        self.pause()
-        try:
-            yield
-        finally:
-            self.resume()
-
     # -- threads -------------------------------------------------------------------------
 
     def in_thread(self, backend: str = "asyncio") -> AbstractContextManager[BlockingFakeBroker]:
@@ -521,6 +371,4 @@ class FakeBroker(BrokerInspection, NodeControl):
 
         :param backend: the anyio backend of the broker's thread
         """
-        from ._blocking import serve_in_thread
-
         return serve_in_thread(self, backend)

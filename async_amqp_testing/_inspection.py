@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ._model import BrokerModel
 from ._model.fieldtable import Table
-from ._model.inspect import (
+from ._model.snapshots import (
     BindingInfo,
     ConnectionInfo,
     ExchangeInfo,

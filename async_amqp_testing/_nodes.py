@@ -16,20 +16,21 @@ import socket
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
 
-from ._session import SHUTDOWN_TEXT, Session
-from ._tls import TLSHandshakeError, TLSPeer, accept_tls
+from ._socketloop import SHUTDOWN_TEXT, SocketSession
+from ._tls_accept import TLSHandshakeError, TLSPeer, accept_tls
 
 if TYPE_CHECKING:
     import ssl
 
-    from ._broker import FakeBroker
     from ._model import BrokerModel
+    from ._runtime import BrokerRuntime
+    from ._settings import ConnectionSettings
 
 __all__ = ["Node", "NodeControl"]
 
@@ -51,7 +52,7 @@ class Node:
     requested_port: int
     port: int | None = None
     running: bool = False
-    sessions: set[Session] = field(default_factory=set)
+    sessions: set[SocketSession] = field(default_factory=set)
     scope: anyio.CancelScope | None = None
     stopped: anyio.Event | None = None
 
@@ -65,10 +66,8 @@ class NodeControl:
     tls_handshake_timeout: float
     shutdown_timeout: float
     _nodes: list[Node]
-    _sessions: set[Session]
-    _next_session_id: int
+    _runtime: BrokerRuntime
     _task_group: anyio.abc.TaskGroup | None
-    _session_gone: anyio.Event | None
 
     # -- listening -----------------------------------------------------------------------
 
@@ -113,10 +112,17 @@ class NodeControl:
         if not node.running:  # the node stopped during the TLS handshake
             await anyio.aclose_forcefully(byte_stream)
             return
-        broker = cast("FakeBroker", self)
-        session = Session(broker, byte_stream, self._next_session_id, peer, tls_peer)
-        self._next_session_id += 1
-        self._sessions.add(session)
+        runtime = self._runtime
+        session = SocketSession(
+            self._connection_settings(),
+            self.model,
+            runtime,
+            byte_stream,
+            runtime.next_session_id(),
+            peer,
+            tls_peer,
+        )
+        runtime.sessions.add(session)
         node.sessions.add(session)
         try:
             await session.run()
@@ -129,7 +135,7 @@ class NodeControl:
         if node.stopped is not None:
             await node.stopped.wait()
 
-    async def _close_sessions(self, sessions: Collection[Session], *, release: bool) -> None:
+    async def _close_sessions(self, sessions: Collection[SocketSession], *, release: bool) -> None:
         """Close *sessions* with 320 (shutdown), wait for close-ok, abort what lingers.
 
         :param release: close their model connections first, all at once, so messages they
@@ -137,26 +143,16 @@ class NodeControl:
         """
         if release:
             for session in sessions:
-                session.conversation.release_model()
+                session.driver.release_model()
         for session in sessions:
             session.server_close(320, SHUTDOWN_TEXT)
         with anyio.move_on_after(self.shutdown_timeout):
-            await self._wait_gone(sessions)
+            await self._runtime.wait_gone(sessions)
         for session in sessions:
-            if session in self._sessions:
+            if session in self._runtime.sessions:
                 session.abort()
         with anyio.move_on_after(ABORT_GRACE):
-            await self._wait_gone(sessions)
-
-    async def _wait_gone(self, sessions: Collection[Session]) -> None:
-        while any(session in self._sessions for session in sessions):
-            assert self._session_gone is not None
-            await self._session_gone.wait()
-
-    def _signal_session_gone(self) -> None:
-        event, self._session_gone = self._session_gone, anyio.Event()
-        if event is not None:
-            event.set()
+            await self._runtime.wait_gone(sessions)
 
     # -- faults --------------------------------------------------------------------------
 
@@ -231,9 +227,9 @@ class NodeControl:
         for node in running:
             await self._stop_listener(node)
         self._clear_alarms()
-        sessions = list(self._sessions)
+        sessions = list(self._runtime.sessions)
         for session in sessions:
-            session.conversation.release_model()
+            session.driver.release_model()
         self.model.restart()
         logger.info("restarted: durable state kept, %d connection(s) closed", len(sessions))
         await self._close_sessions(sessions, release=False)
@@ -241,6 +237,10 @@ class NodeControl:
         assert self._task_group is not None
         for node in running:
             await self._task_group.start(self._listen, node)
+
+    def _connection_settings(self) -> ConnectionSettings:
+        """The settings of a new connection (FakeBroker's)."""
+        raise NotImplementedError
 
     def _clear_alarms(self) -> None:
         """Clear the resource alarm and the pause (FakeBroker's)."""

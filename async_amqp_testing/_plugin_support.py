@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from ._model.inspect import ConnectionInfo, QueueInfo
+from ._model.snapshots import ConnectionInfo, QueueInfo
 
 __all__ = ["BROKER_FIXTURES", "claims_for_anyio", "describe_state"]
 

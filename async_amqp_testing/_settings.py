@@ -1,4 +1,4 @@
-"""Checking a FakeBroker's settings up front, with one-line errors.
+"""A broker connection's settings, and checking a FakeBroker's settings up front.
 
 A broker that offers a tuning no client can accept (``channel_max`` 70000, a
 negative heartbeat, ``frame_max`` 10) would start, then fail every client with an
@@ -9,10 +9,12 @@ Both :class:`~async_amqp_testing.FakeBroker` and the command line use them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 from async_amqp import ConfigurationError
 
-__all__ = ["check_broker_settings"]
+__all__ = ["ConnectionSettings", "check_broker_settings"]
 
 #: RabbitMQ's smallest frame_max (AMQP's frame-min-size).
 FRAME_MIN = 4096
@@ -58,3 +60,27 @@ def check_broker_settings(
         )
     for name, seconds in timeouts.items():
         _seconds(name, seconds, positive=name == "tls_handshake_timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """What one broker connection is configured with (taken from the broker at accept).
+
+    :param server_properties: the connection.start ``server_properties`` table
+    :param auth_mechanisms: the SASL mechanisms offered, in order (EXTERNAL only on TLS)
+    :param channel_max: channel_max offered in connection.tune
+    :param frame_max: frame_max offered in connection.tune
+    :param heartbeat: heartbeat offered in connection.tune (seconds, 0: none)
+    :param silent_close_delay: seconds before a refused or broken handshake's socket closes
+    :param handshake_timeout: seconds from accept to connection.open
+    :param close_timeout: seconds to wait for close-ok or the client's TCP close
+    """
+
+    server_properties: dict[str, Any]
+    auth_mechanisms: tuple[str, ...] = ("PLAIN", "AMQPLAIN")
+    channel_max: int = 2047
+    frame_max: int = 131072
+    heartbeat: int = 60
+    silent_close_delay: float = 3.0
+    handshake_timeout: float = 10.0
+    close_timeout: float = 30.0

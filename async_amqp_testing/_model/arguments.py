@@ -238,31 +238,14 @@ def validate_queue_arguments(
     max_priority = check.non_negative("x-max-priority")
     if max_priority is not None and max_priority > 255:
         raise check.invalid("x-max-priority", f"{{max_value_exceeded,{max_priority}}}")
-    overflow = Overflow.DROP_HEAD
-    overflow_raw = check.string("x-overflow")
-    if overflow_raw is not None:
-        try:
-            overflow = Overflow(overflow_raw.decode("utf-8", "replace"))
-        except ValueError:
-            raise check.invalid("x-overflow", "invalid_overflow") from None
-    mode = check.string("x-queue-mode")
-    if mode is not None and mode not in (b"default", b"lazy"):
-        raise check.invalid("x-queue-mode", f"\"unsupported queue mode '{mode.decode()}'\"")
-    version = check.integer("x-queue-version")
-    if version is not None and version not in (1, 2):
-        raise check.invalid("x-queue-version", f"\"unsupported queue version '{version}'\"")
+    overflow = _overflow(check)
+    _check_mode_and_version(check)
     sac_value = arguments.get("x-single-active-consumer")
     if sac_value is not None and sac_value.tag != "t":
         raise check.invalid(
             "x-single-active-consumer", f"{{unacceptable_type,{sac_value.type_name}}}"
         )
-    queue_type = check.string("x-queue-type")
-    if queue_type is not None and queue_type not in (b"classic", b"quorum", b"stream"):
-        raise check.invalid("x-queue-type", f"\"unsupported queue type '{queue_type.decode()}'\"")
-    locator = check.string("x-queue-master-locator")
-    if locator is not None and locator not in _MASTER_LOCATORS:
-        raise internal_error()
-    kind = QueueType(queue_type.decode()) if queue_type is not None else QueueType.CLASSIC
+    kind = _queue_kind(check)
     overflow = _type_rules(kind, arguments, what, overflow, (durable, exclusive, auto_delete))
     return QueueSettings(
         message_ttl=message_ttl,
@@ -279,6 +262,38 @@ def validate_queue_arguments(
         queue_type=kind,
         delivery_limit=_delivery_limit(arguments),
     )
+
+
+def _overflow(check: ArgCheck) -> Overflow:
+    """``x-overflow`` (drop-head when absent)."""
+    overflow_raw = check.string("x-overflow")
+    if overflow_raw is None:
+        return Overflow.DROP_HEAD
+    try:
+        return Overflow(overflow_raw.decode("utf-8", "replace"))
+    except ValueError:
+        raise check.invalid("x-overflow", "invalid_overflow") from None
+
+
+def _check_mode_and_version(check: ArgCheck) -> None:
+    """``x-queue-mode`` and ``x-queue-version``: accepted values only (no effect here)."""
+    mode = check.string("x-queue-mode")
+    if mode is not None and mode not in (b"default", b"lazy"):
+        raise check.invalid("x-queue-mode", f"\"unsupported queue mode '{mode.decode()}'\"")
+    version = check.integer("x-queue-version")
+    if version is not None and version not in (1, 2):
+        raise check.invalid("x-queue-version", f"\"unsupported queue version '{version}'\"")
+
+
+def _queue_kind(check: ArgCheck) -> QueueType:
+    """``x-queue-type`` (classic when absent), then ``x-queue-master-locator``."""
+    queue_type = check.string("x-queue-type")
+    if queue_type is not None and queue_type not in (b"classic", b"quorum", b"stream"):
+        raise check.invalid("x-queue-type", f"\"unsupported queue type '{queue_type.decode()}'\"")
+    locator = check.string("x-queue-master-locator")
+    if locator is not None and locator not in _MASTER_LOCATORS:
+        raise internal_error()
+    return QueueType(queue_type.decode()) if queue_type is not None else QueueType.CLASSIC
 
 
 def _type_rules(

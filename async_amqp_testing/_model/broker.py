@@ -18,9 +18,9 @@ from .channel import ChannelModel
 from .connection import ConnectionModel
 from .declare import random_name
 from .errors import not_allowed
-from .inspect import ConnectionInfo, VhostInfo, connection_info, vhost_info
 from .publish import REPLY_PREFIX
 from .restart import restart_broker
+from .snapshots import ConnectionInfo, VhostInfo, connection_info, vhost_info
 from .vhost import Vhost
 
 __all__ = ["BrokerModel"]

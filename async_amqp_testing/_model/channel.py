@@ -2,7 +2,8 @@
 
 A channel owns its consumers, its unacked deliveries (delivery tags count from
 1, shared by basic.get and basic.consume), its prefetch limits, its publish
-mode (plain, confirm or tx) and the "last declared queue" shorthand. Every
+mode (plain, confirm or tx); the declares, binds and deletes (and the "last
+declared queue" shorthand) are in :mod:`.channel_topology`. Every
 method either returns the synchronous reply's values or raises `AmqpError`.
 Deliveries are staged on the connection and reach its outbox only in
 `BrokerModel.dispatch`, after the wire side has written the method's reply.
@@ -15,14 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import declare
-from .delivery import DeliveryChannel, GetResult, PublishMode, Unacked
-from .errors import access_refused, not_allowed, not_found, not_implemented, precondition_failed
+from .channel_topology import TopologyChannel
+from .delivery import GetResult, PublishMode, Unacked
+from .errors import access_refused, not_allowed, not_implemented, precondition_failed
 from .events import PublisherAck, PublisherNack, Return
-from .exchange import DestinationKind
 from .fieldtable import to_table
 from .message import Message
 from .publish import REPLY_PREFIX, REPLY_QUEUE, prepare_publish, with_reply_to
-from .queue import Consumer, PublishOutcome, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import Consumer, PublishOutcome, QueuedMessage
 
 if TYPE_CHECKING:
     from .connection import ConnectionModel
@@ -39,178 +41,13 @@ class _TxPublish:
     reply_key: str | None
 
 
-class ChannelModel(DeliveryChannel):
+class ChannelModel(TopologyChannel):
     """One open channel of a `ConnectionModel`."""
 
     def __init__(self, connection: ConnectionModel, channel_id: int) -> None:
         super().__init__(connection, channel_id)
         self._confirm_seq = 0
-        self._last_queue: str | None = None
         self._tx_publishes: list[_TxPublish] = []
-
-    def _queue_name(self, name: str) -> str:
-        if name:
-            return name
-        if self._last_queue is None:
-            raise not_found("no previously declared queue")
-        return self._last_queue
-
-    def _queue(self, name: str) -> Queue:
-        queue = self.vhost.queue(self._queue_name(name))
-        declare.check_exclusive(self.vhost, queue, self.connection)
-        return queue
-
-    # ---- exchange ---------------------------------------------------------
-
-    def exchange_declare(
-        self,
-        name: str,
-        type: str = "direct",
-        passive: bool = False,
-        durable: bool = False,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: Mapping[str, Any] | None = None,
-    ) -> None:
-        """exchange.declare. :raises AmqpError: 403/404/406, 503 unknown type."""
-        declare.exchange_declare(
-            self.vhost,
-            name,
-            type,
-            passive=passive,
-            durable=durable,
-            auto_delete=auto_delete,
-            internal=internal,
-            arguments=to_table(arguments),
-        )
-
-    def exchange_delete(self, name: str, if_unused: bool = False) -> None:
-        """exchange.delete. :raises AmqpError: 403 default/system exchange, 406 in use."""
-        declare.exchange_delete(self.vhost, name, if_unused=if_unused)
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: Mapping[str, Any] | None = None,
-    ) -> None:
-        """exchange.bind. :raises AmqpError: 403 default exchange, 404 missing exchange."""
-        declare.bind(
-            self.vhost,
-            self.connection,
-            DestinationKind.EXCHANGE,
-            destination,
-            source,
-            routing_key,
-            to_table(arguments),
-        )
-
-    def exchange_unbind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: Mapping[str, Any] | None = None,
-    ) -> None:
-        """exchange.unbind (missing bindings are fine). :raises AmqpError: 403 default exchange."""
-        declare.unbind(
-            self.vhost,
-            self.connection,
-            DestinationKind.EXCHANGE,
-            destination,
-            source,
-            routing_key,
-            to_table(arguments),
-        )
-
-    # ---- queue ------------------------------------------------------------
-
-    def queue_declare(
-        self,
-        name: str = "",
-        passive: bool = False,
-        durable: bool = False,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: Mapping[str, Any] | None = None,
-    ) -> tuple[str, int, int]:
-        """queue.declare; returns ``(queue_name, message_count, consumer_count)``.
-
-        :raises AmqpError: 403/404/405/406, 540 unsupported queue types.
-        """
-        if passive and name == REPLY_QUEUE:
-            return REPLY_QUEUE, 0, 1
-        now = self._now()
-        queue = declare.queue_declare(
-            self.vhost,
-            self.connection,
-            name,
-            passive=passive,
-            durable=durable,
-            exclusive=exclusive,
-            auto_delete=auto_delete,
-            arguments=to_table(arguments),
-            now=now,
-            rng=self.broker.rng,
-        )
-        if exclusive and queue.exclusive_owner is self.connection:
-            self.connection.exclusive_queues[queue.name] = queue
-        self._last_queue = queue.name
-        queue.expire(now)
-        return queue.name, queue.message_count, queue.consumer_count
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str = "",
-        arguments: Mapping[str, Any] | None = None,
-    ) -> None:
-        """queue.bind. :raises AmqpError: 403 default exchange, 404, 405, 406 bad x-match."""
-        declare.bind(
-            self.vhost,
-            self.connection,
-            DestinationKind.QUEUE,
-            self._queue_name(queue),
-            exchange,
-            routing_key,
-            to_table(arguments),
-        )
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str = "",
-        arguments: Mapping[str, Any] | None = None,
-    ) -> None:
-        """queue.unbind (missing bindings are fine). :raises AmqpError: 403, 404 no last queue."""
-        declare.unbind(
-            self.vhost,
-            self.connection,
-            DestinationKind.QUEUE,
-            self._queue_name(queue),
-            exchange,
-            routing_key,
-            to_table(arguments),
-        )
-
-    def queue_purge(self, queue: str = "") -> int:
-        """queue.purge; returns the number of ready messages removed. :raises AmqpError: 404/405."""
-        target = self._queue(queue)
-        target.check_purge()
-        return target.purge()
-
-    def queue_delete(self, queue: str = "", if_unused: bool = False, if_empty: bool = False) -> int:
-        """queue.delete; returns the ready count (0 if missing). :raises AmqpError: 405/406."""
-        return declare.queue_delete(
-            self.vhost,
-            self.connection,
-            self._queue_name(queue),
-            if_unused=if_unused,
-            if_empty=if_empty,
-        )
 
     # ---- consumers --------------------------------------------------------
 

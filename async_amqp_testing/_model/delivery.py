@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from .errors import not_implemented, precondition_failed
 from .events import CancelNotify, Deliver
 from .message import Message
-from .queue import Consumer, DeathReason, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import Consumer, DeathReason, QueuedMessage
 
 if TYPE_CHECKING:
     from .connection import ConnectionModel

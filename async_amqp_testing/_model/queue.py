@@ -12,22 +12,21 @@ consistent, so a dead-letter that lands back here finds no half-done update.
 from __future__ import annotations
 
 import bisect
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from sys import _clear_type_cache  # a documented CPython function (the sys module docs)
+from typing import TYPE_CHECKING
 
 from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
 from .message import Message, PropertySlot, parse_expiration, property_bytes
 from .queuehooks import QueueTypeHooks
+from .queueitems import Consumer, DeathReason, PublishOutcome, QueuedMessage
 
 if TYPE_CHECKING:
     from .vhost import Vhost
 
-__all__ = ["Consumer", "ConsumerChannel", "PublishOutcome", "Queue", "QueuedMessage"]
+__all__ = ["Queue"]
 
 #: A queue that held this many ready messages releases the interpreter's attribute
 #: lookup cache when it is purged or deleted (see `release_lookup_cache`).
@@ -45,107 +44,7 @@ def release_lookup_cache() -> None:
     (measured: ~30 MiB of RSS after a 100k-message backlog was drained and deleted).
     Clearing the cache frees them; it refills on the next lookups.
     """
-    sys._clear_type_cache()
-
-
-class DeathReason(Enum):
-    """Why a message is dead-lettered (the ``reason`` in ``x-death``)."""
-
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    MAXLEN = "maxlen"
-    DELIVERY_LIMIT = "delivery_limit"
-
-
-class PublishOutcome(Enum):
-    """What a queue did with one published message."""
-
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-
-
-class QueuedMessage:
-    """A message as one queue holds it; ``seq`` fixes its position for requeues.
-
-    One slotted object per queued message. The routing keys are kept only when CC/BCC
-    added some (otherwise they are just the message's routing key, which is shared).
-    ``delivery_count`` counts returns to a quorum queue (``x-delivery-count``).
-    """
-
-    __slots__ = (
-        "_extra_keys",
-        "delivery_count",
-        "expires_at",
-        "message",
-        "priority",
-        "redelivered",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        message: Message,
-        routing_keys: tuple[str, ...],
-        seq: int,
-        priority: int,
-        expires_at: float | None,
-        redelivered: bool = False,
-        delivery_count: int = 0,
-    ) -> None:
-        self.message = message
-        self._extra_keys = (
-            None if routing_keys == (message.routing_key,) else tuple(map(sys.intern, routing_keys))
-        )
-        self.seq = seq
-        self.priority = priority
-        self.expires_at = expires_at
-        self.redelivered = redelivered
-        self.delivery_count = delivery_count
-
-    @property
-    def routing_keys(self) -> tuple[str, ...]:
-        """The keys it was routed with: the routing key, then CC and BCC ones."""
-        extra = self._extra_keys
-        return (self.message.routing_key,) if extra is None else extra
-
-    @property
-    def size(self) -> int:
-        """Body size, what x-max-length-bytes counts."""
-        return len(self.message.body)
-
-    def __repr__(self) -> str:
-        return (
-            f"QueuedMessage(seq={self.seq}, priority={self.priority}, "
-            f"expires_at={self.expires_at}, redelivered={self.redelivered}, {self.message!r})"
-        )
-
-
-class ConsumerChannel(Protocol):
-    """What a queue needs from the channel that owns a consumer."""
-
-    def consumer_has_capacity(self, consumer: Consumer) -> bool:
-        """Whether prefetch allows one more delivery to ``consumer``."""
-
-    def deliver(self, consumer: Consumer, queue: Queue, item: QueuedMessage) -> None:
-        """Assign a delivery tag and stage the delivery."""
-
-    def server_cancel(self, consumer: Consumer) -> None:
-        """Forget a consumer the server cancelled, notifying the client if it asked."""
-
-
-@dataclass(eq=False)
-class Consumer:
-    """A basic.consume registration."""
-
-    consumer_tag: str
-    channel: ConsumerChannel
-    queue: Queue
-    no_ack: bool
-    exclusive: bool
-    priority: int
-    prefetch_count: int
-    arguments: Table = field(default_factory=dict)
-    unacked: int = 0
+    _clear_type_cache()
 
 
 class Queue(QueueTypeHooks):
@@ -207,7 +106,8 @@ class Queue(QueueTypeHooks):
         value = property_bytes(message.raw_properties, PropertySlot.PRIORITY)
         return 0 if value is None else min(value[0], self.settings.max_priority)
 
-    def _insert(self, item: QueuedMessage) -> None:
+    def insert_ready(self, item: QueuedMessage) -> None:
+        """Put *item* among the ready messages, in order of priority and position."""
         level = self._levels.get(item.priority)
         if level is None:
             level = self._levels[item.priority] = deque()
@@ -238,11 +138,17 @@ class Queue(QueueTypeHooks):
                 return item
         return None
 
-    def _over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+    def over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+        """Whether the ready messages (with *extra_count*/*extra_bytes* more) pass a limit."""
         max_length, max_bytes = self.settings.max_length, self.settings.max_length_bytes
         return (max_length is not None and self._ready_count + extra_count > max_length) or (
             max_bytes is not None and self._ready_bytes + extra_bytes > max_bytes
         )
+
+    def take_seq(self) -> int:
+        """The next arrival position (a message taken later sorts after every earlier one)."""
+        self._next_seq += 1
+        return self._next_seq
 
     # ---- publishing -------------------------------------------------------
 
@@ -255,11 +161,10 @@ class Queue(QueueTypeHooks):
         if expiration is not None and len(expiration) > 1:
             per_message = parse_expiration(expiration[1:])
             ttl = per_message if ttl is None else min(ttl, per_message)
-        self._next_seq += 1
         return QueuedMessage(
             message,
             routing_keys,
-            self._next_seq,
+            self.take_seq(),
             self._priority_of(message),
             None if ttl is None else now + ttl / 1000.0,
         )
@@ -281,15 +186,15 @@ class Queue(QueueTypeHooks):
                 # max-length are considered: TTL 0 still reaches such a consumer.
                 self._deliver(consumer, item)
                 return PublishOutcome.ACCEPTED
-        self._insert(item)
-        self._drop_heads(now)
+        self.insert_ready(item)
+        self.drop_heads(now)
         if item.expires_at is not None and item.expires_at <= now:
             self.expire(now)
         return PublishOutcome.ACCEPTED
 
     def rejects_publish(self, item: QueuedMessage) -> bool:
         """Whether a reject-publish queue refuses ``item`` (classic: it would not fit)."""
-        return self._over_limit(1, item.size)
+        return self.over_limit(1, item.size)
 
     def requeue(self, items: list[QueuedMessage], now: float, *, explicit: bool = False) -> None:
         """Put unacked messages back at their original positions, marked redelivered.
@@ -303,13 +208,14 @@ class Queue(QueueTypeHooks):
             return
         for item in items:
             item.redelivered = True
-            self._insert(item)
+            self.insert_ready(item)
         if self.settings.overflow is Overflow.DROP_HEAD:
-            self._drop_heads(now)
+            self.drop_heads(now)
 
-    def _drop_heads(self, now: float) -> None:
+    def drop_heads(self, now: float) -> None:
+        """Dead-letter heads until the queue is within its max-length limits (drop-head)."""
         dropped: list[QueuedMessage] = []
-        while self._over_limit():
+        while self.over_limit():
             head = self._pop_head()
             if head is None:
                 break
@@ -441,7 +347,7 @@ class Queue(QueueTypeHooks):
         dropped = self._ready_count - len(kept)
         self.purge()
         for item in kept:
-            self._insert(item)
+            self.insert_ready(item)
         self.last_used = now
         return dropped
 

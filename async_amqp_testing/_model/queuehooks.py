@@ -15,7 +15,7 @@ from .queuetypes import QueueType
 
 if TYPE_CHECKING:
     from .message import Message
-    from .queue import QueuedMessage
+    from .queueitems import QueuedMessage
     from .vhost import Vhost
 
 __all__ = ["PERSISTENT", "QueueTypeHooks"]

@@ -26,7 +26,8 @@ from .arguments import EQUIVALENCE_KEYS, Overflow
 from .errors import not_implemented
 from .fieldtable import Table
 from .message import Message
-from .queue import DeathReason, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import DeathReason, QueuedMessage
 from .queuetypes import QueueType, long_value, with_sorted_header
 
 __all__ = ["QuorumQueue"]
@@ -74,12 +75,12 @@ class QuorumQueue(Queue):
 
     def rejects_publish(self, item: QueuedMessage) -> bool:
         """reject-publish refuses only when the queue is already over a limit."""
-        return self._over_limit()
+        return self.over_limit()
 
-    def _drop_heads(self, now: float) -> None:
-        # Only drop-head sheds messages; reject-publish may sit one message over.
+    def drop_heads(self, now: float) -> None:
+        """Only drop-head sheds messages; reject-publish may sit one message over."""
         if self.settings.overflow is Overflow.DROP_HEAD:
-            super()._drop_heads(now)
+            super().drop_heads(now)
 
     def requeue(self, items: list[QueuedMessage], now: float, *, explicit: bool = False) -> None:
         """Return messages: count the attempt, enforce the delivery limit, then reinsert."""
@@ -99,10 +100,9 @@ class QuorumQueue(Queue):
                 self._returns += 1
                 item.seq = _RETURNS_BASE + self._returns
             else:
-                self._next_seq += 1
-                item.seq = self._next_seq
-            self._insert(item)
-        self._drop_heads(now)
+                item.seq = self.take_seq()
+            self.insert_ready(item)
+        self.drop_heads(now)
         if over:
             self.vhost.dead_letter(self, over, DeathReason.DELIVERY_LIMIT, now)
 

@@ -22,7 +22,8 @@ from typing import Any
 from .errors import internal_error, not_implemented, precondition_failed
 from .fieldtable import BINARY_TAGS, Table
 from .message import Message
-from .queue import Consumer, PublishOutcome, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import Consumer, PublishOutcome, QueuedMessage
 from .queuetypes import QueueType, long_value, parse_interval_ms, with_sorted_header
 
 __all__ = ["StreamQueue"]

@@ -17,7 +17,8 @@ from .errors import access_refused, not_found, precondition_failed
 from .exchange import Binding, DestinationKind, Exchange
 from .fieldtable import FieldValue
 from .message import Message, PropertyList
-from .queue import DeathReason, Queue, QueuedMessage
+from .queue import Queue
+from .queueitems import DeathReason, QueuedMessage
 from .routing import ExchangeType
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Fuzzing the broker's connection logic with mutated frames (no sockets).
 
-A :class:`~async_amqp_testing._conversation.Conversation` is the fake broker's
+A :class:`~async_amqp_testing._driver.ConnectionDriver` is the fake broker's
 whole per-connection protocol logic (server core, handshake, model calls,
 errors) without I/O. These tests feed it a valid session — handshake, a
 channel, declares, binds, publishes with headers, gets, acks — with frames
@@ -23,7 +23,6 @@ import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -34,45 +33,19 @@ from async_amqp._core.codes import ReplyCode
 from async_amqp._core.wire import (
     FRAME_METHOD,
     PROTOCOL_HEADER,
-    FrameReader,
     decode_method,
     encode_content,
     encode_method,
     make_method,
 )
-from async_amqp_testing import FakeBroker
-from async_amqp_testing._conversation import Conversation
-from async_amqp_testing._protocol import FrameSplitter
+from async_amqp_testing._model import BrokerModel
 from async_amqp_testing._rawframes import decode_close
 from async_amqp_testing.raw import encode_frame, plain_response
 
+from .driverkit import DriverRig, RecordingTransport
+
 EXAMPLES = int(os.environ.get("AMQP_FUZZ_EXAMPLES", "150"))
 VALID_CODES = frozenset(int(code) for code in ReplyCode)
-
-
-@dataclass
-class Transport:
-    """A conversation's transport that records what the conversation asks for."""
-
-    aborted: bool = False
-    delayed_closes: list[float] = field(default_factory=list)
-
-    def wake_writer(self) -> None:
-        """Nothing to wake: output is read after each step."""
-
-    def close_after(self, timeout: float) -> None:
-        """Record a delayed close."""
-        self.delayed_closes.append(timeout)
-
-    def abort(self) -> None:
-        """Record a dropped socket."""
-        self.aborted = True
-
-    def tuned(self) -> None:
-        """Nothing to do: no heartbeats without a clock."""
-
-    def resume_reading(self) -> None:
-        """Nothing to do: input is fed by the test."""
 
 
 def frame(channel_id: int, method: Frame) -> bytes:
@@ -180,33 +153,33 @@ def mutated_session(draw: st.DrawFn) -> list[bytes]:
     return [stream[start:end] for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
 
 
-def run_conversation(broker: FakeBroker, chunks: list[bytes]) -> tuple[Transport, list[Frame]]:
-    """Feed *chunks* to a new conversation; return its transport and the methods it sent."""
-    transport = Transport()
-    conversation = Conversation(broker, transport, "fuzz")
-    splitter = FrameSplitter()
-    reader = FrameReader()
+def run_conversation(
+    model: BrokerModel, chunks: list[bytes]
+) -> tuple[RecordingTransport, list[Frame]]:
+    """Feed *chunks* to a new driver on *model*; return its transport and the methods sent."""
+    rig = DriverRig(model=model)
+    driver = rig.driver
     sent: list[Frame] = []
     started = False
     for chunk in chunks:
-        conversation.process(splitter.split(chunk), 0.0)
-        conversation.drain_outbox()
-        output = conversation.core.data_to_send(0.0)
+        driver.process(rig.splitter.split(chunk), 0.0)
+        driver.drain_outbox()
+        output = driver.core.data_to_send(0.0)
         if not started and output:
             started = True
             if output.startswith(b"AMQP"):
                 break  # the protocol header was refused, as RabbitMQ does
-        for frame_type, _, payload in reader.feed(output):
+        for frame_type, _, payload in rig.reader.feed(output):
             if frame_type == FRAME_METHOD:
                 sent.append(decode_close(payload) or decode_method(payload))
-        if conversation.end is not None or conversation.aborted:
+        if driver.end is not None or driver.aborted:
             break
-    conversation.aborted = True
-    conversation.release_model()
-    return transport, sent
+    driver.aborted = True
+    driver.release_model()
+    return rig.transport, sent
 
 
-def check_outcome(transport: Transport, sent: list[Frame]) -> None:
+def check_outcome(transport: RecordingTransport, sent: list[Frame]) -> None:
     """Only protocol-level outcomes: valid close codes, closes last."""
     for index, method in enumerate(sent):
         if isinstance(method, commands.Connection.Close | commands.Channel.Close):
@@ -217,7 +190,7 @@ def check_outcome(transport: Transport, sent: list[Frame]) -> None:
             assert all(isinstance(m, commands.Connection.CloseOk) for m in later), later
 
 
-def assert_broker_serves(broker: FakeBroker) -> None:
+def assert_broker_serves(broker: BrokerModel) -> None:
     """A fresh connection on the same broker still gets through a declare and a get."""
     chunks = [
         b"".join(SESSION[:5]),
@@ -255,7 +228,7 @@ def debug_logging() -> Iterator[None]:
 
 
 def test_the_unmutated_session_runs_to_a_clean_close() -> None:
-    broker = FakeBroker()
+    broker = BrokerModel(users={"guest": "guest"})
     transport, sent = run_conversation(broker, [b"".join(SESSION)])
     assert not transport.aborted
     assert isinstance(sent[-1], commands.Connection.CloseOk)
@@ -270,7 +243,7 @@ def test_the_unmutated_session_runs_to_a_clean_close() -> None:
 )
 @given(mutated_session())
 def test_mutated_frames_give_only_protocol_outcomes(chunks: list[bytes]) -> None:
-    broker = FakeBroker()
+    broker = BrokerModel(users={"guest": "guest"})
     with debug_logging():
         transport, sent = run_conversation(broker, chunks)
     check_outcome(transport, sent)

@@ -13,7 +13,7 @@ import pytest
 from pamqp.commands import Basic
 
 from async_amqp_testing._model.message import Message, PropertySlot, property_bytes
-from async_amqp_testing._model.queue import QueuedMessage
+from async_amqp_testing._model.queueitems import QueuedMessage
 from benchmarks.broker_memory import BODY, Workload, measure_heap, measure_process
 
 #: Bytes a queued 128-byte message may cost beyond its body (Python heap, tracemalloc).

@@ -11,11 +11,8 @@ from hypothesis import strategies as st
 from pamqp import commands
 
 from async_amqp._core.wire import PROTOCOL_HEADER, encode_method
-from async_amqp_testing._protocol import (
-    FrameSplitter,
-    decode_publish_properties,
-    parse_credentials,
-)
+from async_amqp_testing._protocol import FrameSplitter, decode_publish_properties
+from async_amqp_testing._sasl import parse_credentials
 from async_amqp_testing.raw import amqplain_response, encode_frame
 
 FRAMES = [

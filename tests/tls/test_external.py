@@ -17,7 +17,7 @@ import pytest
 import async_amqp
 from async_amqp import connect_amqp
 from async_amqp_testing import FakeBroker
-from async_amqp_testing._tls import TLSPeer, external_login
+from async_amqp_testing._tls_accept import TLSPeer, external_login
 from async_amqp_testing.raw import RawConnection
 from async_amqp_testing.tls import TLSCertificates
 

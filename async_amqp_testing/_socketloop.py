@@ -1,14 +1,16 @@
-"""One broker session per accepted connection: the anyio tasks around a conversation.
+"""The socket loop: one anyio session per accepted connection, around its driver.
 
-A :class:`Session` moves bytes for a :class:`~._conversation.Conversation`
+A :class:`SocketSession` moves bytes for a :class:`~._driver.ConnectionDriver`
 (the synchronous protocol logic) over one anyio byte stream with three
-tasks: the reader (bytes → one-frame pieces → the conversation, never
+tasks: the reader (bytes → one-frame pieces → the driver, never
 awaiting anything but the socket), the writer (drains the model's outbox and
 the core's buffer in one ``send`` per batch, honouring the broker's pause
 and reply delay) and the heartbeat clock. It keeps the clocks RabbitMQ
 keeps: the close-ok wait, the silent delay after a failed handshake, the
-heartbeat timeout. Every error stays in its session: the listener and the
-other sessions never see it.
+heartbeat timeout. What it needs of the broker is a :class:`SessionHost`
+(the pause gate, the reply delay, the timer and the session-ended event).
+Every error stays in its session: the listener and the other sessions never
+see it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -24,15 +25,14 @@ import anyio.abc
 from async_amqp._core.heartbeat import HeartbeatAction
 from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
-from ._conversation import Conversation, End
-from ._model import ConnectionModel
+from ._driver import ConnectionDriver
+from ._model import BrokerModel, ConnectionModel
+from ._ports import End, SessionHost
 from ._protocol import FrameSplitter
-from ._tls import TLSPeer
+from ._settings import ConnectionSettings
+from ._tls_accept import TLSPeer
 
-if TYPE_CHECKING:
-    from ._broker import FakeBroker
-
-__all__ = ["SHUTDOWN_TEXT", "Session"]
+__all__ = ["SHUTDOWN_TEXT", "SocketSession"]
 
 logger = logging.getLogger("async_amqp_testing")
 
@@ -41,10 +41,12 @@ READ_SIZE = 1 << 18
 SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 
 
-class Session:
-    """One client connection to the fake broker (the conversation's :class:`Transport`).
+class SocketSession:
+    """One client connection to the fake broker (its driver's :class:`~._driver.Transport`).
 
-    :param broker: the broker that accepted the connection
+    :param settings: the connection's settings
+    :param model: the broker model
+    :param host: the broker's hooks
     :param stream: the connected byte stream (already TLS-wrapped when TLS is on)
     :param session_id: a number for logs
     :param peer: the client address, for logs
@@ -53,18 +55,21 @@ class Session:
 
     def __init__(
         self,
-        broker: FakeBroker,
+        settings: ConnectionSettings,
+        model: BrokerModel,
+        host: SessionHost,
         stream: anyio.abc.ByteStream,
         session_id: int,
         peer: str,
         tls_peer: TLSPeer | None = None,
     ) -> None:
-        self.broker = broker
+        self.settings = settings
+        self.host = host
         self.stream = stream
         self.session_id = session_id
         self.peer = peer
-        self.conversation = Conversation(
-            broker, self, f"connection {session_id} ({peer})", tls_peer
+        self.driver = ConnectionDriver(
+            settings, model, host, self, f"connection {session_id} ({peer})", tls_peer
         )
         self._splitter = FrameSplitter()
         self._send_wanted = anyio.Event()
@@ -76,17 +81,17 @@ class Session:
         self._trace = FrameTrace.pair(BROKER_FRAMES, f"connection {session_id} ({peer})")
 
     def __repr__(self) -> str:
-        return f"<Session {self.session_id} {self.peer} {self.conversation.core.state.value}>"
+        return f"<SocketSession {self.session_id} {self.peer} {self.driver.core.state.value}>"
 
     @property
     def name(self) -> str:
         """``connection N (peer)`` for logs."""
-        return self.conversation.name
+        return self.driver.name
 
     @property
     def connection(self) -> ConnectionModel | None:
         """The model's connection once connection.open succeeded."""
-        return self.conversation.connection
+        return self.driver.connection
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -104,26 +109,26 @@ class Session:
             logger.exception("%s: internal error in the fake broker", self.name)
         finally:
             self._task_group = None
-            self.conversation.aborted = True
-            self.conversation.release_model()
+            self.driver.aborted = True
+            self.driver.release_model()
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(self.stream)
-            self.broker._session_ended(self)
+            self.host.session_ended(self)
             logger.info("%s: closed", self.name)
 
     def server_close(self, reply_code: int, reply_text: str) -> None:
-        """Send connection.close and wait for close-ok (see :meth:`Conversation.server_close`)."""
-        self.conversation.server_close(reply_code, reply_text)
+        """Send connection.close and wait for close-ok (:meth:`ConnectionDriver.server_close`)."""
+        self.driver.server_close(reply_code, reply_text)
 
     def unblock(self) -> None:
         """The broker's resource alarm cleared."""
-        self.conversation.unblock()
+        self.driver.unblock()
 
     # -- Transport ---------------------------------------------------------------------------
 
     def abort(self) -> None:
         """Close the socket now, without any AMQP close (also a fault injection)."""
-        self.conversation.aborted = True
+        self.driver.aborted = True
         if self._task_group is not None:
             self._task_group.cancel_scope.cancel()
 
@@ -155,16 +160,16 @@ class Session:
     # -- tasks ---------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        conversation = self.conversation
+        driver = self.driver
         while True:
-            if conversation.reading_blocked:
+            if driver.reading_blocked:
                 self._reading_resumed = anyio.Event()
                 await self._reading_resumed.wait()
                 continue
-            if conversation.held:
-                held = list(conversation.held)
-                conversation.held = deque()
-                conversation.process(held, anyio.current_time())
+            if driver.held:
+                held = list(driver.held)
+                driver.held = deque()
+                driver.process(held, anyio.current_time())
             else:
                 try:
                     data = await self.stream.receive(READ_SIZE)
@@ -178,25 +183,25 @@ class Session:
                     return
                 if self._trace is not None:
                     self._trace[1].feed(data)
-                conversation.process(self._splitter.split(data), anyio.current_time())
-            self.broker._poke_timer()
+                driver.process(self._splitter.split(data), anyio.current_time())
+            self.host.deadlines_changed()
             self.wake_writer()
-            if conversation.end is End.FLUSH_THEN_CLOSE:
+            if driver.end is End.FLUSH_THEN_CLOSE:
                 self._finishing = True
                 return
-            if conversation.end is End.SILENT_DELAY:
-                await anyio.sleep(self.broker.silent_close_delay)
+            if driver.end is End.SILENT_DELAY:
+                await anyio.sleep(self.settings.silent_close_delay)
                 self.abort()
                 return
 
     async def _write_loop(self) -> None:
-        conversation = self.conversation
-        core = conversation.core
-        broker = self.broker
+        driver = self.driver
+        core = driver.core
+        host = self.host
         while True:
-            if broker._paused:
-                await broker._wait_resumed()
-            conversation.drain_outbox()
+            if host.output_paused:
+                await host.wait_output_resumed()
+            driver.drain_outbox()
             if not core.has_data_to_send:
                 if self._finishing:
                     self.abort()
@@ -204,9 +209,9 @@ class Session:
                 self._send_wanted = anyio.Event()
                 await self._send_wanted.wait()
                 continue
-            if broker.reply_delay > 0:
-                await anyio.sleep(broker.reply_delay)
-                conversation.drain_outbox()
+            if host.reply_delay > 0:
+                await anyio.sleep(host.reply_delay)
+                driver.drain_outbox()
             data = core.data_to_send(anyio.current_time())
             if self._trace is not None:
                 self._trace[0].feed(data)
@@ -219,26 +224,26 @@ class Session:
 
     async def _handshake_timer(self) -> None:
         """Like RabbitMQ (handshake_timeout): drop a connection not open within the limit."""
-        await anyio.sleep(self.broker.handshake_timeout)
-        if self.conversation.connection is None:
+        await anyio.sleep(self.settings.handshake_timeout)
+        if self.driver.connection is None:
             logger.info(
                 "%s: handshake not finished in %ss, closing",
                 self.name,
-                self.broker.handshake_timeout,
+                self.settings.handshake_timeout,
             )
             self.abort()
 
     async def _heartbeat_loop(self) -> None:
         await self._tuned.wait()
-        conversation = self.conversation
-        core = conversation.core
+        driver = self.driver
+        core = driver.core
         while True:
             deadline = core.heartbeat.next_deadline()
             if math.isinf(deadline):
                 return  # heartbeats are off
             await anyio.sleep_until(deadline)
             now = anyio.current_time()
-            if conversation.reading_blocked:
+            if driver.reading_blocked:
                 core.heartbeat.received(now)  # like RabbitMQ: no timeout while blocked
             action = core.poll_heartbeat(now)
             if action is HeartbeatAction.SEND:

@@ -1,22 +1,24 @@
-"""What a broker connection says, decided synchronously: the session's protocol logic.
+"""The broker's per-connection driver: what a connection says, decided without I/O.
 
-A :class:`Conversation` owns one connection's server core and broker-model
+A :class:`ConnectionDriver` owns one connection's server core and broker-model
 connection. It is fed one-frame pieces of received bytes and, without any
 I/O, makes the decisions RabbitMQ makes: the handshake (credentials, vhost),
 the ordering contract of each method (model call, the events it produced,
 the reply, dispatch, deliveries), channel and connection errors, how the
-connection ends, and resource-alarm blocking. What needs time or the socket
-(waking the writer, closing now or later) it asks of its :class:`Transport`,
-the anyio session.
+connection ends, and resource-alarm blocking. It is built from what it needs,
+not from the broker facade: a :class:`~._settings.ConnectionSettings`, the
+:class:`~._model.BrokerModel`, a :class:`DriverHost` (the alarm state and the
+connection-opened event) and a :class:`Transport` for what needs time or the
+socket (waking the writer, closing now or later), which the anyio
+:class:`~._socketloop.SocketSession` provides.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from pamqp import commands
 from pamqp.base import Frame
@@ -30,39 +32,26 @@ from async_amqp._core.wire import (
     make_method,
 )
 
+from ._framelog import describe_event, describe_reply
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
-from ._model import ConnectionModel, Event, Message
+from ._handshake import HandshakeSteps
+from ._model import BrokerModel, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
+from ._ports import DriverHost, End, Piece, Transport
 from ._protocol import (
     ACCESS_REQUEST,
     answer_access_request,
     decode_publish_properties,
-    describe_event,
-    describe_reply,
     drops_immediately,
     is_fatal_frame_error,
-    parse_credentials,
 )
-from ._tls import TLSPeer, external_login
+from ._settings import ConnectionSettings
+from ._tls_accept import TLSPeer
 
-if TYPE_CHECKING:
-    from ._broker import FakeBroker
-
-__all__ = ["Conversation", "End", "Piece", "Transport"]
+__all__ = ["ConnectionDriver"]
 
 logger = logging.getLogger("async_amqp_testing")
-
-#: ``(frame_type, bytes, whole)`` as cut by :class:`~._protocol.FrameSplitter`.
-Piece = tuple[int, bytes, bool]
-
-
-class End(enum.Enum):
-    """How the connection ends once the current input is processed."""
-
-    FLUSH_THEN_CLOSE = "flush_then_close"
-    SILENT_DELAY = "silent_delay"
-
 
 #: States in which RabbitMQ answers errors with a silent close after a delay (before
 #: tune-ok); from "opening" on, it sends connection.close.
@@ -76,29 +65,12 @@ _SILENT_STATES = frozenset(
 )
 
 
-class Transport(Protocol):
-    """What a conversation needs from the I/O side."""
-
-    def wake_writer(self) -> None:
-        """Send whatever the core has buffered."""
-
-    def close_after(self, timeout: float) -> None:
-        """Close the socket after *timeout* seconds unless it closes sooner."""
-
-    def abort(self) -> None:
-        """Close the socket now."""
-
-    def tuned(self) -> None:
-        """The heartbeat interval was negotiated."""
-
-    def resume_reading(self) -> None:
-        """Reading may go on (the resource alarm cleared)."""
-
-
-class Conversation:
+class ConnectionDriver(HandshakeSteps):
     """The protocol side of one broker connection.
 
-    :param broker: the broker (its model and settings)
+    :param settings: the connection's settings (tuning, mechanisms, timeouts)
+    :param model: the broker model the connection works on
+    :param host: the broker's alarm state and connection events
     :param transport: the session doing the I/O
     :param name: ``connection N (peer)`` for logs
     :param tls_peer: what the TLS handshake established (``None``: a plain TCP connection)
@@ -106,27 +78,31 @@ class Conversation:
 
     def __init__(
         self,
-        broker: FakeBroker,
+        settings: ConnectionSettings,
+        model: BrokerModel,
+        host: DriverHost,
         transport: Transport,
         name: str,
         tls_peer: TLSPeer | None = None,
     ) -> None:
-        self.broker = broker
+        self.settings = settings
+        self.model = model
+        self.host = host
         self.transport = transport
         self.name = name
         self.tls_peer = tls_peer
         # Like RabbitMQ: EXTERNAL is offered on TLS connections only.
         self.mechanisms = [
             mechanism
-            for mechanism in broker.auth_mechanisms
+            for mechanism in settings.auth_mechanisms
             if mechanism != "EXTERNAL" or tls_peer is not None
         ]
         self.core = sv.ServerConnection(
-            server_properties=broker.server_properties,
+            server_properties=settings.server_properties,
             mechanisms=" ".join(self.mechanisms),
-            channel_max=broker.channel_max,
-            frame_max=broker.frame_max,
-            heartbeat=broker.heartbeat,
+            channel_max=settings.channel_max,
+            frame_max=settings.frame_max,
+            heartbeat=settings.heartbeat,
         )
         self.connection: ConnectionModel | None = None
         self.user: str | None = None
@@ -180,7 +156,7 @@ class Conversation:
                 self._dispatch[type(event)](event)
             if (
                 frame_type in (FRAME_HEADER, FRAME_BODY)
-                and self.broker.blocked_reason is not None
+                and self.host.blocked_reason is not None
                 and core.state is sv.ServerState.OPEN
             ):
                 self._block(pieces[index + 1 :])
@@ -202,7 +178,7 @@ class Conversation:
                 self.release_model()
                 self.end = End.SILENT_DELAY
             else:
-                self._after_server_close(self.broker.close_timeout)
+                self._after_server_close(self.settings.close_timeout)
 
     def _on_access_request(self, frame: bytes) -> bool:
         """Answer access.request; False when the core should see the frame instead."""
@@ -216,66 +192,8 @@ class Conversation:
         self.core.fail(ProtocolError(0, "", send_close=False))
         self.end = End.SILENT_DELAY
 
-    # -- handshake -----------------------------------------------------------------------
-
-    def _on_login(self, event: sv.LoginRequested) -> None:
-        capabilities = event.client_properties.get("capabilities")
-        self.capabilities = dict(capabilities) if isinstance(capabilities, dict) else {}
-        mechanism = event.mechanism
-        if mechanism not in self.mechanisms:
-            # RabbitMQ: command_invalid during the handshake, which is a silent close.
-            logger.info("%s: invalid authentication mechanism %r", self.name, mechanism)
-            self._silent_close()
-            return
-        if mechanism == "EXTERNAL":
-            assert self.tls_peer is not None
-            user, refusal = external_login(self.tls_peer, self.broker.model.users)
-            if user is None:
-                self._refuse_login(mechanism, refusal)
-                return
-        else:
-            credentials = parse_credentials(mechanism, event.response)
-            if credentials is None:
-                logger.info("%s: malformed %s login", self.name, mechanism)
-                self._silent_close()
-                return
-            user, password = credentials
-            if not self.broker.model.authenticate(user, password):
-                self._refuse_login(mechanism, f"user '{user}' - invalid credentials")
-                return
-        self.user = user
-        self.core.accept_login()
-
-    def _refuse_login(self, mechanism: str, reason: str) -> None:
-        """Refuse the login as RabbitMQ's auth_fail does: a 403 close, or a silent one."""
-        logger.info("%s: %s login refused: %s", self.name, mechanism, reason)
-        if self.capabilities.get("authentication_failure_close") is True:
-            self.core.refuse_login(mechanism, send_close=True)
-            self._after_server_close(self.broker.silent_close_delay)
-        else:
-            self._silent_close()
-
-    def _on_tune(self, event: sv.TuneAccepted) -> None:
-        self.transport.tuned()
-
-    def _on_open(self, event: sv.OpenRequested) -> None:
-        assert self.user is not None
-        try:
-            connection = self.broker.model.open_connection(
-                self.user, event.virtual_host, self.capabilities, self.core.client_properties
-            )
-        except AmqpError as error:
-            logger.info("%s: %s", self.name, error.reply_text)
-            self.core.close_connection(
-                error.reply_code, error.reply_text, *_where(commands.Connection.Open)
-            )
-            self._after_server_close(self.broker.close_timeout)
-            return
-        connection.on_output = self.transport.wake_writer
-        self.connection = connection
-        self.core.accept_open()
-        self.broker._connection_opened(self)
-        logger.info("%s: user %r opened vhost %r", self.name, self.user, event.virtual_host)
+    def _opened(self) -> None:
+        self.host.connection_opened(self)
 
     # -- channels and methods ------------------------------------------------------------
 
@@ -288,7 +206,7 @@ class Conversation:
     ) -> None:
         if self.connection is not None:
             self.connection.close_channel(event.channel_id)
-            self.broker.model.dispatch()
+            self.model.dispatch()
 
     def _on_method(self, event: sv.MethodReceived) -> None:
         method = event.method
@@ -327,7 +245,7 @@ class Conversation:
         except AmqpError as error:
             self.drain_outbox()
             self._refuse(channel_id, method, error)
-            self.broker.model.dispatch()
+            self.model.dispatch()
             return
         except FieldTableError:
             self._close_connection(541, "INTERNAL_ERROR", 0, 0)
@@ -335,7 +253,7 @@ class Conversation:
         self.drain_outbox()
         if reply is not None:
             self._send_reply(channel_id, reply)
-        self.broker.model.dispatch()
+        self.model.dispatch()
         self.drain_outbox()
 
     def _send_reply(self, channel_id: int, reply: Frame | tuple[Frame, Message]) -> None:
@@ -385,7 +303,7 @@ class Conversation:
     ) -> None:
         self.drain_outbox()
         self.core.close_connection(reply_code, reply_text, class_id, method_id)
-        self._after_server_close(self.broker.close_timeout)
+        self._after_server_close(self.settings.close_timeout)
         self.transport.wake_writer()
 
     def _after_server_close(self, timeout: float) -> None:
@@ -399,7 +317,7 @@ class Conversation:
         )
         self.release_model()
         # Like RabbitMQ: close-ok, then wait for the client to close TCP.
-        self.transport.close_after(self.broker.close_timeout)
+        self.transport.close_after(self.settings.close_timeout)
 
     def _on_close_confirmed(self, event: sv.ConnectionCloseConfirmed) -> None:
         self.end = End.FLUSH_THEN_CLOSE
@@ -416,7 +334,7 @@ class Conversation:
         connection.on_output = None
         connection.close()
         connection.outbox.clear()
-        self.broker.model.dispatch()
+        self.model.dispatch()
 
     # -- output --------------------------------------------------------------------------
 
@@ -444,7 +362,7 @@ class Conversation:
         """A publish arrived during an alarm: stop reading, as RabbitMQ does."""
         self.held.extend(rest)
         self.reading_blocked = True
-        reason = self.broker.blocked_reason
+        reason = self.host.blocked_reason
         if not self._blocked_sent and self.capabilities.get("connection.blocked") is True:
             self._blocked_sent = True
             self.core.send_method(0, make_method(commands.Connection.Blocked, reason=reason))
