@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._confirm_window import ConfirmWindow
     from ._connect import connect_amqp, connect_from_url, parse_url
     from ._connection import AmqpProtocol
-    from ._consumer import BasicListener, Consumer
+    from ._consuming import BasicListener, Consumer
     from ._messages import Envelope, Properties, ReturnEnvelope
     from ._results import ExchangeDeclareResult, MessageCountResult, QueueDeclareResult
     from ._robust import (
@@ -92,8 +92,8 @@ _LAZY: dict[str, str] = {
     "connect_from_url": "._connect",
     "parse_url": "._connect",
     "AmqpProtocol": "._connection",
-    "BasicListener": "._consumer",
-    "Consumer": "._consumer",
+    "BasicListener": "._consuming",
+    "Consumer": "._consuming",
     "Envelope": "._messages",
     "Properties": "._messages",
     "ReturnEnvelope": "._messages",

@@ -2,8 +2,8 @@
 
 Publishing and acknowledging are the client's hot paths: each call puts its
 frames in the core's outgoing buffer in one synchronous step, wakes the writer,
-and yields only now and then (``YIELD_EVERY``). Consumers live on
-:class:`~._channel.Channel` itself, which inherits these methods.
+and yields only now and then (``YIELD_EVERY``). Consuming lives in :mod:`._consuming`;
+:class:`~._channel.Channel` inherits these methods.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import anyio.lowlevel
 from pamqp import commands
 
 from . import exceptions
-from ._channel_base import _ChannelBase, checked_reply
+from ._channel_core import ChannelCore
 from ._confirm_window import ConfirmWindow
-from ._core.client import ConnectionUnavailable
-from ._core.client_channel import ChannelUnavailable
 from ._core.wire import make_method
 from ._messages import Payload, Properties, ReturnEnvelope, encode_payload, encode_properties
+from ._requests import UNAVAILABLE, checked_reply
 from ._waiter import Waiter
 
 
@@ -35,8 +34,16 @@ class _PublishWaiter(Waiter):
         self.delivery_tag = 0
         self.returned: tuple[bytes, ReturnEnvelope, Properties] | None = None
 
+    def sent_as(self, delivery_tag: int) -> None:
+        """The publish went out with this delivery tag."""
+        self.delivery_tag = delivery_tag
 
-class BasicMethods(_ChannelBase):
+    def note_returned(self, returned: tuple[bytes, ReturnEnvelope, Properties]) -> None:
+        """The broker returned the message (its ack follows): the publish fails with it."""
+        self.returned = returned
+
+
+class BasicMethods(ChannelCore):
     """Publishing, publisher confirms, fetching, acknowledgements and transactions."""
 
     # -- basic class: publishing ------------------------------------------------------------------
@@ -62,10 +69,10 @@ class BasicMethods(_ChannelBase):
         await anyio.lowlevel.checkpoint_if_cancelled()
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
-        protocol = self.protocol
+        port = self.port
         core = self._core
-        if protocol.blocked_reason is not None or core.pending_bytes > protocol.high_water:
-            await protocol._wait_publishable(core.pending_bytes)
+        if port.blocked_reason is not None or core.pending_bytes > port.high_water:
+            await port.wait_publishable()
         if not self._flow_active.is_set():
             await self._flow_active.wait()
         if not core.confirming(self.channel_id):
@@ -79,10 +86,10 @@ class BasicMethods(_ChannelBase):
                     properties_payload,
                     body,
                 )
-            except (ChannelUnavailable, ConnectionUnavailable):
+            except UNAVAILABLE:
                 raise self._unavailable() from None
-            protocol._wake_writer()
-            await protocol._yield_sometimes()
+            port.wake_writer()
+            await port.yield_sometimes()
             return
         token = _PublishWaiter()
         try:
@@ -96,10 +103,10 @@ class BasicMethods(_ChannelBase):
                 body,
                 token,
             )
-        except (ChannelUnavailable, ConnectionUnavailable):
+        except UNAVAILABLE:
             raise self._unavailable() from None
-        token.delivery_tag = delivery_tag or 0
-        protocol._wake_writer()
+        token.sent_as(delivery_tag or 0)
+        port.wake_writer()
         await token.wait()
 
     basic_publish = publish
@@ -117,10 +124,10 @@ class BasicMethods(_ChannelBase):
         await anyio.lowlevel.checkpoint_if_cancelled()
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
-        protocol = self.protocol
+        port = self.port
         core = self._core
-        if protocol.blocked_reason is not None or core.pending_bytes > protocol.high_water:
-            await protocol._wait_publishable(core.pending_bytes)
+        if port.blocked_reason is not None or core.pending_bytes > port.high_water:
+            await port.wait_publishable()
         if not self._flow_active.is_set():
             await self._flow_active.wait()
         try:
@@ -134,10 +141,10 @@ class BasicMethods(_ChannelBase):
                 body,
                 token,
             )
-        except (ChannelUnavailable, ConnectionUnavailable):
+        except UNAVAILABLE:
             raise self._unavailable() from None
-        protocol._wake_writer()
-        await protocol._yield_sometimes()
+        port.wake_writer()
+        await port.yield_sometimes()
         return delivery_tag or 0
 
     def confirm_window(self, size: int = 1000) -> ConfirmWindow:
@@ -160,14 +167,16 @@ class BasicMethods(_ChannelBase):
 
     async def confirm_select(self, *, no_wait: bool = False) -> bool | None:
         """Put the channel in confirm mode: from now on ``publish`` waits for the broker's ack."""
-        reply = await self._request(commands.Confirm.Select(nowait=no_wait), no_wait)
+        reply = await self._requests.request(commands.Confirm.Select(nowait=no_wait), no_wait)
         return None if reply is None else True
 
     async def basic_qos(
         self, prefetch_size: int = 0, prefetch_count: int = 0, connection_global: bool = False
     ) -> bool:
         """Limit unacknowledged deliveries per consumer (per channel: ``connection_global``)."""
-        await self._call(commands.Basic.Qos(prefetch_size, prefetch_count, connection_global))
+        await self._requests.call(
+            commands.Basic.Qos(prefetch_size, prefetch_count, connection_global)
+        )
         return True
 
     async def basic_get(self, queue_name: str = "", no_ack: bool = False) -> dict[str, Any]:
@@ -175,7 +184,7 @@ class BasicMethods(_ChannelBase):
 
         :raises EmptyQueueError: when the queue has no ready message
         """
-        reply = await self._call(
+        reply = await self._requests.call(
             make_method(commands.Basic.Get, queue=queue_name, no_ack=no_ack), context=no_ack
         )
         if isinstance(reply.method, commands.Basic.GetEmpty):
@@ -198,10 +207,10 @@ class BasicMethods(_ChannelBase):
         await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             self._core.ack(self.channel_id, delivery_tag, multiple)
-        except (ChannelUnavailable, ConnectionUnavailable):
+        except UNAVAILABLE:
             raise self._unavailable() from None
-        self.protocol._wake_writer()
-        await self.protocol._yield_sometimes()
+        self.port.wake_writer()
+        await self.port.yield_sometimes()
 
     basic_client_ack = basic_ack
 
@@ -209,36 +218,36 @@ class BasicMethods(_ChannelBase):
         self, delivery_tag: int, multiple: bool = False, requeue: bool = True
     ) -> None:
         """Reject one or (``multiple``) several deliveries, requeueing them by default."""
-        await self._send(commands.Basic.Nack(delivery_tag, multiple, requeue))
+        await self._requests.send(commands.Basic.Nack(delivery_tag, multiple, requeue))
 
     basic_client_nack = basic_nack
 
     async def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
         """Reject a delivery; it is dropped (or dead-lettered) unless ``requeue``."""
-        await self._send(commands.Basic.Reject(delivery_tag, requeue))
+        await self._requests.send(commands.Basic.Reject(delivery_tag, requeue))
 
     async def basic_recover(self, requeue: bool = True) -> bool:
         """Redeliver every unacknowledged message of this channel."""
-        await self._call(commands.Basic.Recover(requeue))
+        await self._requests.call(commands.Basic.Recover(requeue))
         return True
 
     async def basic_recover_async(self, requeue: bool = True) -> None:
         """Like :meth:`basic_recover` without waiting for the broker (deprecated method)."""
-        await self._send(commands.Basic.RecoverAsync(requeue))
+        await self._requests.send(commands.Basic.RecoverAsync(requeue))
 
     # -- tx class -------------------------------------------------------------------------
 
     async def tx_select(self) -> bool:
         """Make the channel transactional."""
-        await self._call(commands.Tx.Select())
+        await self._requests.call(commands.Tx.Select())
         return True
 
     async def tx_commit(self) -> bool:
         """Commit the publishes and acks made since the last commit or rollback."""
-        await self._call(commands.Tx.Commit())
+        await self._requests.call(commands.Tx.Commit())
         return True
 
     async def tx_rollback(self) -> bool:
         """Discard the publishes and acks made since the last commit or rollback."""
-        await self._call(commands.Tx.Rollback())
+        await self._requests.call(commands.Tx.Rollback())
         return True

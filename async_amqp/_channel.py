@@ -1,40 +1,32 @@
-"""Channels: the class users hold, and consuming.
+"""The channel users hold, and the ``async with conn.new_channel()`` context.
 
-:class:`Channel` combines the exchange and queue methods (:mod:`._declare`)
-with the basic, confirm and tx methods (:mod:`._basic`), both built on the
-plumbing and reader callbacks of :mod:`._channel_base`. Consuming lives here
-rather than in a mixin because a :class:`Consumer` and a consumer callback
-are handed the channel itself, typed as :class:`Channel`.
+:class:`Channel` combines the exchange and queue methods (:mod:`._exchange_methods`,
+:mod:`._queue_methods`) with the basic, confirm and tx methods (:mod:`._basic`), all
+built on :class:`~._channel_core.ChannelCore` (state, request plumbing, the reader's
+events). Its consuming methods are signatures over :mod:`._consuming`, which holds
+the logic; they live here because a :class:`Consumer` and a consumer callback are
+handed the channel itself, typed as :class:`Channel`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
-import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from pamqp import commands
 
 from . import exceptions
 from ._basic import BasicMethods
-from ._channel_base import Arguments, checked_reply
-from ._consumer import Consumer, ConsumerCallback
-from ._core.client import ConnectionUnavailable
-from ._core.client_channel import ChannelUnavailable
-from ._core.wire import make_method
-from ._declare import DeclareMethods
-from ._timeouts import CLOSE_TIMEOUT, close_timeout
+from ._consuming import Consumer, ConsumerCallback
+from ._queue_methods import QueueMethods
+from ._requests import Arguments
+from ._timeouts import close_timeout
 
 if TYPE_CHECKING:
     from ._connection import AmqpProtocol
 
-logger = logging.getLogger("async_amqp")
 
-
-class Channel(DeclareMethods, BasicMethods):
+class Channel(QueueMethods, BasicMethods):
     """An AMQP channel. Open one with ``async with conn.new_channel() as chan``.
 
     ``async for body, envelope, properties in chan`` yields the messages the
@@ -64,6 +56,7 @@ class Channel(DeclareMethods, BasicMethods):
             exclusive=exclusive,
             no_wait=no_wait,
             arguments=dict(arguments or {}),
+            consumers=self._consumers,
         )
 
     async def basic_consume(
@@ -95,95 +88,15 @@ class Channel(DeclareMethods, BasicMethods):
             no_wait=no_wait,
             arguments=dict(arguments or {}),
             callback=callback,
+            consumers=self._consumers,
         )
-        await self._start_consumer(consumer)
-        self.protocol._start_task(lambda: self._run_callback(consumer))
+        await self._consumers.start(consumer)
+        self.port.start_task(consumer.run_callback)
         return {"consumer_tag": consumer.consumer_tag}
-
-    async def _run_callback(self, consumer: Consumer) -> None:
-        callback = consumer.callback
-        assert callback is not None
-        async for body, envelope, properties in consumer:
-            result = callback(self, body, envelope, properties)
-            if inspect.isawaitable(result):
-                await result
-
-    async def _start_consumer(self, consumer: Consumer) -> None:
-        tag = consumer.consumer_tag
-        if tag and (tag in self._consumers):
-            raise exceptions.DuplicateConsumerTagError(tag)
-        if consumer.no_wait and not tag:
-            tag = consumer.consumer_tag = f"ctag{self.channel_id}.{uuid.uuid4().hex}"
-        method = make_method(
-            commands.Basic.Consume,
-            queue=consumer.queue_name,
-            consumer_tag=tag,
-            no_local=consumer.no_local,
-            no_ack=consumer.no_ack,
-            exclusive=consumer.exclusive,
-            nowait=consumer.no_wait,
-            arguments=consumer.arguments or {},
-        )
-        if consumer.no_wait:
-            self._consumers[tag] = consumer
-            try:
-                await self._send(method)
-            except BaseException:
-                self._consumers.pop(tag, None)
-                raise
-            return
-        await self._call(method, context=consumer)
-        logger.debug(
-            "consumer %r started on queue %r (channel %s)",
-            consumer.consumer_tag,
-            consumer.queue_name,
-            self.channel_id,
-        )
-
-    async def _stop_consumer(self, consumer: Consumer, bound: float = CLOSE_TIMEOUT) -> None:
-        """Cancel *consumer* and give its unprocessed messages back to the queue.
-
-        Waits at most *timeout* for the broker's cancel-ok; past it the consumer is
-        dropped here (what the broker still sends it is rejected back to the queue).
-        """
-        with anyio.CancelScope(shield=True):
-            tag = consumer.consumer_tag
-            if self.is_open and self.protocol.is_open and tag in self._consumers:
-                with (
-                    anyio.move_on_after(bound),
-                    contextlib.suppress(
-                        exceptions.ChannelClosedError, exceptions.ConnectionClosedError
-                    ),
-                ):
-                    await self.basic_cancel(tag)
-                if self._consumers.get(tag) is consumer:  # no cancel-ok in time
-                    del self._consumers[tag]
-                    self._orphan(tag, consumer.no_ack)
-            consumer._finish()
-            logger.debug("consumer %r stopped (channel %s)", tag, self.channel_id)
-            unprocessed = consumer._take_unprocessed()
-            if consumer.no_ack or not unprocessed or not self.is_open:
-                return
-            for _body, envelope, _properties in unprocessed:
-                try:
-                    self._core.send(
-                        self.channel_id, commands.Basic.Reject(envelope.delivery_tag, requeue=True)
-                    )
-                except (ChannelUnavailable, ConnectionUnavailable):
-                    return
-            self.protocol._wake_writer()
 
     async def basic_cancel(self, consumer_tag: str, no_wait: bool = False) -> dict[str, str]:
         """Stop a consumer; its iterator ends once it has yielded what was already delivered."""
-        if no_wait:
-            consumer = self._consumers.pop(consumer_tag, None)
-            await self._send(commands.Basic.Cancel(consumer_tag, nowait=True))
-            if consumer is not None:
-                self._orphan(consumer_tag, consumer.no_ack)
-                consumer._finish()
-            return {"consumer_tag": consumer_tag}
-        reply = await self._call(commands.Basic.Cancel(consumer_tag))
-        return {"consumer_tag": checked_reply(reply, commands.Basic.CancelOk).consumer_tag or ""}
+        return {"consumer_tag": await self._consumers.cancel(consumer_tag, no_wait)}
 
 
 class _ChannelContext:

@@ -33,8 +33,16 @@ class _WindowEntry:
     def __init__(self, window: ConfirmWindow) -> None:
         self.window = window
         self.delivery_tag = 0
-        #: set by the channel when a mandatory message comes back before its ack
+        #: the mandatory message, when it came back before its ack
         self.returned: tuple[bytes, ReturnEnvelope, Properties] | None = None
+
+    def sent_as(self, delivery_tag: int) -> None:
+        """The publish went out with this delivery tag."""
+        self.delivery_tag = delivery_tag
+
+    def note_returned(self, returned: tuple[bytes, ReturnEnvelope, Properties]) -> None:
+        """The broker returned the message (its ack follows): the publish fails with it."""
+        self.returned = returned
 
     def set_result(self, value: Any) -> None:
         """The broker acked the publish."""
@@ -128,7 +136,7 @@ class ConfirmWindow:
         delivery_tag = await self._publish(
             token, payload, exchange_name, routing_key, properties, mandatory
         )
-        token.delivery_tag = delivery_tag
+        token.sent_as(delivery_tag)
         self._outstanding += 1
         return delivery_tag
 

@@ -151,23 +151,31 @@ def connect_amqp(
     ssl_context = make_ssl_context(ssl, verify_ssl)
     if port is None:
         port = 5671 if ssl_context is not None else 5672
+    return _new_protocol(
+        protocol_factory,
+        _stream_factory(host, port, ssl_context, server_hostname),
+        {"host": host, "port": port, "virtualhost": virtualhost, "insist": insist},
+        {"login": login, "password": password, "login_method": login_method},
+        {"channel_max": channel_max, "frame_max": frame_max, "heartbeat": heartbeat},
+        {"client_properties": client_properties, "connection_timeout": connection_timeout},
+        {"blocked_timeout": blocked_timeout},
+    )
+
+
+def _new_protocol(
+    protocol_factory: Callable[..., AmqpProtocol],
+    stream_factory: Callable[[], Any],
+    *settings: dict[str, Any],
+) -> AmqpProtocol:
+    """Create the connection object from :func:`connect_amqp`'s settings, grouped.
+
+    :raises ConfigurationError: when the core refuses a setting
+    """
+    kwargs: dict[str, Any] = {}
+    for group in settings:
+        kwargs.update(group)
     try:
-        return protocol_factory(
-            stream_factory=_stream_factory(host, port, ssl_context, server_hostname),
-            host=host,
-            port=port,
-            login=login,
-            password=password,
-            virtualhost=virtualhost,
-            login_method=login_method,
-            insist=insist,
-            channel_max=channel_max,
-            frame_max=frame_max,
-            heartbeat=heartbeat,
-            client_properties=client_properties,
-            connection_timeout=connection_timeout,
-            blocked_timeout=blocked_timeout,
-        )
+        return protocol_factory(stream_factory=stream_factory, **kwargs)
     except exceptions.ConfigurationError:
         raise
     except ValueError as error:  # the core's checks of channel_max, frame_max, heartbeat
@@ -220,8 +228,27 @@ def parse_url(url: str) -> dict[str, Any]:
         kwargs["password"] = unquote(parts.password)
     path = parts.path
     kwargs["virtualhost"] = unquote(path[1:]) if len(path) > 1 else "/"
+    settings, tls = _query_settings(parts.query)
+    kwargs.update(settings)
+    if tls and scheme != "amqps":
+        raise exceptions.ConfigurationError(
+            f"TLS parameters {', '.join(sorted(tls))} need an amqps:// URL"
+        )
+    if scheme == "amqps":
+        kwargs["ssl"] = _tls_context_from_params(tls)
+        if tls.get("server_name_indication") not in (None, "", "disable"):
+            kwargs["server_hostname"] = tls["server_name_indication"]
+    return kwargs
+
+
+def _query_settings(query: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read a URL's query: :func:`connect_amqp` keyword arguments, and the TLS parameters.
+
+    :raises ConfigurationError: for an unknown parameter or a bad value
+    """
+    kwargs: dict[str, Any] = {}
     tls: dict[str, str] = {}
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+    for name, value in parse_qsl(query, keep_blank_values=True):
         if name == "heartbeat":
             kwargs["heartbeat"] = _int_param(name, value, 0, 65535)
         elif name == "connection_timeout":
@@ -247,15 +274,7 @@ def parse_url(url: str) -> dict[str, Any]:
             tls[name] = value
         else:
             raise exceptions.ConfigurationError(f"unknown URL parameter {name!r}")
-    if tls and scheme != "amqps":
-        raise exceptions.ConfigurationError(
-            f"TLS parameters {', '.join(sorted(tls))} need an amqps:// URL"
-        )
-    if scheme == "amqps":
-        kwargs["ssl"] = _tls_context_from_params(tls)
-        if tls.get("server_name_indication") not in (None, "", "disable"):
-            kwargs["server_hostname"] = tls["server_name_indication"]
-    return kwargs
+    return kwargs, tls
 
 
 def _tls_context_from_params(tls: dict[str, str]) -> bool | _ssl.SSLContext:

@@ -10,13 +10,14 @@ They are shielded from cancellation that comes from outside (a deadline around
 the block, a cancelled task group): leaving the block runs a bounded close
 handshake, and only the connection stops them, once that handshake is over.
 What the tasks learn (core events, end of stream, fatal errors) is handled by
-the base class in :mod:`._connection_events`.
+its :class:`~._connection_events.ConnectionEvents`; what the channels may use of
+the connection is its :class:`~._port.ConnectionPort`; its tasks are started and
+stopped by :class:`~._tasks.ConnectionTasks`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,20 +28,20 @@ import anyio.lowlevel
 
 from . import exceptions
 from ._channel import Channel, _ChannelContext
-from ._connection_events import _ConnectionEvents
+from ._connection_events import ConnectionEvents
+from ._connection_io import ConnectionIO
 from ._core.client import ClientConnection, ConnectionState, ConnectionUnavailable, NoFreeChannel
 from ._core.client_channel import ChannelUnavailable
-from ._core.errors import ProtocolError
-from ._core.heartbeat import HeartbeatAction
 from ._core.trace import CLIENT_FRAMES, FrameTrace
-from ._hints import AWAIT_HINT, STATE_WORDS, describe_unusable, note_connect_failure
+from ._hints import AWAIT_HINT, STATE_WORDS, note_connect_failure
 from ._opening import (
     CONNECTING,
     DEFAULT_CONNECTION_TIMEOUT,
     OpeningDeadline,
     handshake_stage,
-    violation_error,
 )
+from ._port import ConnectionPort
+from ._tasks import ConnectionTasks, single_errors
 from ._timeouts import CLOSE_TIMEOUT, FLUSH_TIMEOUT, close_timeout
 from ._version import __version__
 from ._waiter import Waiter
@@ -49,14 +50,9 @@ logger = logging.getLogger("async_amqp")
 
 #: Publishers wait for the writer once this many bytes are buffered.
 HIGH_WATER = 1 << 20
-READ_SIZE = 1 << 18
-#: Calls that complete without waiting (publish, ack, a buffered delivery) let other
-#: tasks run every this many calls: often enough to be fair, rarely enough that the
-#: writer sends many frames per system call.
-YIELD_EVERY = 32
 
 
-class AmqpProtocol(_ConnectionEvents):
+class AmqpProtocol:
     """An AMQP connection. Create it with :func:`async_amqp.connect_amqp`.
 
     Subclass it and pass ``protocol_factory`` to customise channels
@@ -102,21 +98,23 @@ class AmqpProtocol(_ConnectionEvents):
         self.port = port
         self.virtualhost = virtualhost
         self._connection_timeout = connection_timeout
-        self.blocked_timeout = blocked_timeout
         self._stream: anyio.abc.ByteStream | None = None
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._channels: dict[int, Channel] = {}
-        self._fatal: BaseException | None = None
-        self._closed_by_client = False
-        self._send_wanted = anyio.Event()
-        self._drained = anyio.Event()
-        self._opened = Waiter()
-        self.blocked_reason: str | None = None
-        self._unblocked = anyio.Event()
-        self._unblocked.set()
-        self._yield_budget = YIELD_EVERY
-        self._task_scopes: set[anyio.CancelScope] = set()
-        self._writer_done = anyio.Event()
+        self._block_scope: anyio.CancelScope | None = None
+        self._tasks = ConnectionTasks(on_error=self._die)
+        self._port = ConnectionPort(
+            self._core,
+            self._tasks.start_later,
+            high_water=self.high_water,
+            blocked_timeout=blocked_timeout,
+        )
+        self._events = ConnectionEvents(
+            self._port,
+            host=host,
+            port_number=port,
+            virtualhost=virtualhost,
+            stop_block=self._stop_block,
+        )
+        self._io: ConnectionIO | None = None
         self._trace = FrameTrace.pair(CLIENT_FRAMES, f"{host}:{port}")  # None: off
 
     # -- public attributes ------------------------------------------------------
@@ -149,12 +147,26 @@ class AmqpProtocol(_ConnectionEvents):
     @property
     def is_open(self) -> bool:
         """True while the connection can be used."""
-        return self._core.state is ConnectionState.OPEN and self._fatal is None
+        return self._port.is_open
 
     @property
     def is_blocked(self) -> bool:
         """True while the broker has blocked publishing (connection.blocked)."""
-        return self.blocked_reason is not None
+        return self._port.blocked_reason is not None
+
+    @property
+    def blocked_reason(self) -> str | None:
+        """Why the broker blocks publishing, while it does (connection.blocked)."""
+        return self._port.blocked_reason
+
+    @property
+    def blocked_timeout(self) -> float | None:
+        """How long a publish waits while publishing is blocked (None: as long as it takes)."""
+        return self._port.blocked_timeout
+
+    @blocked_timeout.setter
+    def blocked_timeout(self, timeout: float | None) -> None:
+        self._port.set_blocked_timeout(timeout)
 
     def __repr__(self) -> str:
         return (
@@ -186,18 +198,23 @@ class AmqpProtocol(_ConnectionEvents):
         with deadline.stage(lambda: CONNECTING):
             stream = await self._stream_factory()
         self._stream = stream
+        io = self._io = ConnectionIO(
+            stream, self._port, self._events, trace=self._trace, address=(self.host, self.port)
+        )
+        tasks = self._tasks
         try:
-            async with _single_errors(), anyio.create_task_group() as task_group:
-                self._task_group = task_group
-                self._start_task(self._write_loop, shield=True)
-                self._start_task(self._read_loop, shield=True)
+            async with single_errors(), anyio.create_task_group() as task_group:
+                self._block_scope = task_group.cancel_scope
+                tasks.start(task_group, io.write_loop, shield=True)
+                tasks.start(task_group, io.read_loop, shield=True)
                 exc_type: type[BaseException] | None = None
                 try:
                     self._core.initiate()
-                    self._wake_writer()
+                    self._port.wake_writer()
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
-                        await self._opened.wait()
-                    self._start_task(self._heartbeat_loop, shield=True)
+                        await self._events.opened.wait()
+                    tasks.start(task_group, io.heartbeat_loop, shield=True)
+                    tasks.start(task_group, tasks.serve_later)
                     yield self
                 except BaseException as error:
                     exc_type = type(error)
@@ -209,9 +226,9 @@ class AmqpProtocol(_ConnectionEvents):
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(stream)
-            self._task_group = None
-        fatal = self._fatal
-        if fatal is not None and not self._closed_by_client:
+            self._block_scope = None
+        fatal = self._port.failure
+        if fatal is not None and not self._events.closed_by_client:
             raise fatal from fatal.__cause__  # not "during handling of Cancelled"
 
     async def _shutdown(self, bound: float = CLOSE_TIMEOUT) -> None:
@@ -221,24 +238,22 @@ class AmqpProtocol(_ConnectionEvents):
         broker's close) before the tasks are stopped and the socket is closed.
         """
         await self._close_handshake(wait=True, bound=bound)
-        self._end(
+        self._events.end(
             exceptions.ConnectionClosedError(0, "connection closed by the client"),
             clean=True,
             keep_output=self._core.state in (ConnectionState.CLOSING, ConnectionState.CLOSED),
         )
         with anyio.move_on_after(FLUSH_TIMEOUT):
-            await self._writer_done.wait()
+            await self._io_writer_done()
 
     async def _close_handshake(self, *, wait: bool, bound: float = CLOSE_TIMEOUT) -> None:
         """Close every channel and the connection, waiting (bounded) for close-ok."""
-        if self._fatal is not None or self._core.state is not ConnectionState.OPEN:
+        if self._port.failure is not None or self._core.state is not ConnectionState.OPEN:
             return
-        self._closed_by_client = True
-        for channel in list(self._channels.values()):
-            channel._request_close()
+        self._events.close_channels()
         waiter = Waiter()
         self._core.close(200, "Normal shutdown", waiter)
-        self._wake_writer()
+        self._port.wake_writer()
         if wait:
             with anyio.move_on_after(bound):
                 await waiter.wait()
@@ -248,188 +263,39 @@ class AmqpProtocol(_ConnectionEvents):
 
         The rest of the ``async with`` block keeps running.
         """
-        if self._fatal is not None or self._core.state is not ConnectionState.OPEN:
+        if self._port.failure is not None or self._core.state is not ConnectionState.OPEN:
             await anyio.lowlevel.checkpoint()
             return
         with anyio.CancelScope(shield=True):
             await self._close_handshake(wait=not no_wait)
-        self._end(
+        self._events.end(
             exceptions.ConnectionClosedError(0, "connection closed by the client"),
             clean=True,
             keep_output=True,
         )
         with anyio.CancelScope(shield=True), anyio.move_on_after(FLUSH_TIMEOUT):
-            await self._writer_done.wait()
+            await self._io_writer_done()
         self._stop_tasks(block=False)
-
-    def _start_task(self, loop: Callable[[], Any], *, shield: bool = False) -> None:
-        """Start one of the connection's tasks; *shield*: only the connection stops it."""
-        scope = anyio.CancelScope(shield=shield)
-        self._task_scopes.add(scope)  # before it runs, so stopping the tasks always reaches it
-        assert self._task_group is not None
-        self._task_group.start_soon(self._guard, loop, scope)
 
     def _stop_tasks(self, *, block: bool = True) -> None:
         """Stop the connection's tasks (and, with *block*, the rest of the ``async with``)."""
-        for scope in list(self._task_scopes):
-            scope.cancel()
-        if block and self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+        self._tasks.stop()
+        if block:
+            self._stop_block()
 
-    async def _guard(self, loop: Callable[[], Any], scope: anyio.CancelScope | None = None) -> None:
-        """Run one of the connection's tasks; an error in it is fatal, never swallowed."""
-        scope = scope or anyio.CancelScope()
-        with scope:
-            self._task_scopes.add(scope)
-            try:
-                await loop()
-            except Exception as error:
-                self._die(error)
-            finally:
-                self._task_scopes.discard(scope)
+    def _stop_block(self) -> None:
+        """Cancel the ``async with`` block (a fatal error, or the end of its exit)."""
+        if self._block_scope is not None:
+            self._block_scope.cancel()
 
-    # -- tasks --------------------------------------------------------------------
+    async def _io_writer_done(self) -> None:
+        """Wait until the writer has sent what was left and stopped."""
+        if self._io is not None:
+            await self._io.writer_done.wait()
 
-    def _wake_writer(self) -> None:
-        self._send_wanted.set()
-
-    async def _write_loop(self) -> None:
-        try:
-            await self._write_until_done()
-        finally:
-            self._writer_done.set()
-
-    async def _write_until_done(self) -> None:
-        """Send what the core buffers; once the connection has ended, send what is left."""
-        stream = self._stream
-        assert stream is not None
-        core = self._core
-        while True:
-            if not core.has_data_to_send:
-                self._drained.set()
-                if self._fatal is not None:
-                    return
-                self._send_wanted = anyio.Event()
-                await self._send_wanted.wait()
-                continue
-            data = core.data_to_send(anyio.current_time())
-            if self._trace is not None:
-                self._trace[0].feed(data)
-            try:
-                await stream.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
-                if self._fatal is None:
-                    self._die(
-                        self._tls_refusal(error)
-                        or exceptions.ConnectionLostError(0, f"connection lost: {error!r}")
-                    )
-                return
-
-    async def _read_loop(self) -> None:
-        stream = self._stream
-        assert stream is not None
-        core = self._core
-        dispatch = self._dispatch
-        while True:
-            try:
-                data = await stream.receive(READ_SIZE)
-            except (
-                anyio.EndOfStream,
-                anyio.BrokenResourceError,
-                anyio.ClosedResourceError,
-                OSError,
-            ) as error:
-                self._on_eof(error)
-                return
-            if self._trace is not None:
-                self._trace[1].feed(data)
-            try:
-                events = core.receive(data, anyio.current_time())
-            except ProtocolError as error:
-                core.fail(error)
-                self._wake_writer()
-                await self._flush_quietly()
-                self._die(violation_error(error, self.host, self.port))
-                return
-            for event in events:
-                dispatch[type(event)](event)
-            if core.has_data_to_send:
-                self._wake_writer()
-
-    async def _flush_quietly(self) -> None:
-        """Let the writer send what is queued (a connection.close), for at most a second."""
-        with anyio.move_on_after(1):
-            while self._core.has_data_to_send:
-                drained = self._drained
-                if drained.is_set():
-                    self._drained = drained = anyio.Event()
-                self._wake_writer()
-                await drained.wait()
-
-    async def _heartbeat_loop(self) -> None:
-        core = self._core
-        while True:
-            deadline = core.heartbeat.next_deadline()
-            if math.isinf(deadline):
-                return
-            await anyio.sleep(max(0.0, deadline - anyio.current_time()))
-            action = core.poll_heartbeat(anyio.current_time())
-            if action is HeartbeatAction.SEND:
-                self._wake_writer()
-            elif action is HeartbeatAction.TIMED_OUT:
-                self._die(
-                    exceptions.HeartbeatTimeoutError(
-                        0,
-                        f"no traffic from the broker for {2 * core.heartbeat_interval}s "
-                        f"(heartbeat {core.heartbeat_interval}s)",
-                    )
-                )
-                return
-
-    # -- used by channels -----------------------------------------------------------
-
-    async def _yield_sometimes(self) -> None:
-        """After work that already happened: let other tasks run now and then, uncancellably."""
-        self._yield_budget -= 1
-        if self._yield_budget <= 0:
-            self._yield_budget = YIELD_EVERY
-            await anyio.lowlevel.cancel_shielded_checkpoint()
-
-    async def _checkpoint_sometimes(self) -> None:
-        """Before work that has not happened yet: honour cancellation, yield now and then."""
-        self._yield_budget -= 1
-        if self._yield_budget <= 0:
-            self._yield_budget = YIELD_EVERY
-            await anyio.lowlevel.checkpoint()
-        else:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-
-    def _check_usable(self) -> None:
-        if self._fatal is not None:
-            raise self._fatal
-        if self._core.state is not ConnectionState.OPEN:
-            raise exceptions.ConnectionClosedError(0, describe_unusable(self._core.state))
-
-    async def _wait_publishable(self, pending_bytes: int) -> None:
-        """Wait while the broker blocks publishing or the write buffer is full."""
-        if self.blocked_reason is not None:
-            if self.blocked_timeout is None:
-                await self._unblocked.wait()
-            else:
-                with anyio.move_on_after(self.blocked_timeout) as scope:
-                    await self._unblocked.wait()
-                if scope.cancelled_caught:
-                    raise exceptions.ConnectionBlockedError(
-                        self.blocked_reason or "blocked", self.blocked_timeout
-                    )
-            self._check_usable()
-        if pending_bytes > self.high_water:
-            drained = self._drained
-            if drained.is_set():
-                self._drained = drained = anyio.Event()
-            self._wake_writer()
-            await drained.wait()
-            self._check_usable()
+    def _die(self, error: BaseException) -> None:
+        """A fatal error in one of the connection's tasks."""
+        self._events.die(error)
 
     # -- channels -------------------------------------------------------------------
 
@@ -439,45 +305,29 @@ class AmqpProtocol(_ConnectionEvents):
         :raises NoChannelAvailableError: when channel_max channels are open
         """
         await anyio.lowlevel.checkpoint_if_cancelled()
-        self._check_usable()
+        self._port.check_usable()
         waiter = Waiter()
         try:
             channel_id, slot = self._core.open_channel(waiter)
         except NoFreeChannel as error:
             raise exceptions.NoChannelAvailableError(str(error)) from None
         except (ConnectionUnavailable, ChannelUnavailable):
-            self._check_usable()
+            self._port.check_usable()
             raise
-        channel = self.CHANNEL_FACTORY(self, channel_id, **kwargs)
-        self._channels[channel_id] = channel
+        channel = self.CHANNEL_FACTORY(self, channel_id, port=self._port, **kwargs)
+        self._events.add_channel(channel.endpoint)
         logger.debug("opening channel %s", channel_id)
-        self._wake_writer()
+        self._port.wake_writer()
         try:
             await waiter.wait()
         except BaseException:
-            channel._give_up(slot, waiter)  # the open-ok, if it came, closes the channel
+            channel.endpoint.give_up(slot, waiter)  # the open-ok, if it came, closes the channel
             raise
         return channel
 
     def new_channel(self, **kwargs: Any) -> _ChannelContext:
         """Open a channel for the duration of an ``async with`` block."""
         return _ChannelContext(self, kwargs)
-
-
-@asynccontextmanager
-async def _single_errors() -> AsyncIterator[None]:
-    """Let a lone exception out of a task group as itself, not as an ExceptionGroup.
-
-    The connection's own tasks never raise into their group (they record a fatal
-    error instead), so a group holding one exception holds the user's own.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) != 1:
-            raise
-        error = group.exceptions[0]
-        raise error from error.__cause__
 
 
 __all__ = ["AmqpProtocol"]

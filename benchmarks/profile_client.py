@@ -39,12 +39,15 @@ from benchmarks.run import all_clients, describe, use_async_amqp_revision
 GROUPS: tuple[tuple[str, str], ...] = (
     ("async_amqp._core.wire", "async_amqp/_core/wire.py"),
     ("async_amqp._core (other)", "async_amqp/_core/"),
-    # Channel is spread over _channel.py, _channel_base.py, _basic.py and _declare.py.
+    # A channel: _channel.py, _channel_core.py, _requests.py, _basic.py, _*_methods.py.
     ("async_amqp._channel", "async_amqp/_channel"),
+    ("async_amqp._channel", "async_amqp/_requests.py"),
     ("async_amqp._channel", "async_amqp/_basic.py"),
-    ("async_amqp._channel", "async_amqp/_declare.py"),
+    ("async_amqp._channel", "async_amqp/_queue_methods.py"),
+    ("async_amqp._channel", "async_amqp/_exchange_methods.py"),
     ("async_amqp._connection", "async_amqp/_connection"),  # and _connection_events.py
-    ("async_amqp._consumer", "async_amqp/_consumer.py"),
+    ("async_amqp._connection", "async_amqp/_port.py"),
+    ("async_amqp._consuming", "async_amqp/_consuming.py"),
     ("async_amqp._messages", "async_amqp/_messages.py"),
     ("async_amqp._waiter", "async_amqp/_waiter.py"),
     ("async_amqp (other)", "async_amqp/"),

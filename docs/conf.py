@@ -48,6 +48,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"async_amqp(_testing)?(\.\w+)*\._[A-Za-z]\w*"),
     # connect_robust's internal parts, in the (hidden) constructors of its classes
     (r"py:class", r"Endpoints|Link|Topology"),
+    # a channel's and a consumer's internal parts, in their (hidden) constructors
+    (r"py:class", r"ChannelPort|ConsumerTable"),
 ]
 
 #: Private modules whose classes are exported, and documented, by a public package.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -25,9 +25,10 @@ import anyio.lowlevel
 
 from .. import exceptions
 from .._channel import Channel
-from .._channel_base import Arguments, Returned
-from .._consumer import ConsumerCallback
+from .._channel_core import Returned
+from .._consuming import ConsumerCallback
 from .._messages import Payload, Properties
+from .._requests import Arguments
 from .consumer import RobustConsumer
 from .declare import RobustDeclareMethods
 from .policy import is_retryable
@@ -212,8 +213,9 @@ class RobustChannel(RobustDeclareMethods):
         The callback runs in a task of the robust connection, across reconnects, one
         message at a time; an exception it raises ends the robust connection.
         """
-        consumer = self.new_consumer(queue_name, consumer_tag, no_local, no_ack, exclusive)
-        consumer.arguments = dict(arguments or {})
+        consumer = self.new_consumer(
+            queue_name, consumer_tag, no_local, no_ack, exclusive, arguments=arguments
+        )
         await self.start_consumer(consumer)
         self._spawn(self._run_callback, consumer, callback)
         return {"consumer_tag": consumer.consumer_tag}
@@ -267,3 +269,30 @@ class RobustChannel(RobustDeclareMethods):
     async def flow(self, active: bool) -> dict[str, bool]:
         """Ask the broker to pause or resume deliveries (not repeated after a loss)."""
         return await self._run(lambda inner: inner.flow(active), repeatable=False)
+
+
+#: How long leaving ``async with conn.new_channel()`` waits for the channel's close-ok.
+CLOSE_TIMEOUT = 5.0
+
+
+class _RobustChannelContext:
+    """``async with conn.new_channel() as chan``: opens, then closes the channel."""
+
+    def __init__(self, open_channel: Callable[[], Awaitable[RobustChannel]]) -> None:
+        self._open_channel = open_channel
+        self._channel: RobustChannel | None = None
+
+    async def __aenter__(self) -> RobustChannel:
+        self._channel = await self._open_channel()
+        return self._channel
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(CLOSE_TIMEOUT),
+            contextlib.suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
+        ):
+            await channel.close()

@@ -13,10 +13,11 @@ Leaving the block closes everything; no task outlives it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -26,15 +27,13 @@ import anyio.abc
 from .. import exceptions
 from .._connect import connect_amqp
 from .._connection import AmqpProtocol
-from .channel import RobustChannel
+from .._tasks import ConnectionTasks
+from .channel import RobustChannel, _RobustChannelContext
 from .policy import Backoff, Endpoints, describe, is_retryable
 from .state import ConnectionEvent, EventKind, EventStream, Link
 from .topology import Topology
 
 logger = logging.getLogger("async_amqp.robust")
-
-#: How long leaving the block waits for a channel's close-ok.
-CLOSE_TIMEOUT = 5.0
 
 
 class RobustConnection:
@@ -62,7 +61,8 @@ class RobustConnection:
         self._link = Link()
         self._topology = Topology()
         self._channels: list[RobustChannel] = []
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._block_scope: anyio.CancelScope | None = None
+        self._tasks = ConnectionTasks(on_error=self._give_up)
         self._supervisor_scope: anyio.CancelScope | None = None
         self._fatal: BaseException | None = None
         self._closed_by_user = False
@@ -139,11 +139,12 @@ class RobustConnection:
             async with anyio.create_task_group() as supervisor_group:
                 await supervisor_group.start(self._supervise)
                 async with anyio.create_task_group() as task_group:
-                    self._task_group = task_group
+                    self._block_scope = task_group.cancel_scope
+                    task_group.start_soon(self._tasks.serve_later)
                     try:
                         yield self
                     finally:
-                        self._task_group = None
+                        self._block_scope = None
                         self._closed_by_user = self._fatal is None
                         self._stop_supervisor()
                         task_group.cancel_scope.cancel()  # consumer callbacks
@@ -179,15 +180,8 @@ class RobustConnection:
                 await self._link.wait_change()
 
     def _spawn(self, function: Callable[..., Awaitable[None]], *args: Any) -> None:
-        """Run a task (a consumer callback) in the connection's task group."""
-        assert self._task_group is not None
-        self._task_group.start_soon(self._guarded, function, *args)
-
-    async def _guarded(self, function: Callable[..., Awaitable[None]], *args: Any) -> None:
-        try:
-            await function(*args)
-        except Exception as error:
-            self._give_up(error)
+        """Run a task (a consumer callback) in the block's task group; its error is fatal."""
+        self._tasks.start_later(functools.partial(function, *args))
 
     def _give_up(self, error: BaseException) -> None:
         """End the robust connection with *error*: raised out of its ``async with``."""
@@ -195,8 +189,8 @@ class RobustConnection:
             self._fatal = error
             logger.error("connection given up: %s", error)
         self._finish(error)
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+        if self._block_scope is not None:
+            self._block_scope.cancel()
 
     def _finish(self, error: BaseException) -> None:
         """Fail every waiter and end every channel and consumer."""
@@ -229,7 +223,7 @@ class RobustConnection:
 
     def new_channel(self) -> _RobustChannelContext:
         """Open a channel for the duration of an ``async with`` block."""
-        return _RobustChannelContext(self)
+        return _RobustChannelContext(self.channel)
 
     def _forget_channel(self, channel: object) -> None:
         if channel in self._channels:
@@ -379,26 +373,3 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
-
-
-class _RobustChannelContext:
-    """``async with conn.new_channel() as chan``: opens, then closes the channel."""
-
-    def __init__(self, connection: RobustConnection) -> None:
-        self._connection = connection
-        self._channel: RobustChannel | None = None
-
-    async def __aenter__(self) -> RobustChannel:
-        self._channel = await self._connection.channel()
-        return self._channel
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        channel = self._channel
-        if channel is None or not channel.is_open:
-            return
-        with (
-            anyio.CancelScope(shield=True),
-            anyio.move_on_after(CLOSE_TIMEOUT),
-            suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
-        ):
-            await channel.close()

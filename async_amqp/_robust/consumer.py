@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .. import exceptions
-from .._consumer import Consumer, Delivery
+from .._consuming import Consumer, Delivery
 from .policy import is_retryable
 
 if TYPE_CHECKING:

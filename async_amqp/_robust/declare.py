@@ -6,7 +6,7 @@ Each successful declaration or binding is recorded in the connection's
 
 from __future__ import annotations
 
-from .._channel_base import Arguments
+from .._requests import Arguments
 from .._results import ExchangeDeclareResult, MessageCountResult
 from .channel_base import RobustChannelBase
 from .topology import DeclaredQueue, RecordedBinding, RecordedExchange, RecordedQueue

@@ -37,7 +37,7 @@ class EventKind(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, frozen=True)
 class ConnectionEvent:
     """One state change of a robust connection."""
 

@@ -36,7 +36,7 @@ class DeclaredQueue(dict[str, Any]):
         return str(self["queue"])
 
 
-@dataclass
+@dataclass(slots=True, frozen=True)
 class RecordedExchange:
     """An ``exchange_declare`` to repeat."""
 
@@ -59,7 +59,7 @@ class RecordedExchange:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordedQueue:
     """A ``queue_declare`` to repeat."""
 
@@ -88,7 +88,7 @@ class RecordedQueue:
         return name
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordedBinding:
     """A ``queue_bind`` (``to_queue``) or ``exchange_bind`` to repeat."""
 

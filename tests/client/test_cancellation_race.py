@@ -41,23 +41,25 @@ class CancelOnReply(async_amqp.AmqpProtocol):
         self.fired = False
         #: set when the reader has dispatched a channel's end (its close-ok or close)
         self.channel_closed = anyio.Event()
+        # the reader looks its handlers up in this table: wrap the two we time
+        dispatch = self._events.dispatch
+        on_reply, on_channel_closed = dispatch[ev.ReplyArrived], dispatch[ev.ChannelClosed]
+
+        def reply_arrived(event: ev.ReplyArrived) -> None:
+            self._dispatch_armed(type(event.method), lambda: on_reply(event))
+
+        def channel_closed(event: ev.ChannelClosed) -> None:
+            reply_class = commands.Channel.Close if event.by_server else commands.Channel.CloseOk
+            self._dispatch_armed(reply_class, lambda: on_channel_closed(event))
+            self.channel_closed.set()
+
+        dispatch[ev.ReplyArrived] = reply_arrived
+        dispatch[ev.ChannelClosed] = channel_closed
 
     def arm(self, reply_class: type[Frame], scope: anyio.CancelScope, cancel_first: bool) -> None:
         """Cancel *scope* when the next *reply_class* reply is dispatched (before or after)."""
         self.armed = (reply_class, scope, cancel_first)
         self.fired = False
-
-    def _on_reply(self, event: ev.ReplyArrived) -> None:
-        self._dispatch_armed(
-            type(event.method), lambda: super(CancelOnReply, self)._on_reply(event)
-        )
-
-    def _on_channel_closed(self, event: ev.ChannelClosed) -> None:
-        reply_class = commands.Channel.Close if event.by_server else commands.Channel.CloseOk
-        self._dispatch_armed(
-            reply_class, lambda: super(CancelOnReply, self)._on_channel_closed(event)
-        )
-        self.channel_closed.set()
 
     def _dispatch_armed(self, reply_class: type[Frame], dispatch: Callable[[], None]) -> None:
         armed = self.armed

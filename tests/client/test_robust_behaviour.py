@@ -320,7 +320,7 @@ async def test_close_inside_the_block_stops_reconnecting(proxied_broker: Proxied
 async def test_cancelling_the_block_from_outside_leaves_at_once(
     proxied_broker: ProxiedBroker, connected: bool
 ) -> None:
-    from async_amqp._robust.connection import CLOSE_TIMEOUT
+    from async_amqp._robust.channel import CLOSE_TIMEOUT
 
     proxy = proxied_broker.proxy
     # Well under the close timeout: leaving must not wait for a close-ok nobody reads.

@@ -1,7 +1,7 @@
 """The exchange and queue classes of AMQP: declaring, binding, purging, deleting.
 
 These methods only send a request and shape its reply, so they need nothing
-from a channel but the plumbing of :class:`~._channel_base._ChannelBase`.
+from a channel but the plumbing of :class:`~._channel_core.ChannelCore`.
 :class:`~._channel.Channel` inherits them.
 """
 
@@ -12,15 +12,15 @@ from typing import Literal, overload
 
 from pamqp import commands
 
-from ._channel_base import Arguments, checked_reply
 from ._core.wire import make_method
-from ._declare_exchange import ExchangeMethods, no_arguments
+from ._exchange_methods import ExchangeMethods, no_arguments
+from ._requests import Arguments, checked_reply
 from ._results import MessageCountResult, QueueDeclareResult
 
 logger = logging.getLogger("async_amqp")
 
 
-class DeclareMethods(ExchangeMethods):
+class QueueMethods(ExchangeMethods):
     """Exchange and queue methods of a channel."""
 
     # -- queue class --------------------------------------------------------------------------
@@ -63,7 +63,7 @@ class DeclareMethods(ExchangeMethods):
 
         :returns: ``{'queue', 'message_count', 'consumer_count'}`` (None with ``no_wait``)
         """
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Queue.Declare,
                 queue=queue_name or "",
@@ -125,7 +125,7 @@ class DeclareMethods(ExchangeMethods):
         :raises ValueError: when *arguments* is not empty
         """
         no_arguments("queue_delete", arguments)
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Queue.Delete,
                 queue=queue_name,
@@ -168,7 +168,7 @@ class DeclareMethods(ExchangeMethods):
         arguments: Arguments = None,
     ) -> bool | None:
         """Bind a queue to an exchange."""
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Queue.Bind,
                 queue=queue_name,
@@ -194,7 +194,7 @@ class DeclareMethods(ExchangeMethods):
         AMQP's queue.unbind has no ``nowait`` bit, so this always waits for
         the broker; ``no_wait`` is accepted for compatibility.
         """
-        await self._call(
+        await self._requests.call(
             make_method(
                 commands.Queue.Unbind,
                 queue=queue_name,
@@ -219,7 +219,7 @@ class DeclareMethods(ExchangeMethods):
         self, queue_name: str, no_wait: bool = False
     ) -> MessageCountResult | None:
         """Remove a queue's ready messages; returns ``{'message_count': removed}``."""
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(commands.Queue.Purge, queue=queue_name, nowait=no_wait), no_wait
         )
         if reply is None:

@@ -1,6 +1,6 @@
 """The exchange class of AMQP: declaring, binding and deleting exchanges.
 
-Like :mod:`._declare` (which inherits it), these methods only send a request and
+Like :mod:`._queue_methods` (which inherits it), these methods only send a request and
 shape its reply. Each has overloads so that a call without ``no_wait=True`` is
 typed with its precise result.
 """
@@ -12,8 +12,9 @@ from typing import Literal, overload
 
 from pamqp import commands
 
-from ._channel_base import Arguments, _ChannelBase
+from ._channel_core import ChannelCore
 from ._core.wire import make_method
+from ._requests import Arguments
 from ._results import ExchangeDeclareResult
 
 logger = logging.getLogger("async_amqp")
@@ -28,7 +29,7 @@ def no_arguments(method: str, arguments: Arguments) -> None:
         raise ValueError(f"{method} takes no AMQP arguments (got {dict(arguments)!r})")
 
 
-class ExchangeMethods(_ChannelBase):
+class ExchangeMethods(ChannelCore):
     """Exchange methods of a channel."""
 
     # -- exchange class ---------------------------------------------------------------------
@@ -79,7 +80,7 @@ class ExchangeMethods(_ChannelBase):
         :raises PreconditionFailedError: when it exists with other settings
         :raises NotFoundError: when passive and missing
         """
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Exchange.Declare,
                 exchange=exchange_name,
@@ -129,7 +130,7 @@ class ExchangeMethods(_ChannelBase):
         :raises ValueError: when *arguments* is not empty
         """
         no_arguments("exchange_delete", arguments)
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Exchange.Delete,
                 exchange=exchange_name,
@@ -169,7 +170,7 @@ class ExchangeMethods(_ChannelBase):
         arguments: Arguments = None,
     ) -> bool | None:
         """Route messages from *exchange_source* to *exchange_destination*."""
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Exchange.Bind,
                 destination=exchange_destination,
@@ -211,7 +212,7 @@ class ExchangeMethods(_ChannelBase):
         arguments: Arguments = None,
     ) -> bool | None:
         """Remove an exchange-to-exchange binding."""
-        reply = await self._request(
+        reply = await self._requests.request(
             make_method(
                 commands.Exchange.Unbind,
                 destination=exchange_destination,
