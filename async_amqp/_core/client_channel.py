@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from pamqp import commands
 from pamqp.base import Frame
@@ -139,7 +139,7 @@ class ClientChannel:
         :raises ProtocolError: for a method the broker may not send here
         """
         method_class = type(method)
-        handler = _METHOD_HANDLERS.get(method_class)
+        handler = self._METHOD_HANDLERS.get(method_class)
         if handler is not None:
             return handler(self, method)
         if method_class in REPLY_CLASSES:
@@ -261,17 +261,16 @@ class ClientChannel:
             unconfirmed=self.confirms.drain() if self.confirms else [],
         )
 
-
-#: Methods the broker sends on its own initiative (replies are matched instead).
-_METHOD_HANDLERS: dict[type[Frame], Callable[[ClientChannel, Any], Event | None]] = {
-    commands.Basic.Deliver: ClientChannel._on_content_method,
-    commands.Basic.Return: ClientChannel._on_content_method,
-    commands.Basic.Ack: ClientChannel._on_confirm,
-    commands.Basic.Nack: ClientChannel._on_confirm,
-    commands.Basic.Cancel: ClientChannel._on_server_cancel,
-    commands.Channel.Flow: ClientChannel._on_server_flow,
-    commands.Channel.Close: ClientChannel._on_server_close,
-}
+    #: Methods the broker sends on its own initiative (replies are matched instead).
+    _METHOD_HANDLERS: ClassVar[dict[type[Frame], Callable[[ClientChannel, Any], Event | None]]] = {
+        commands.Basic.Deliver: _on_content_method,
+        commands.Basic.Return: _on_content_method,
+        commands.Basic.Ack: _on_confirm,
+        commands.Basic.Nack: _on_confirm,
+        commands.Basic.Cancel: _on_server_cancel,
+        commands.Channel.Flow: _on_server_flow,
+        commands.Channel.Close: _on_server_close,
+    }
 
 
 _CONTENT_HEAD = struct.Struct(">HHQ")

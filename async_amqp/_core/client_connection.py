@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, ClassVar
 
 from pamqp import commands
 from pamqp.base import Frame
@@ -72,7 +72,7 @@ class ConnectionMethods(FrameOutput):
         if isinstance(method, commands.Connection.Close):
             return self._on_server_connection_close(method)
         state = self.state
-        handler = _HANDLERS.get((state, type(method)))
+        handler = self._HANDLERS.get((state, type(method)))
         if handler is not None:
             return handler(self, method)
         if state is ConnectionState.CLOSING:
@@ -172,16 +172,14 @@ class ConnectionMethods(FrameOutput):
             by_server=True,
         )
 
-
-_S = ConnectionState
-_C = commands.Connection
-#: Which connection method is accepted in which state (connection.close: in any).
-_HANDLERS: Final[dict[tuple[ConnectionState, type[Frame]], Callable[[Any, Any], Event | None]]] = {
-    (_S.AWAIT_START, _C.Start): ConnectionMethods._on_start,
-    (_S.AWAIT_TUNE, _C.Tune): ConnectionMethods._on_tune,
-    (_S.AWAIT_OPEN_OK, _C.OpenOk): ConnectionMethods._on_open_ok,
-    (_S.OPEN, _C.Blocked): ConnectionMethods._on_blocked,
-    (_S.OPEN, _C.Unblocked): ConnectionMethods._on_unblocked,
-    (_S.CLOSING, _C.CloseOk): ConnectionMethods._on_close_ok,
-}
-del _S, _C
+    #: Which connection method is accepted in which state (connection.close: in any).
+    _HANDLERS: ClassVar[
+        dict[tuple[ConnectionState, type[Frame]], Callable[[Any, Any], Event | None]]
+    ] = {
+        (ConnectionState.AWAIT_START, commands.Connection.Start): _on_start,
+        (ConnectionState.AWAIT_TUNE, commands.Connection.Tune): _on_tune,
+        (ConnectionState.AWAIT_OPEN_OK, commands.Connection.OpenOk): _on_open_ok,
+        (ConnectionState.OPEN, commands.Connection.Blocked): _on_blocked,
+        (ConnectionState.OPEN, commands.Connection.Unblocked): _on_unblocked,
+        (ConnectionState.CLOSING, commands.Connection.CloseOk): _on_close_ok,
+    }

@@ -109,22 +109,21 @@ class FieldValue:
 
     __slots__ = ("_buffer", "_end", "_start", "tag", "value")
 
-    def __init__(self, tag: str, value: Any, raw: bytes) -> None:
+    def __init__(
+        self, tag: str, value: Any, raw: bytes, start: int = 0, end: int | None = None
+    ) -> None:
+        # A decoded value keeps a slice of the buffer it came from (start..end) and
+        # copies its bytes only when asked: deep tables decode in linear time.
         self.tag = tag
         self.value = value
         self._buffer = raw
-        self._start = 0
-        self._end = len(raw)
+        self._start = start
+        self._end = len(raw) if end is None else end
 
     @classmethod
-    def _from_buffer(cls, tag: str, value: Any, buffer: bytes, start: int, end: int) -> FieldValue:
-        item = cls.__new__(cls)
-        item.tag = tag
-        item.value = value
-        item._buffer = buffer
-        item._start = start
-        item._end = end
-        return item
+    def from_buffer(cls, tag: str, value: Any, buffer: bytes, start: int, end: int) -> FieldValue:
+        """A value whose exact bytes are ``buffer[start:end]`` (copied only when read)."""
+        return cls(tag, value, buffer, start, end)
 
     @property
     def raw(self) -> bytes:
@@ -297,9 +296,9 @@ def _typed_entries(data: bytes, pos: int, end: int, array: bool) -> list[Any]:
             parent, parent_end, parent_is_table, key, tag, start = stack.pop()
             if tag == _F:
                 nested: Any = {k.decode("utf-8", "surrogateescape"): v for k, v in entries}
-                value = FieldValue._from_buffer("F", nested, data, start, end)
+                value = FieldValue.from_buffer("F", nested, data, start, end)
             else:
-                value = FieldValue._from_buffer("A", tuple(entries), data, start, end)
+                value = FieldValue.from_buffer("A", tuple(entries), data, start, end)
             container, end, is_table = parent, parent_end, parent_is_table
         else:
             if is_table:
@@ -313,7 +312,7 @@ def _typed_entries(data: bytes, pos: int, end: int, array: bool) -> list[Any]:
                 name, codec = known
                 next_pos = _fixed_end(pos, codec.size, end)
                 (number,) = codec.unpack_from(data, pos)
-                value = FieldValue._from_buffer(
+                value = FieldValue.from_buffer(
                     name, bool(number) if tag == _BOOL else number, data, pos, next_pos
                 )
                 pos = next_pos
@@ -324,13 +323,13 @@ def _typed_entries(data: bytes, pos: int, end: int, array: bool) -> list[Any]:
                     container, end, is_table = [], value_end, tag == _F
                     pos += 4
                     continue
-                value = FieldValue._from_buffer(
+                value = FieldValue.from_buffer(
                     chr(tag), data[pos + 4 : value_end], data, pos, value_end
                 )
                 pos = value_end
             elif tag == _D:
                 next_pos = _fixed_end(pos, 5, end)
-                value = FieldValue._from_buffer(
+                value = FieldValue.from_buffer(
                     "D", _DECIMAL.unpack_from(data, pos), data, pos, next_pos
                 )
                 pos = next_pos

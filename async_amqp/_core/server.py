@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from pamqp import commands
 from pamqp.base import Frame
@@ -225,7 +225,9 @@ class ServerConnection(ServerHandshake):
             if channel_id != 0:
                 raise ProtocolError(ReplyCode.UNEXPECTED_FRAME, "type 8, all octets = <<>>")
             return None
-        handler = _FRAME_HANDLERS.get(self.state, ServerConnection._on_handshake_frame)
+        handler = self._FRAME_HANDLERS.get(self.state)
+        if handler is None:
+            return self._on_handshake_frame(frame_type, channel_id, payload)
         return handler(self, frame_type, channel_id, payload)
 
     def _on_closing_frame(
@@ -375,9 +377,8 @@ class ServerConnection(ServerHandshake):
         self._outgoing.append(encode_method(channel_id, open_ok))
         return ChannelOpened(channel_id)
 
-
-#: How a frame is read in each connection state (the handshake states: the default).
-_FRAME_HANDLERS: Final[dict[ServerState, Callable[..., ServerEvent | None]]] = {
-    ServerState.OPEN: ServerConnection._on_open_frame,
-    ServerState.CLOSING: ServerConnection._on_closing_frame,
-}
+    #: How a frame is read in each connection state (the handshake states: the default).
+    _FRAME_HANDLERS: ClassVar[dict[ServerState, Callable[..., ServerEvent | None]]] = {
+        ServerState.OPEN: _on_open_frame,
+        ServerState.CLOSING: _on_closing_frame,
+    }
