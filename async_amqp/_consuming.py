@@ -332,11 +332,9 @@ class ConsumerTable:
         if self._consumers.get(consumer_tag) is consumer:
             del self._consumers[consumer_tag]
         consumer.finish()
-        for _body, envelope, _properties in consumer.take_unprocessed():
-            if not no_ack:
-                requests.core.send(
-                    requests.channel_id, commands.Basic.Reject(envelope.delivery_tag, requeue=True)
-                )
+        unprocessed = consumer.take_unprocessed()
+        if not no_ack:
+            requests.reject_all([envelope.delivery_tag for _b, envelope, _p in unprocessed])
 
     def end(self, error: BaseException | None) -> None:
         """The channel is gone: end every consumer (raising *error*, unless a clean close)."""

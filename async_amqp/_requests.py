@@ -111,15 +111,6 @@ class ChannelRequests:
             return None
         return await self.call(method)
 
-    def send_now(self, method: Frame) -> bool:
-        """Queue *method* from synchronous code and wake the writer; False if unusable."""
-        try:
-            self.core.send(self.channel_id, method)
-        except UNAVAILABLE:
-            return False
-        self.port.wake_writer()
-        return True
-
     def reject_all(self, delivery_tags: list[int]) -> None:
         """Requeue deliveries nobody will process (stops quietly once the channel is gone)."""
         for delivery_tag in delivery_tags:
