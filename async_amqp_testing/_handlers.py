@@ -17,6 +17,7 @@ from typing import Any, Final
 from pamqp import commands
 from pamqp.base import Frame
 
+from async_amqp._core.methods import method_arguments
 from async_amqp._core.server import ServerConnection
 from async_amqp._core.wire import make_method
 
@@ -31,7 +32,6 @@ from ._model import (
     Return,
 )
 from ._model.errors import AmqpError, ReplyCode
-from ._model.wireargs import method_arguments
 
 __all__ = ["HANDLERS", "Handler", "Reply", "encode_event", "typed_arguments"]
 

@@ -1,7 +1,8 @@
-"""The broker core's output: hand-packed frames for its hot paths (basic.deliver,
-publisher acks) and :class:`ServerOutput`, the methods that queue frames.
+"""The broker core's output: a hand-packed basic.deliver frame for its hot path and
+:class:`ServerOutput`, the methods that queue frames (publisher acks use the
+client's fast :func:`~.wire.encode_ack`: the same frame).
 
-Each function returns the same bytes as the generic encoder
+:func:`encode_deliver` returns the same bytes as the generic encoder
 (:func:`~.wire.encode_method` on the pamqp method), without building a pamqp
 object or walking its argument list; the tests compare the two.
 """
@@ -15,15 +16,13 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from .output import FrameOutput
-from .wire import FRAME_END_BYTE, FRAME_METHOD, encode_content, encode_method
+from .wire import FRAME_END_BYTE, FRAME_METHOD, encode_ack, encode_content, encode_method
 
-__all__ = ["ServerOutput", "encode_deliver", "encode_publisher_ack"]
+__all__ = ["ServerOutput", "encode_deliver"]
 
 _frame_head: Final = struct.Struct(">BHI")
 _DELIVER_INDEX: Final = struct.pack(">I", commands.Basic.Deliver.index)
 _tag_and_flags: Final = struct.Struct(">QB")
-_settle_frame: Final = struct.Struct(">BHIIQB")
-_SETTLE_PAYLOAD_SIZE: Final = 13
 
 
 def encode_deliver(
@@ -48,21 +47,6 @@ def encode_deliver(
         )
     )
     return _frame_head.pack(FRAME_METHOD, channel_id, len(payload)) + payload + FRAME_END_BYTE
-
-
-def encode_publisher_ack(channel_id: int, delivery_tag: int, multiple: bool) -> bytes:
-    """A basic.ack method frame confirming publishes."""
-    return (
-        _settle_frame.pack(
-            FRAME_METHOD,
-            channel_id,
-            _SETTLE_PAYLOAD_SIZE,
-            commands.Basic.Ack.index,
-            delivery_tag,
-            multiple,
-        )
-        + FRAME_END_BYTE
-    )
 
 
 class ServerOutput(FrameOutput):
@@ -109,7 +93,7 @@ class ServerOutput(FrameOutput):
 
     def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
         """Queue a basic.ack confirming publishes (the confirm hot path)."""
-        self._outgoing.append(encode_publisher_ack(channel_id, delivery_tag, multiple))
+        self._outgoing.append(encode_ack(channel_id, delivery_tag, multiple))
 
     def send_raw(self, data: bytes) -> None:
         """Queue bytes as they are (fault injection)."""

@@ -14,7 +14,6 @@ from .errors import AmqpError, ReplyCode
 from .events import CancelNotify, Deliver, Event, PublisherAck, PublisherNack, Return
 from .fieldtable import FieldValue, decode_table, encode_table, typed
 from .message import Message, decode_properties
-from .wireargs import method_arguments
 
 __all__ = [
     "AmqpError",
@@ -35,6 +34,5 @@ __all__ = [
     "decode_properties",
     "decode_table",
     "encode_table",
-    "method_arguments",
     "typed",
 ]

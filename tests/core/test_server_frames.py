@@ -1,4 +1,5 @@
-"""The server's hand-packed deliver and publisher-ack frames equal the generic encoder's."""
+"""The server's hand-packed deliver frame and its publisher ack (wire.encode_ack) equal the
+generic encoder's."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pamqp import commands
 
-from async_amqp._core.server_frames import encode_deliver, encode_publisher_ack
-from async_amqp._core.wire import encode_method, make_method
+from async_amqp._core.server_frames import encode_deliver
+from async_amqp._core.wire import encode_ack, encode_method, make_method
 
 short = st.text(max_size=40).filter(lambda text: len(text.encode()) <= 255)
 channel_ids = st.integers(0, 65535)
@@ -48,4 +49,4 @@ def test_deliver_equals_generic(
 @given(channel_ids, tags, st.booleans())
 def test_publisher_ack_equals_generic(channel_id: int, delivery_tag: int, multiple: bool) -> None:
     generic = encode_method(channel_id, commands.Basic.Ack(delivery_tag, multiple))
-    assert encode_publisher_ack(channel_id, delivery_tag, multiple) == generic
+    assert encode_ack(channel_id, delivery_tag, multiple) == generic

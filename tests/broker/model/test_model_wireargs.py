@@ -7,7 +7,7 @@ from pamqp import base, frame
 from pamqp.commands import Basic, Exchange, Queue
 from pamqp.common import FieldTable
 
-from async_amqp_testing._model.wireargs import method_arguments
+from async_amqp._core.methods import method_arguments
 
 ARGS: FieldTable = {"x-message-ttl": 1000, "name": "v", "flag": True}
 
