@@ -16,7 +16,6 @@ socket (waking the writer, closing now or later), which the anyio
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -24,14 +23,9 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from async_amqp._core import server as sv
-from async_amqp._core.codes import REPLY_CODES, ReplyCode, method_ids
+from async_amqp._core.codes import ReplyCode, method_ids
 from async_amqp._core.errors import ClosePolicy, ProtocolError
-from async_amqp._core.rawprops import decode_publish_properties
-from async_amqp._core.wire import (
-    FRAME_BODY,
-    FRAME_HEADER,
-    make_method,
-)
+from async_amqp._core.wire import make_method
 
 from ._framelog import describe_event, describe_reply
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
@@ -39,21 +33,16 @@ from ._handshake import HandshakeSteps
 from ._model import BrokerModel, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
-from ._ports import DriverHost, End, Piece, Transport
+from ._ports import DriverHost, End, Transport
+from ._publishing import BARE_INTERNAL_ERROR, PublishSteps
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
 __all__ = ["ConnectionDriver"]
 
-#: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
-_BARE_INTERNAL_ERROR = (
-    ReplyCode.INTERNAL_ERROR,
-    REPLY_CODES[ReplyCode.INTERNAL_ERROR].default_text,
-    0,
-    0,
-)
 
 logger = logging.getLogger("async_amqp_testing")
+
 
 #: States in which RabbitMQ answers errors with a silent close after a delay (before
 #: tune-ok); from "opening" on, it sends connection.close.
@@ -67,7 +56,7 @@ _SILENT_STATES = frozenset(
 )
 
 
-class ConnectionDriver(HandshakeSteps):
+class ConnectionDriver(PublishSteps, HandshakeSteps):
     """The protocol side of one broker connection.
 
     :param settings: the connection's settings (tuning, mechanisms, timeouts)
@@ -112,7 +101,6 @@ class ConnectionDriver(HandshakeSteps):
         self.end: End | None = None
         self.aborted = False
         self.reading_blocked = False
-        self.held: deque[Piece] = deque()
         self._blocked_sent = False
         self._dispatch: dict[type[sv.ServerEvent], Callable[[Any], None]] = {
             sv.LoginRequested: self._on_login,
@@ -130,32 +118,64 @@ class ConnectionDriver(HandshakeSteps):
 
     # -- input ---------------------------------------------------------------------------
 
-    def process(self, pieces: list[Piece], now: float) -> None:
-        """Feed received pieces to the core one frame at a time and act on its events.
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes as received and act on every event they complete.
 
-        :param pieces: pieces of received bytes, each at most one frame
+        Call it with ``b""`` after :meth:`unblock` to read what the alarm held back.
+        Publishes read in a row are handled one by one, but their deliveries are
+        dispatched (and the outbox encoded) once, before the next other event and at
+        the end; the model's clock is read once per call.
+
+        :param data: bytes as received (any size, cut anywhere)
         :param now: the current time, for the heartbeat clock
         """
+        if self.end is not None or self.aborted:
+            return
         core = self.core
-        for index, (frame_type, piece, _whole) in enumerate(pieces):
-            if self.end is not None or self.aborted:
-                return
+        core.receive_data(data, now)
+        model = self.model
+        model.hold_clock()
+        try:
+            self._read_events(core)
+        finally:
+            model.release_clock()
+
+    @property
+    def has_held_input(self) -> bool:
+        """True while received bytes wait (reading stopped for the resource alarm)."""
+        return self.core.has_unread_data
+
+    def _read_events(self, core: sv.ServerConnection) -> None:
+        host = self.host
+        dispatch = self._dispatch
+        on_publish = self._on_publish
+        published = False  # publishes whose deliveries are not dispatched yet
+        while self.end is None and not self.aborted:
+            core.pause_after_content = host.blocked_reason is not None
             try:
-                events = core.receive(piece, now)
+                event = core.next_event()
             except ProtocolError as error:
+                core.discard_unread()
+                if published:
+                    self._after_publishes()
                 self._on_protocol_error(error)
                 return
-            for event in events:
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%s: received %s", self.name, describe_event(event))
-                self._dispatch[type(event)](event)
-            if (
-                frame_type in (FRAME_HEADER, FRAME_BODY)
-                and self.host.blocked_reason is not None
-                and core.state is sv.ServerState.OPEN
-            ):
-                self._block(pieces[index + 1 :])
-                return
+            if event is sv.NEED_DATA:
+                break
+            if event is sv.PAUSED:
+                self._block()
+                break
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s: received %s", self.name, describe_event(event))
+            if type(event) is sv.PublishReceived:
+                published = on_publish(event)
+                continue
+            if published:
+                published = False
+                self._after_publishes()
+            dispatch[type(event)](event)
+        if published:
+            self._after_publishes()
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         logger.info("%s: protocol error: %s", self.name, error.reply_text)
@@ -200,28 +220,6 @@ class ConnectionDriver(HandshakeSteps):
         handler = HANDLERS.get(type(method), unimplemented)
         self._run(event.channel_id, method, lambda channel: handler(channel, method, event.payload))
 
-    def _on_content(self, event: sv.ContentReceived) -> None:
-        method = event.method
-        if not isinstance(method, commands.Basic.Publish):
-            self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
-            return
-        try:
-            properties = decode_publish_properties(event.properties_payload)
-        except ValueError:
-            self._close_connection(*_BARE_INTERNAL_ERROR)
-            return
-        message = Message(
-            method.exchange, method.routing_key, properties, event.properties_payload, event.body
-        )
-
-        def publish(channel: Any) -> Reply:
-            channel.basic_publish(
-                method.exchange, method.routing_key, method.mandatory, method.immediate, message
-            )
-            return None
-
-        self._run(event.channel_id, method, publish)
-
     def _run(self, channel_id: int, method: Frame, call: Callable[[Any], Reply]) -> None:
         """Apply the ordering contract: model call, its events, the reply, dispatch, deliveries."""
         connection = self.connection
@@ -235,7 +233,7 @@ class ConnectionDriver(HandshakeSteps):
             self.model.dispatch()
             return
         except FieldTableError:
-            self._close_connection(*_BARE_INTERNAL_ERROR)
+            self._close_connection(*BARE_INTERNAL_ERROR)
             return
         self.drain_outbox()
         if reply is not None:
@@ -346,9 +344,8 @@ class ConnectionDriver(HandshakeSteps):
 
     # -- blocking (resource alarm) -------------------------------------------------------
 
-    def _block(self, rest: list[Piece]) -> None:
+    def _block(self) -> None:
         """A publish arrived during an alarm: stop reading, as RabbitMQ does."""
-        self.held.extend(rest)
         self.reading_blocked = True
         reason = self.host.blocked_reason
         if not self._blocked_sent and self.capabilities.get("connection.blocked") is True:
@@ -365,4 +362,5 @@ class ConnectionDriver(HandshakeSteps):
                 self.transport.wake_writer()
         if self.reading_blocked:
             self.reading_blocked = False
+            self.core.resume_reading()
             self.transport.resume_reading()

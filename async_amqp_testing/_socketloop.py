@@ -2,7 +2,7 @@
 
 A :class:`SocketSession` moves bytes for a :class:`~._driver.ConnectionDriver`
 (the synchronous protocol logic) over one anyio byte stream with three
-tasks: the reader (bytes → one-frame pieces → the driver, never
+tasks: the reader (bytes → the driver, never
 awaiting anything but the socket), the writer (drains the model's outbox and
 the core's buffer in one ``send`` per batch, honouring the broker's pause
 and reply delay) and the heartbeat clock. It keeps the clocks RabbitMQ
@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 
 import anyio
 import anyio.abc
 
 from async_amqp._core.heartbeat import HeartbeatAction
-from async_amqp._core.incremental import FrameSplitter
 from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
 from ._driver import ConnectionDriver
@@ -71,7 +69,6 @@ class SocketSession:
         self.driver = ConnectionDriver(
             settings, model, host, self, f"connection {session_id} ({peer})", tls_peer
         )
-        self._splitter = FrameSplitter()
         self._send_wanted = anyio.Event()
         self._reading_resumed = anyio.Event()
         self._tuned = anyio.Event()
@@ -166,10 +163,8 @@ class SocketSession:
                 self._reading_resumed = anyio.Event()
                 await self._reading_resumed.wait()
                 continue
-            if driver.held:
-                held = list(driver.held)
-                driver.held = deque()
-                driver.process(held, anyio.current_time())
+            if driver.has_held_input:
+                driver.receive_data(b"", anyio.current_time())
             else:
                 try:
                     data = await self.stream.receive(READ_SIZE)
@@ -183,7 +178,7 @@ class SocketSession:
                     return
                 if self._trace is not None:
                     self._trace[1].feed(data)
-                driver.process(self._splitter.split(data), anyio.current_time())
+                driver.receive_data(data, anyio.current_time())
             self.host.deadlines_changed()
             self.wake_writer()
             if driver.end is End.FLUSH_THEN_CLOSE:

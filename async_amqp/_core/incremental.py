@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-__all__ = ["NEED_DATA", "FrameSplitter", "NeedData"]
+__all__ = ["NEED_DATA", "PAUSED", "FrameSplitter", "NeedData", "Paused"]
 
 
 class NeedData(enum.Enum):
@@ -24,6 +24,16 @@ class NeedData(enum.Enum):
 
 #: What ``next_event()`` returns when the bytes received so far hold no further event.
 NEED_DATA: Final = NeedData.NEED_DATA
+
+
+class Paused(enum.Enum):
+    """The type of :data:`PAUSED`."""
+
+    PAUSED = "paused"
+
+
+#: What the broker core's ``next_event()`` returns while reading is paused (h11's name).
+PAUSED: Final = Paused.PAUSED
 
 
 class FrameSplitter:
@@ -43,6 +53,39 @@ class FrameSplitter:
         self._frame_type = -1
         self._head = b""
         self._whole = False
+
+    @property
+    def at_boundary(self) -> bool:
+        """True between frames (not inside the protocol header or a frame)."""
+        return not self._remaining and not self._head
+
+    def cut(self, data: bytes, position: int) -> tuple[int, int]:
+        """Return ``(frame_type, end)`` of the piece of *data* that starts at *position*.
+
+        The piece ends where a frame ends, or at the end of *data* (type -1: a frame
+        still unfinished).
+
+        :param data: bytes as received
+        :param position: where the piece starts (the end of the previous one)
+        """
+        size = len(data)
+        while position < size:
+            if self._remaining:
+                step = min(self._remaining, size - position)
+                position += step
+                self._remaining -= step
+                if not self._remaining:
+                    return self._frame_type, position
+                continue
+            wanted = 7 - len(self._head)
+            self._head += data[position : position + wanted]
+            position = min(position + wanted, size)
+            if len(self._head) < 7:
+                break
+            self._frame_type = self._head[0]
+            self._remaining = int.from_bytes(self._head[3:7], "big") + 1
+            self._head = b""
+        return -1, position
 
     def split(self, data: bytes) -> list[tuple[int, bytes, bool]]:
         """Return ``(frame_type, piece, whole)`` for each piece of *data*.

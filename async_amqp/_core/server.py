@@ -14,7 +14,6 @@ and are importable from here too.
 from __future__ import annotations
 
 import struct
-from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
@@ -25,7 +24,7 @@ from .codes import ReplyCode, class_id_of, method_id_of
 from .content import ContentAssembler
 from .erlang import binary_w, frame_error_text
 from .errors import FrameError, ProtocolError
-from .incremental import NEED_DATA, FrameSplitter, NeedData
+from .incremental import NEED_DATA, PAUSED
 from .server_channel import CONTENT_METHODS, ServerChannel
 from .server_events import (
     ChannelCloseConfirmed,
@@ -38,10 +37,12 @@ from .server_events import (
     MethodReceived,
     OpenRequested,
     ProtocolHeaderRefused,
+    PublishReceived,
     ServerEvent,
     TuneAccepted,
 )
 from .server_handshake import ACCEPTED_HEADERS, ServerHandshake, ServerState
+from .server_input import ServerInput
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -62,6 +63,7 @@ __all__ = [
     "ACCESS_REQUEST",
     "ACCESS_REQUEST_OK",
     "NEED_DATA",
+    "PAUSED",
     "ChannelCloseConfirmed",
     "ChannelClosedByClient",
     "ChannelOpened",
@@ -72,6 +74,7 @@ __all__ = [
     "MethodReceived",
     "OpenRequested",
     "ProtocolHeaderRefused",
+    "PublishReceived",
     "ServerConnection",
     "ServerEvent",
     "ServerState",
@@ -79,7 +82,7 @@ __all__ = [
 ]
 
 
-class ServerConnection(ServerHandshake):
+class ServerConnection(ServerInput, ServerHandshake):
     """Sans-IO broker connection.
 
     :param server_properties: sent in connection.start
@@ -114,11 +117,7 @@ class ServerConnection(ServerHandshake):
         # Content being assembled on channel numbers that are not open: RabbitMQ reads a
         # whole command (method, header, body) before it checks that the channel is open.
         self._unopened: dict[int, ContentAssembler] = {}
-        # receive_data()/next_event(): received pieces (one frame each), events not taken
-        self._splitter = FrameSplitter()
-        self._pieces: deque[bytes] = deque()
-        self._events: deque[ServerEvent] = deque()
-        self._received_at = 0.0
+        self._init_input()
 
     # -- output -------------------------------------------------------------------
 
@@ -147,11 +146,6 @@ class ServerConnection(ServerHandshake):
             return
         channel.close(reply_code, reply_text, class_id, method_id)
 
-    @property
-    def closed(self) -> bool:
-        """True once the connection is over (the socket should be closed)."""
-        return self.state is ServerState.CLOSED
-
     def channel_is_open(self, channel_id: int) -> bool:
         """True when *channel_id* is open and not being closed by the broker."""
         channel = self._channels.get(channel_id)
@@ -163,26 +157,6 @@ class ServerConnection(ServerHandshake):
         return list(self._channels)
 
     # -- input --------------------------------------------------------------------
-
-    def receive_data(self, data: bytes, now: float) -> None:
-        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
-        self._pieces.extend(piece for _, piece, _ in self._splitter.split(data))
-        self._received_at = now
-
-    def next_event(self) -> ServerEvent | NeedData:
-        """Return the next event of the bytes received, or :data:`NEED_DATA`.
-
-        Frames are read one at a time, so each frame's replies are queued (and an error
-        raised) before the next frame is read.
-
-        :raises ProtocolError: when the client broke the protocol (then call :meth:`fail`)
-        """
-        events = self._events
-        while not events:
-            if not self._pieces or self.closed:
-                return NEED_DATA
-            events.extend(self.receive(self._pieces.popleft(), self._received_at))
-        return events.popleft()
 
     def receive(self, data: bytes, now: float) -> list[ServerEvent]:
         """Consume received bytes; return the events they complete.

@@ -92,6 +92,23 @@ class ContentReceived(ServerEvent):
     body: bytes
 
 
+@dataclass(slots=True, eq=False)
+class PublishReceived(ServerEvent):
+    """A whole basic.publish read by the fast path: its arguments, raw properties, body.
+
+    ``raw_properties`` is the content header's property flags and list as received,
+    already known to be one the broker accepts; it is kept opaque.
+    """
+
+    channel_id: int
+    exchange: str
+    routing_key: str
+    mandatory: bool
+    immediate: bool
+    raw_properties: bytes
+    body: bytes
+
+
 @dataclass(slots=True, frozen=True, eq=False)
 class ChannelClosedByClient(ServerEvent):
     """The client closed a channel (close-ok is already queued)."""

@@ -46,6 +46,7 @@ class BrokerModel:
         :param rng: source of server-generated names (seed it for reproducible names).
         """
         self.clock = clock
+        self._held_now: float | None = None
         self.system_time = system_time
         self.rng = rng if rng is not None else random.Random()
         self.users: dict[str, str] = dict(users) if users is not None else {"guest": "guest"}
@@ -144,6 +145,20 @@ class BrokerModel:
         staged, self._staged = self._staged, {}
         for connection in staged.values():
             connection.flush_staged()
+
+    def now(self) -> float:
+        """The clock's time, or the time :meth:`hold_clock` read."""
+        held = self._held_now
+        return self.clock() if held is None else held
+
+    def hold_clock(self) -> None:
+        """Read the clock once for a batch of work: :meth:`now` returns that time until
+        :meth:`release_clock` (the wire side holds it while it handles one read)."""
+        self._held_now = self.clock()
+
+    def release_clock(self) -> None:
+        """:meth:`now` reads the clock again."""
+        self._held_now = None
 
     def register_reply_channel(self, channel: ChannelModel) -> str:
         """Allocate the direct reply-to routing key of a channel."""

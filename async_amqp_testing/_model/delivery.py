@@ -85,7 +85,7 @@ class DeliveryChannel:
     # ---- helpers ----------------------------------------------------------
 
     def _now(self) -> float:
-        return self.broker.clock()
+        return self.broker.now()
 
     def _detach(self, consumer: Consumer) -> None:
         queue = consumer.queue

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from pamqp.base import Frame
 
-from async_amqp._core.incremental import FrameSplitter
 from async_amqp._core.wire import FRAME_METHOD, FrameReader, decode_method
 from async_amqp_testing._driver import ConnectionDriver
 from async_amqp_testing._model import BrokerModel
@@ -80,7 +79,6 @@ class DriverRig:
     host: RecordingHost = field(default_factory=RecordingHost)
     transport: RecordingTransport = field(default_factory=RecordingTransport)
     driver: ConnectionDriver = field(init=False)
-    splitter: FrameSplitter = field(default_factory=FrameSplitter)
     reader: FrameReader = field(default_factory=FrameReader)
 
     def __post_init__(self) -> None:
@@ -90,7 +88,7 @@ class DriverRig:
 
     def exchange(self, data: bytes, now: float = 0.0) -> list[Frame]:
         """Feed *data*; return the methods the driver sent in answer."""
-        self.driver.process(self.splitter.split(data), now)
+        self.driver.receive_data(data, now)
         return self.output(now)
 
     def output(self, now: float = 0.0) -> list[Frame]:

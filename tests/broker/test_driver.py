@@ -97,14 +97,13 @@ def test_a_publish_during_the_hosts_alarm_blocks_reading_until_unblock() -> None
     sent = rig.exchange(publish + header + declare)
     assert rig.driver.reading_blocked
     assert [type(method) for method in sent] == [commands.Connection.Blocked]
-    assert len(rig.driver.held) == 1  # the declare waits
+    assert rig.driver.has_held_input  # the declare waits
     rig.host.blocked_reason = None
     rig.driver.unblock()
     assert rig.transport.resumed_count == 1
     assert [type(method) for method in rig.output()] == [commands.Connection.Unblocked]
-    held = list(rig.driver.held)
-    rig.driver.held.clear()
-    rig.driver.process(held, 0.0)
+    rig.driver.receive_data(b"", 0.0)
+    assert not rig.driver.has_held_input
     assert [type(method) for method in rig.output()] == [commands.Queue.DeclareOk]
 
 

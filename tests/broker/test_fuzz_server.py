@@ -162,7 +162,7 @@ def run_conversation(
     sent: list[Frame] = []
     started = False
     for chunk in chunks:
-        driver.process(rig.splitter.split(chunk), 0.0)
+        driver.receive_data(chunk, 0.0)
         driver.drain_outbox()
         output = driver.core.data_to_send(0.0)
         if not started and output:

@@ -1,0 +1,129 @@
+"""The broker core's input, h11-style: bytes in with ``receive_data``, events out with
+``next_event`` (a base of :class:`~.server.ServerConnection`).
+
+Frames are read one at a time (cut by a :class:`~.incremental.FrameSplitter`, then
+given to the connection's ``receive``), so each frame's replies are queued (and
+an error raised) before the next frame is read. On an open connection a whole
+plain basic.publish command is read in one go instead
+(:func:`~.server_publish.take_publish`), into one
+:class:`~.server_events.PublishReceived`. During a resource alarm the broker sets
+:attr:`ServerInput.pause_after_content`: reading then stops after the first
+content header or body frame, as RabbitMQ blocks a publishing connection.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+from .frames import FRAME_BODY, FRAME_HEADER, FRAME_METHOD, FrameReader
+from .heartbeat import HeartbeatClock
+from .incremental import NEED_DATA, PAUSED, FrameSplitter, NeedData, Paused
+from .server_channel import ServerChannel
+from .server_events import ServerEvent
+from .server_handshake import ServerState
+from .server_publish import take_publish
+
+__all__ = ["ServerInput"]
+
+_CONTENT_FRAMES: Final = (FRAME_HEADER, FRAME_BODY)
+
+
+class ServerInput:
+    """Received bytes, how far they are read, and the events not yet taken."""
+
+    # Set by ServerConnection.__init__.
+    state: ServerState
+    _reader: FrameReader
+    _channels: dict[int, ServerChannel]
+    heartbeat: HeartbeatClock
+
+    def _init_input(self) -> None:
+        self._inbox = b""
+        self._position = 0
+        self._splitter = FrameSplitter()
+        self._events: deque[ServerEvent] = deque()
+        self._received_at = 0.0
+        #: set by the broker during a resource alarm: pause after a content frame
+        self.pause_after_content = False
+        self._last_content = False
+        self._paused = False
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is over (the socket should be closed)."""
+        return self.state is ServerState.CLOSED
+
+    if TYPE_CHECKING:
+
+        def receive(self, data: bytes, now: float) -> list[ServerEvent]:
+            """Consume received bytes; return the events they complete (the connection's)."""
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
+        if data:
+            inbox = self._inbox
+            self._inbox = inbox[self._position :] + data if self._position < len(inbox) else data
+            self._position = 0
+        self._received_at = now
+        self.heartbeat.received(now)
+
+    @property
+    def has_unread_data(self) -> bool:
+        """True when received bytes wait to be read (e.g. held while reading is paused)."""
+        return self._position < len(self._inbox)
+
+    def resume_reading(self) -> None:
+        """Read on after :data:`PAUSED` (the broker's resource alarm cleared)."""
+        self._paused = False
+        self._last_content = False
+
+    def next_event(self) -> ServerEvent | NeedData | Paused:
+        """Return the next event of the bytes received, :data:`NEED_DATA` or :data:`PAUSED`.
+
+        Frames are read one at a time, so each frame's replies are queued (and an error
+        raised) before the next frame is read; a whole plain basic.publish is read in
+        one go (:func:`~.server_publish.take_publish`). While :attr:`pause_after_content`
+        is set, reading stops after a content header or body frame (:data:`PAUSED`
+        until :meth:`resume_reading`), as RabbitMQ blocks a publisher during an alarm.
+
+        :raises ProtocolError: when the client broke the protocol (then call :meth:`fail`)
+        """
+        events = self._events
+        while not events:
+            if self._paused or (self.pause_after_content and self._last_content):
+                self._paused = True
+                return PAUSED
+            data = self._inbox
+            position = self._position
+            if position >= len(data) or self.closed:
+                return NEED_DATA
+            if self.state is ServerState.OPEN and not self.pause_after_content:
+                taken = self._take_publish(data, position)
+                if taken is not None:
+                    return taken
+            frame_type, end = self._splitter.cut(data, position)
+            self._position = end
+            events.extend(self.receive(data[position:end], self._received_at))
+            self._last_content = self.state is ServerState.OPEN and frame_type in _CONTENT_FRAMES
+        return events.popleft()
+
+    def _take_publish(self, data: bytes, position: int) -> ServerEvent | None:
+        """The next event, when it is a whole plain publish on an open channel."""
+        if not self._splitter.at_boundary or data[position] != FRAME_METHOD:
+            return None
+        channel = self._channels.get(int.from_bytes(data[position + 1 : position + 3], "big"))
+        if channel is None or channel.closing or channel.content.method is not None:
+            return None
+        taken = take_publish(data, position, self._reader.max_frame_size)
+        if taken is None:
+            return None
+        self._position = taken[1]
+        self._last_content = True
+        return taken[0]
+
+    def discard_unread(self) -> None:
+        """Skip the bytes received but not read (after an error ended the reading)."""
+        inbox = self._inbox
+        while self._position < len(inbox):
+            _, self._position = self._splitter.cut(inbox, self._position)

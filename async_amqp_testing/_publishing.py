@@ -1,0 +1,107 @@
+"""The publish steps of a broker connection (mixed into the driver).
+
+A publish reaches the driver as one :class:`~async_amqp._core.server.PublishReceived`
+(the core's fast path) or, when the general path read it frame by frame, as a
+:class:`~async_amqp._core.server.ContentReceived` whose property list is checked
+here (a list RabbitMQ cannot read closes the connection with a bare 541). The
+model routes it at once; publish events (confirms, returns) and deliveries are
+encoded by :meth:`PublishSteps._after_publishes`, which the driver calls once for
+a run of publishes read in a row, before anything else is handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pamqp import commands
+from pamqp.base import Frame
+
+from async_amqp._core import server as sv
+from async_amqp._core.codes import REPLY_CODES, ReplyCode
+from async_amqp._core.rawprops import decode_publish_properties
+
+from ._handlers import Reply, unimplemented
+from ._model import BrokerModel, ConnectionModel, Message
+from ._model.errors import AmqpError
+from ._model.fieldtable import FieldTableError
+
+__all__ = ["BARE_INTERNAL_ERROR", "PublishSteps"]
+
+#: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
+BARE_INTERNAL_ERROR = (
+    ReplyCode.INTERNAL_ERROR,
+    REPLY_CODES[ReplyCode.INTERNAL_ERROR].default_text,
+    0,
+    0,
+)
+
+#: basic.publish, as named in a refusal's class and method ids.
+_PUBLISH = commands.Basic.Publish()
+
+
+class PublishSteps:
+    """basic.publish as the driver handles it (the driver owns the rest)."""
+
+    model: BrokerModel
+    connection: ConnectionModel | None
+
+    if TYPE_CHECKING:
+
+        def _run(self, channel_id: int, method: Frame, call: Callable[[Any], Reply]) -> None: ...
+        def _refuse(self, channel_id: int, method: Frame, error: AmqpError) -> None: ...
+        def _close_connection(
+            self, reply_code: int, reply_text: str, class_id: int, method_id: int
+        ) -> None: ...
+        def drain_outbox(self) -> None: ...
+
+    def _on_content(self, event: sv.ContentReceived) -> None:
+        """A publish the fast path left to the general one (or another content method)."""
+        method = event.method
+        if not isinstance(method, commands.Basic.Publish):
+            self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
+            return
+        try:
+            decode_publish_properties(event.properties_payload)
+        except ValueError:
+            self._close_connection(*BARE_INTERNAL_ERROR)
+            return
+        publish = sv.PublishReceived(
+            event.channel_id,
+            method.exchange,
+            method.routing_key,
+            method.mandatory,
+            method.immediate,
+            event.properties_payload,
+            event.body,
+        )
+        if self._on_publish(publish):
+            self._after_publishes()
+
+    def _on_publish(self, event: sv.PublishReceived) -> bool:
+        """basic.publish; its deliveries wait for :meth:`_after_publishes` (True), unless an
+        error closed the channel or connection (False: already handled)."""
+        connection = self.connection
+        assert connection is not None
+        exchange = event.exchange
+        routing_key = event.routing_key
+        message = Message(exchange, routing_key, None, event.raw_properties, event.body)
+        try:
+            connection.channels[event.channel_id].basic_publish(
+                exchange, routing_key, event.mandatory, event.immediate, message
+            )
+        except AmqpError as error:
+            self._after_publishes()
+            self._refuse(event.channel_id, _PUBLISH, error)
+            self.model.dispatch()
+            return False
+        except FieldTableError:
+            self._close_connection(*BARE_INTERNAL_ERROR)
+            return False
+        return True
+
+    def _after_publishes(self) -> None:
+        """The ordering contract's end for publishes: their events, dispatch, deliveries."""
+        self.drain_outbox()
+        self.model.dispatch()
+        self.drain_outbox()
