@@ -43,6 +43,7 @@ from .server_events import (
 )
 from .server_handshake import ACCEPTED_HEADERS, ServerHandshake, ServerState
 from .server_input import ServerInput
+from .server_publish import ACCESS_REQUEST as _ACCESS_REQUEST
 from .wire import (
     FRAME_BODY,
     FRAME_HEADER,
@@ -55,7 +56,7 @@ from .wire import (
 )
 
 #: access.request's class and method id (30/10), and its reply's payload (ticket 1).
-ACCESS_REQUEST: Final = struct.pack(">HH", 30, 10)
+ACCESS_REQUEST: Final = _ACCESS_REQUEST
 ACCESS_REQUEST_OK: Final = struct.pack(">HHH", 30, 11, 1)
 
 __all__ = [

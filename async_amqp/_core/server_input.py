@@ -13,20 +13,23 @@ content header or body frame, as RabbitMQ blocks a publishing connection.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
-from .frames import FRAME_BODY, FRAME_HEADER, FRAME_METHOD, FrameReader
+from .decode import decode_method
+from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD, FrameReader
 from .heartbeat import HeartbeatClock
 from .incremental import NEED_DATA, PAUSED, FrameSplitter, NeedData, Paused
 from .server_channel import ServerChannel
 from .server_events import ServerEvent
 from .server_handshake import ServerState
-from .server_publish import take_publish
+from .server_publish import ACCESS_REQUEST, PUBLISH_INDEX, take_publish
 
 __all__ = ["ServerInput"]
 
 _CONTENT_FRAMES: Final = (FRAME_HEADER, FRAME_BODY)
+_size: Final = struct.Struct(">I")
 
 
 class ServerInput:
@@ -82,7 +85,8 @@ class ServerInput:
         """Return the next event of the bytes received, :data:`NEED_DATA` or :data:`PAUSED`.
 
         Frames are read one at a time, so each frame's replies are queued (and an error
-        raised) before the next frame is read; a whole plain basic.publish is read in
+        raised) before the next frame is read; a whole method frame on an open channel
+        is read without cutting it first, and a whole plain basic.publish command in
         one go (:func:`~.server_publish.take_publish`). While :attr:`pause_after_content`
         is set, reading stops after a content header or body frame (:data:`PAUSED`
         until :meth:`resume_reading`), as RabbitMQ blocks a publisher during an alarm.
@@ -98,29 +102,50 @@ class ServerInput:
             position = self._position
             if position >= len(data) or self.closed:
                 return NEED_DATA
-            if self.state is ServerState.OPEN and not self.pause_after_content:
-                taken = self._take_publish(data, position)
-                if taken is not None:
-                    return taken
+            if (
+                data[position] == FRAME_METHOD
+                and self.state is ServerState.OPEN
+                and self._splitter.at_boundary
+                and self._take_method(data, position)
+            ):
+                continue
             frame_type, end = self._splitter.cut(data, position)
             self._position = end
             events.extend(self.receive(data[position:end], self._received_at))
             self._last_content = self.state is ServerState.OPEN and frame_type in _CONTENT_FRAMES
         return events.popleft()
 
-    def _take_publish(self, data: bytes, position: int) -> ServerEvent | None:
-        """The next event, when it is a whole plain publish on an open channel."""
-        if not self._splitter.at_boundary or data[position] != FRAME_METHOD:
-            return None
-        channel = self._channels.get(int.from_bytes(data[position + 1 : position + 3], "big"))
+    def _take_method(self, data: bytes, position: int) -> bool:
+        """Read a whole method frame (a plain publish: its whole command) on an open channel.
+
+        The same as the frame-by-frame path, without cutting and buffering the frame
+        first; False leaves the frame to that path (anything not plain).
+        """
+        channel_id = int.from_bytes(data[position + 1 : position + 3], "big")
+        channel = self._channels.get(channel_id)
         if channel is None or channel.closing or channel.content.method is not None:
-            return None
-        taken = take_publish(data, position, self._reader.max_frame_size)
-        if taken is None:
-            return None
-        self._position = taken[1]
-        self._last_content = True
-        return taken[0]
+            return False
+        limit = self._reader.max_frame_size
+        if data[position + 7 : position + 11] == PUBLISH_INDEX and not self.pause_after_content:
+            taken = take_publish(data, position, limit)
+            if taken is not None:
+                self._events.append(taken[0])
+                self._position = taken[1]
+                self._last_content = True
+                return True
+        (size,) = _size.unpack_from(data, position + 3) if len(data) - position >= 7 else (-1,)
+        end = position + 7 + size
+        if size < 4 or (limit and size > limit) or end >= len(data) or data[end] != FRAME_END:
+            return False
+        payload = data[position + 7 : end]
+        if payload[:4] == ACCESS_REQUEST:
+            return False
+        self._position = end + 1
+        self._last_content = False
+        event = channel.on_method(decode_method(payload, strict=True), payload)
+        if event is not None:
+            self._events.append(event)
+        return True
 
     def discard_unread(self) -> None:
         """Skip the bytes received but not read (after an error ended the reading)."""

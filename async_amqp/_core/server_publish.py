@@ -23,12 +23,14 @@ from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
 from .rawprops import decode_publish_properties
 from .server_events import PublishReceived
 
-__all__ = ["take_publish"]
+__all__ = ["ACCESS_REQUEST", "PUBLISH_INDEX", "take_publish"]
 
 _frame_head: Final = struct.Struct(">BHI")
 _content_head: Final = struct.Struct(">HHQ")
 #: basic.publish's class and method id (60/40), as they start its payload.
-_PUBLISH_INDEX: Final = b"\x00\x3c\x00\x28"
+PUBLISH_INDEX: Final = b"\x00\x3c\x00\x28"
+#: access.request's class and method id (30/10): not a pamqp method, read by the connection.
+ACCESS_REQUEST: Final = b"\x00\x1e\x00\x0a"
 #: A content header's class (60) and weight (0), as they start its payload.
 _BASIC_HEADER: Final = b"\x00\x3c\x00\x00"
 
@@ -91,7 +93,7 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         or (limit and size > limit)
         or end >= available
         or data[end] != FRAME_END
-        or data[start : start + 4] != _PUBLISH_INDEX
+        or data[start : start + 4] != PUBLISH_INDEX
         or size < 9
     ):
         return None
