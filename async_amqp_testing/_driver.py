@@ -16,6 +16,7 @@ socket (waking the writer, closing now or later), which the anyio
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ from async_amqp._core.wire import make_method
 from ._framelog import describe_event, describe_reply
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
 from ._handshake import HandshakeSteps
-from ._model import BrokerModel, ConnectionModel, Event, Message
+from ._model import BrokerModel, ConnectionModel, Event, Message, PublisherAck
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
@@ -54,6 +55,26 @@ _SILENT_STATES = frozenset(
         sv.ServerState.AWAIT_TUNE_OK,
     }
 )
+
+
+def _coalesce_acks(first: PublisherAck, outbox: deque[Event]) -> PublisherAck:
+    """One ``multiple`` ack for a run of confirms of consecutive publishes, as RabbitMQ
+    coalesces them (every earlier publish of the channel is already confirmed)."""
+    last = first.delivery_tag
+    while outbox:
+        following = outbox[0]
+        if (
+            not isinstance(following, PublisherAck)
+            or following.channel_id != first.channel_id
+            or following.delivery_tag != last + 1
+            or following.multiple
+        ):
+            break
+        outbox.popleft()
+        last = following.delivery_tag
+    if last == first.delivery_tag:
+        return first
+    return PublisherAck(first.channel_id, last, True)
 
 
 class ConnectionDriver(PublishSteps, HandshakeSteps):
@@ -149,7 +170,8 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         host = self.host
         dispatch = self._dispatch
         on_publish = self._on_publish
-        published = False  # publishes whose deliveries are not dispatched yet
+        on_ack = self._on_ack
+        published = False  # publishes or acks whose deliveries are not dispatched yet
         while self.end is None and not self.aborted:
             core.pause_after_content = host.blocked_reason is not None
             try:
@@ -167,8 +189,11 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
                 break
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s: received %s", self.name, describe_event(event))
-            if type(event) is sv.PublishReceived:
+            if isinstance(event, sv.PublishReceived):
                 published = on_publish(event)
+                continue
+            if isinstance(event, sv.MethodReceived) and type(event.method) is commands.Basic.Ack:
+                published = on_ack(event)
                 continue
             if published:
                 published = False
@@ -334,7 +359,10 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
             outbox.clear()
             return
         while outbox:
-            self._encode(outbox.popleft())
+            event = outbox.popleft()
+            if type(event) is PublisherAck and outbox and not event.multiple:
+                event = _coalesce_acks(event, outbox)
+            self._encode(event)
 
     def _encode(self, event: Event) -> None:
         if self.core.channel_is_open(event.channel_id):

@@ -1,4 +1,4 @@
-"""The publish steps of a broker connection (mixed into the driver).
+"""The publish and ack steps of a broker connection (mixed into the driver).
 
 A publish reaches the driver as one :class:`~async_amqp._core.server.PublishReceived`
 (the core's fast path) or, when the general path read it frame by frame, as a
@@ -6,13 +6,14 @@ A publish reaches the driver as one :class:`~async_amqp._core.server.PublishRece
 here (a list RabbitMQ cannot read closes the connection with a bare 541). The
 model routes it at once; publish events (confirms, returns) and deliveries are
 encoded by :meth:`PublishSteps._after_publishes`, which the driver calls once for
-a run of publishes read in a row, before anything else is handled.
+a run of publishes (and basic.acks, whose freed prefetch delivers more) read in a
+row, before anything else is handled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pamqp import commands
 from pamqp.base import Frame
@@ -97,6 +98,23 @@ class PublishSteps:
             return False
         except FieldTableError:
             self._close_connection(*BARE_INTERNAL_ERROR)
+            return False
+        return True
+
+    def _on_ack(self, event: sv.MethodReceived) -> bool:
+        """basic.ack (no reply); the deliveries it frees wait for :meth:`_after_publishes`
+        (True), unless an error closed the channel (False: already handled)."""
+        connection = self.connection
+        assert connection is not None
+        method = cast(commands.Basic.Ack, event.method)
+        try:
+            connection.channels[event.channel_id].basic_ack(
+                method.delivery_tag, multiple=method.multiple
+            )
+        except AmqpError as error:
+            self._after_publishes()
+            self._refuse(event.channel_id, method, error)
+            self.model.dispatch()
             return False
         return True
 

@@ -11,7 +11,7 @@ Deliveries are staged on the connection and reach its outbox only in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,36 +180,46 @@ class ChannelModel(TopologyChannel):
             message = with_reply_to(message, self._reply_key())
         reply_key = routing_key if exchange == "" and routing_key.startswith(REPLY_PREFIX) else None
         queues = self.vhost.route(target, prepared.routing_keys, prepared.headers)
-        pending = _TxPublish(
-            message, prepared.routing_keys, tuple(q.name for q in queues), mandatory, reply_key
-        )
         if self.mode is PublishMode.TX:
-            self._tx_publishes.append(pending)
+            self._tx_publishes.append(
+                _TxPublish(
+                    message,
+                    prepared.routing_keys,
+                    tuple(q.name for q in queues),
+                    mandatory,
+                    reply_key,
+                )
+            )
             return
-        self._deliver_publish(pending)
+        self._deliver_publish(message, prepared.routing_keys, queues, mandatory, reply_key)
 
     def _reply_key(self) -> str:
         if self.reply_key is None:
             self.reply_key = self.broker.register_reply_channel(self)
         return self.reply_key
 
-    def _deliver_publish(self, pending: _TxPublish) -> None:
+    def _deliver_publish(
+        self,
+        message: Message,
+        routing_keys: tuple[str, ...],
+        queues: Iterable[Queue | None],
+        mandatory: bool,
+        reply_key: str | None,
+    ) -> None:
         now = self._now()
-        message = pending.message
-        if pending.reply_key is not None:
-            replier = self.broker.reply_channel(pending.reply_key)
+        if reply_key is not None:
+            replier = self.broker.reply_channel(reply_key)
             if replier is not None:
-                replier.deliver_reply(message, pending.reply_key)
+                replier.deliver_reply(message, reply_key)
         rejected = False
         reached = 0
-        for name in pending.queue_names:
-            queue = self.vhost.queues.get(name)
+        for queue in queues:
             if queue is None:
                 continue
             reached += 1
-            if queue.publish(message, pending.routing_keys, now) is PublishOutcome.REJECTED:
+            if queue.publish(message, routing_keys, now) is PublishOutcome.REJECTED:
                 rejected = True
-        if pending.mandatory and not reached:
+        if mandatory and not reached:
             self.connection.emit(
                 Return(
                     self.channel_id, 312, "NO_ROUTE", message.exchange, message.routing_key, message
@@ -243,8 +253,15 @@ class ChannelModel(TopologyChannel):
             raise precondition_failed("channel is not transactional")
         publishes, self._tx_publishes = self._tx_publishes, []
         settles, self._tx_settles = self._tx_settles, []
+        queues = self.vhost.queues
         for pending in publishes:
-            self._deliver_publish(pending)
+            self._deliver_publish(
+                pending.message,
+                pending.routing_keys,
+                [queues.get(name) for name in pending.queue_names],
+                pending.mandatory,
+                pending.reply_key,
+            )
         for kind, entries in settles:
             self._settle(kind, entries)
 

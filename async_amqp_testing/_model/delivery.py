@@ -158,10 +158,13 @@ class DeliveryChannel:
         self._next_delivery_tag += 1
         return tag
 
-    def _run_consumer_queues(self) -> None:
+    def _run_consumer_queues(self, already_run: dict[int, Queue] | None = None) -> None:
+        """Run the queues this channel consumes from (but those just run: nothing since
+        could give them another delivery)."""
         now = self._now()
-        for queue in {id(c.queue): c.queue for c in self.consumers.values()}.values():
-            queue.run(now)
+        for key, queue in {id(c.queue): c.queue for c in self.consumers.values()}.items():
+            if already_run is None or key not in already_run:
+                queue.run(now)
 
     # ---- acknowledgements -------------------------------------------------
 
@@ -234,7 +237,7 @@ class DeliveryChannel:
             touched[key].requeue(items, now, explicit=True)
         for queue in touched.values():
             queue.run(now)
-        self._run_consumer_queues()
+        self._run_consumer_queues(touched)
 
 
 def _rejectable(entries: list[Unacked]) -> list[Unacked]:

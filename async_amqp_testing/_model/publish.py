@@ -37,7 +37,7 @@ REPLY_PREFIX = "amq.rabbitmq.reply-to."
 MAX_MESSAGE_SIZE = 134_217_728
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreparedPublish:
     """A publish that passed the checks: the message to store and its routing keys."""
 

@@ -80,6 +80,7 @@ class Queue(QueueTypeHooks):
         self._peak_ready = 0
         self._next_seq = 0
         self._round_robin: list[Consumer] = []
+        self._priorities_differ = False  # consumers of more than one priority
 
     # ---- inspection -------------------------------------------------------
 
@@ -268,18 +269,20 @@ class Queue(QueueTypeHooks):
         """Register a consumer (deliveries start at the next `run`)."""
         self.consumers.append(consumer)
         self._round_robin.append(consumer)
+        self._priorities_differ = len({c.priority for c in self.consumers}) > 1
 
     def remove_consumer(self, consumer: Consumer, now: float) -> None:
         """Unregister a consumer; the x-expires lease restarts when the last one goes."""
         self.consumers.remove(consumer)
         self._round_robin.remove(consumer)
+        self._priorities_differ = len({c.priority for c in self.consumers}) > 1
         if not self.consumers:
             self.last_used = now
 
     def _active_consumers(self) -> list[Consumer]:
         if self.settings.single_active_consumer:
             return self.consumers[:1]
-        if len({c.priority for c in self._round_robin}) > 1:
+        if self._priorities_differ:
             return sorted(self._round_robin, key=lambda c: -c.priority)
         return self._round_robin
 
@@ -356,4 +359,5 @@ class Queue(QueueTypeHooks):
         consumers = list(self.consumers)
         self.consumers.clear()
         self._round_robin.clear()
+        self._priorities_differ = False
         return consumers
