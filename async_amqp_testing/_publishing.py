@@ -20,7 +20,7 @@ from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.codes import REPLY_CODES, ReplyCode
-from async_amqp._core.rawprops import decode_publish_properties
+from async_amqp._core.rawprops import check_publish_properties
 
 from ._handlers import Reply, unimplemented
 from ._model import BrokerModel, ConnectionModel, Message
@@ -63,7 +63,7 @@ class PublishSteps:
             self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
             return
         try:
-            decode_publish_properties(event.properties_payload)
+            check_publish_properties(event.properties_payload)
         except ValueError:
             self._close_connection(*BARE_INTERNAL_ERROR)
             return

@@ -22,6 +22,7 @@ from .fieldtable import FieldValue, decode_plain, encode_entries, iter_raw_table
 __all__ = [
     "PropertyList",
     "PropertySlot",
+    "check_publish_properties",
     "decode_properties",
     "decode_property_list",
     "decode_publish_properties",
@@ -202,12 +203,12 @@ class PropertyList:
         self.slots[PropertySlot.HEADERS] = encode_entries(entries)
 
 
-def decode_publish_properties(raw: bytes) -> Basic.Properties:
-    """Decode a published message's property list, as strictly and as leniently as RabbitMQ.
+def check_publish_properties(raw: bytes) -> PropertyList:
+    """Check a published message's property list as RabbitMQ reads it; return its slices.
 
     The layout must be exact (no continuation flags, nothing truncated, nothing left
-    over) and the headers a well-formed table (of any depth), but strings need not be
-    UTF-8 and a timestamp need not fit a ``datetime``: RabbitMQ keeps them as they are.
+    over) and the headers a well-formed table (of any depth); nothing else is decoded
+    (strings need not be UTF-8, any timestamp is fine).
 
     :param raw: the content header's property flags and list
     :raises ValueError: where RabbitMQ closes the connection with 541 INTERNAL_ERROR
@@ -220,4 +221,20 @@ def decode_publish_properties(raw: bytes) -> Basic.Properties:
         raise ValueError(f"property list does not decode: {error}") from error
     if slots.encode() != raw:
         raise ValueError("bytes after the property list")
-    return decode_property_list(slots)
+    headers = slots.slots[PropertySlot.HEADERS]
+    if headers is not None:
+        decode_plain(headers, nul_void=False)
+    return slots
+
+
+def decode_publish_properties(raw: bytes) -> Basic.Properties:
+    """Decode a published message's property list, as strictly and as leniently as RabbitMQ.
+
+    The layout must be exact (no continuation flags, nothing truncated, nothing left
+    over) and the headers a well-formed table (of any depth), but strings need not be
+    UTF-8 and a timestamp need not fit a ``datetime``: RabbitMQ keeps them as they are.
+
+    :param raw: the content header's property flags and list
+    :raises ValueError: where RabbitMQ closes the connection with 541 INTERNAL_ERROR
+    """
+    return decode_property_list(check_publish_properties(raw))

@@ -24,7 +24,7 @@ from .incremental import NEED_DATA, PAUSED, FrameSplitter, NeedData, Paused
 from .server_channel import ServerChannel
 from .server_events import ServerEvent
 from .server_handshake import ServerState
-from .server_publish import ACCESS_REQUEST, PUBLISH_INDEX, take_publish
+from .server_publish import ACCESS_REQUEST, INCOMPLETE, PUBLISH_INDEX, WAIT_MAX, take_publish
 
 __all__ = ["ServerInput"]
 
@@ -51,6 +51,7 @@ class ServerInput:
         self.pause_after_content = False
         self._last_content = False
         self._paused = False
+        self._incomplete = False  # a plain publish command waits for its rest
 
     @property
     def closed(self) -> bool:
@@ -65,6 +66,7 @@ class ServerInput:
     def receive_data(self, data: bytes, now: float) -> None:
         """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
         if data:
+            self._incomplete = False
             inbox = self._inbox
             self._inbox = inbox[self._position :] + data if self._position < len(inbox) else data
             self._position = 0
@@ -74,7 +76,7 @@ class ServerInput:
     @property
     def has_unread_data(self) -> bool:
         """True when received bytes wait to be read (e.g. held while reading is paused)."""
-        return self._position < len(self._inbox)
+        return self._position < len(self._inbox) and not self._incomplete
 
     def resume_reading(self) -> None:
         """Read on after :data:`PAUSED` (the broker's resource alarm cleared)."""
@@ -100,7 +102,7 @@ class ServerInput:
                 return PAUSED
             data = self._inbox
             position = self._position
-            if position >= len(data) or self.closed:
+            if position >= len(data) or self.closed or self._incomplete:
                 return NEED_DATA
             if (
                 data[position] == FRAME_METHOD
@@ -128,10 +130,13 @@ class ServerInput:
         limit = self._reader.max_frame_size
         if data[position + 7 : position + 11] == PUBLISH_INDEX and not self.pause_after_content:
             taken = take_publish(data, position, limit)
-            if taken is not None:
+            if isinstance(taken, tuple):
                 self._events.append(taken[0])
                 self._position = taken[1]
                 self._last_content = True
+                return True
+            if taken is INCOMPLETE and len(data) - position <= WAIT_MAX:
+                self._incomplete = True
                 return True
         (size,) = _size.unpack_from(data, position + 3) if len(data) - position >= 7 else (-1,)
         end = position + 7 + size

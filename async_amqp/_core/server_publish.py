@@ -5,25 +5,28 @@ content header and body frames. :func:`take_publish` reads such a command whole,
 without pamqp and without cutting it into frames first: the method's arguments
 by hand (exchange, routing key, mandatory, immediate), the header's body size,
 the raw property list kept opaque (it is only checked to be one the broker
-accepts), then the body. It takes only a command that is complete in the bytes
-at hand and plain in every way; anything else (a frame over frame_max, a wrong
-end octet, bytes after the arguments, a header of another class or weight, a
-property list RabbitMQ refuses, interleaved frames, a body longer than
-announced, a command cut by the end of the received bytes) returns ``None``,
-and the general frame-by-frame path reads it and gives RabbitMQ's answer.
+accepts), then the body. It takes only a command that is plain in every way;
+anything else (a frame over frame_max, a wrong end octet, bytes after the
+arguments, a header of another class or weight, a property list RabbitMQ
+refuses, interleaved frames, a body longer than announced) is
+:data:`NOT_PLAIN`, and the general frame-by-frame path reads it and gives
+RabbitMQ's answer. A plain command cut by the end of the bytes received is
+:data:`INCOMPLETE`: the broker waits for the rest (up to :data:`WAIT_MAX`
+bytes), as nothing the client could see happens before a command is whole.
 """
 
 from __future__ import annotations
 
+import enum
 import struct
 import sys
 from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
-from .rawprops import decode_publish_properties
+from .rawprops import check_publish_properties
 from .server_events import PublishReceived
 
-__all__ = ["ACCESS_REQUEST", "PUBLISH_INDEX", "take_publish"]
+__all__ = ["ACCESS_REQUEST", "INCOMPLETE", "PUBLISH_INDEX", "WAIT_MAX", "Unread", "take_publish"]
 
 _frame_head: Final = struct.Struct(">BHI")
 _content_head: Final = struct.Struct(">HHQ")
@@ -63,7 +66,7 @@ def _acceptable(raw: bytes) -> bool:
     if raw in _accepted:
         return True
     try:
-        decode_publish_properties(raw)
+        check_publish_properties(raw)
     except ValueError:
         return False
     if len(raw) <= _ACCEPTED_SIZE:
@@ -73,84 +76,98 @@ def _acceptable(raw: bytes) -> bool:
     return True
 
 
-def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
+class Unread(enum.Enum):
+    """Why :func:`take_publish` read nothing."""
+
+    #: not a plain publish command: the general path must read these bytes
+    NOT_PLAIN = "not plain"
+    #: a plain publish command so far, cut by the end of the bytes received
+    INCOMPLETE = "incomplete"
+
+
+NOT_PLAIN: Final = Unread.NOT_PLAIN
+INCOMPLETE: Final = Unread.INCOMPLETE
+#: The most bytes of an incomplete command waited for (beyond: the general path reads it).
+WAIT_MAX: Final = 1 << 20
+
+
+def _frame(
+    data: bytes, offset: int, limit: int, frame_type: int, channel_id: int
+) -> tuple[int, int] | Unread:
+    """``(payload start, end)`` of a frame of *frame_type* on *channel_id* at *offset*."""
+    if len(data) - offset < 7:
+        return INCOMPLETE
+    kind, channel, size = _frame_head.unpack_from(data, offset)
+    if kind != frame_type or channel != channel_id or (limit and size > limit):
+        return NOT_PLAIN
+    start = offset + 7
+    end = start + size
+    if end >= len(data):
+        return INCOMPLETE
+    return (start, end) if data[end] == FRAME_END else NOT_PLAIN
+
+
+def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
     """Read one whole, plain basic.publish command at *offset* of *data*.
 
     :param data: received bytes
-    :param offset: where a frame starts (the method frame of the command, if any)
+    :param offset: where a method frame starts whose payload starts with 60/40
     :param limit: the largest frame payload allowed (frame_max; 0: no limit)
-    :return: the event and the offset after the command's last frame, or ``None`` when
-        the general path must read these bytes
+    :return: the event and the offset after the command's last frame; else
+        :data:`INCOMPLETE` (wait for more bytes: nothing would happen before the
+        command is complete) or :data:`NOT_PLAIN` (the general path must read it)
     """
-    available = len(data)
-    if available - offset < 7:
-        return None
-    frame_type, channel_id, size = _frame_head.unpack_from(data, offset)
-    start = offset + 7
-    end = start + size
-    if (
-        frame_type != FRAME_METHOD
-        or (limit and size > limit)
-        or end >= available
-        or data[end] != FRAME_END
-        or data[start : start + 4] != PUBLISH_INDEX
-        or size < 9
-    ):
-        return None
+    channel_id = int.from_bytes(data[offset + 1 : offset + 3], "big")
+    frame = _frame(data, offset, limit, FRAME_METHOD, channel_id)
+    if not isinstance(frame, tuple):
+        return frame
+    start, end = frame
     exchange_end = start + 7 + data[start + 6]
-    if exchange_end >= end:
-        return None
+    if end - start < 9 or exchange_end >= end:
+        return NOT_PLAIN
     key_end = exchange_end + 1 + data[exchange_end]
     if key_end + 1 != end:
-        return None  # bytes after the arguments, or arguments cut short
+        return NOT_PLAIN  # bytes after the arguments, or arguments cut short
     bits = data[key_end]
-    exchange = _name(data[start + 7 : exchange_end])
-    routing_key = _name(data[exchange_end + 1 : key_end])
-    # The content header.
-    offset = end + 1
-    if available - offset < 7:
-        return None
-    frame_type, header_channel, size = _frame_head.unpack_from(data, offset)
-    start = offset + 7
-    end = start + size
-    if (
-        frame_type != FRAME_HEADER
-        or header_channel != channel_id
-        or size < 14
-        or (limit and size > limit)
-        or end >= available
-        or data[end] != FRAME_END
-        or data[start : start + 4] != _BASIC_HEADER
-    ):
-        return None
-    _, _, body_size = _content_head.unpack_from(data, start)
-    raw_properties = data[start + 12 : end]
+    header = _frame(data, end + 1, limit, FRAME_HEADER, channel_id)
+    if not isinstance(header, tuple):
+        return header
+    header_start, header_end = header
+    if header_end - header_start < 14 or data[header_start : header_start + 4] != _BASIC_HEADER:
+        return NOT_PLAIN
+    raw_properties = data[header_start + 12 : header_end]
     if not _acceptable(raw_properties):
-        return None
-    offset = end + 1
-    # The body frames.
+        return NOT_PLAIN
+    _, _, body_size = _content_head.unpack_from(data, header_start)
+    body = _body(data, header_end + 1, limit, channel_id, body_size)
+    if not isinstance(body, tuple):
+        return body
+    event = PublishReceived(
+        channel_id,
+        _name(data[start + 7 : exchange_end]),
+        _name(data[exchange_end + 1 : key_end]),
+        bool(bits & 1),
+        bool(bits & 2),
+        raw_properties,
+        body[0],
+    )
+    return event, body[1]
+
+
+def _body(
+    data: bytes, offset: int, limit: int, channel_id: int, body_size: int
+) -> tuple[bytes, int] | Unread:
+    """The body frames at *offset*: ``(body, offset after them)``."""
     chunks: list[bytes] = []
     remaining = body_size
     while remaining:
-        if available - offset < 7:
-            return None
-        frame_type, body_channel, size = _frame_head.unpack_from(data, offset)
-        start = offset + 7
-        end = start + size
-        if (
-            frame_type != FRAME_BODY
-            or body_channel != channel_id
-            or size > remaining
-            or (limit and size > limit)
-            or end >= available
-            or data[end] != FRAME_END
-        ):
-            return None
+        frame = _frame(data, offset, limit, FRAME_BODY, channel_id)
+        if not isinstance(frame, tuple):
+            return frame
+        start, end = frame
+        if end - start > remaining:
+            return NOT_PLAIN  # longer than announced: the general path keeps waiting
         chunks.append(data[start:end])
-        remaining -= size
+        remaining -= end - start
         offset = end + 1
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    event = PublishReceived(
-        channel_id, exchange, routing_key, bool(bits & 1), bool(bits & 2), raw_properties, body
-    )
-    return event, offset
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), offset
