@@ -35,11 +35,11 @@ from ._model import BrokerModel, ConnectionModel, Event, Message, PublisherAck
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
-from ._publishing import BARE_INTERNAL_ERROR, PublishSteps
+from ._publishing import BARE_INTERNAL_ERROR, SLICE, PublishSteps
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["ConnectionDriver"]
+__all__ = ["SLICE", "ConnectionDriver"]
 
 
 logger = logging.getLogger("async_amqp_testing")
@@ -173,6 +173,8 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         on_ack = self._on_ack
         published = False  # publishes or acks whose deliveries are not dispatched yet
         while self.end is None and not self.aborted:
+            # What earlier frames caused goes out before anything the next one causes.
+            self.drain_outbox()
             core.pause_after_content = host.blocked_reason is not None
             try:
                 event = core.next_event()
@@ -264,7 +266,7 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         if reply is not None:
             self._send_reply(channel_id, reply)
         self.model.dispatch()
-        self.drain_outbox()
+        self.drain_outbox(SLICE)
 
     def _send_reply(self, channel_id: int, reply: Frame | tuple[Frame, Message]) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -349,8 +351,9 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
 
     # -- output --------------------------------------------------------------------------
 
-    def drain_outbox(self) -> None:
-        """Encode the model's queued events."""
+    def drain_outbox(self, limit: int = 0) -> None:
+        """Encode the model's queued events (at most *limit* of them, if not 0: the writer
+        encodes a long run of deliveries a slice at a time, sending each as it goes)."""
         connection = self.connection
         if connection is None or not connection.outbox:
             return
@@ -358,17 +361,23 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         if self.core.state is not sv.ServerState.OPEN:
             outbox.clear()
             return
+        encoded = 0
         while outbox:
             event = outbox.popleft()
             if type(event) is PublisherAck and outbox and not event.multiple:
                 event = _coalesce_acks(event, outbox)
-            self._encode(event)
+            if self._encode(event):
+                encoded += 1
+                if encoded == limit:
+                    return
 
-    def _encode(self, event: Event) -> None:
-        if self.core.channel_is_open(event.channel_id):
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s: sending %s", self.name, describe_event(event))
-            encode_event(self.core, event)
+    def _encode(self, event: Event) -> bool:
+        if not self.core.channel_is_open(event.channel_id):
+            return False
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: sending %s", self.name, describe_event(event))
+        encode_event(self.core, event)
+        return True
 
     # -- blocking (resource alarm) -------------------------------------------------------
 

@@ -24,7 +24,7 @@ import anyio.abc
 from async_amqp._core.heartbeat import HeartbeatAction
 from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
-from ._driver import ConnectionDriver
+from ._driver import SLICE, ConnectionDriver
 from ._model import BrokerModel, ConnectionModel
 from ._ports import End, SessionHost
 from ._settings import ConnectionSettings
@@ -196,7 +196,7 @@ class SocketSession:
         while True:
             if host.output_paused:
                 await host.wait_output_resumed()
-            driver.drain_outbox()
+            driver.drain_outbox(SLICE)
             if not core.has_data_to_send:
                 if self._finishing:
                     self.abort()
@@ -206,7 +206,7 @@ class SocketSession:
                 continue
             if host.reply_delay > 0:
                 await anyio.sleep(host.reply_delay)
-                driver.drain_outbox()
+                driver.drain_outbox(SLICE)
             data = core.data_to_send(anyio.current_time())
             if self._trace is not None:
                 self._trace[0].feed(data)

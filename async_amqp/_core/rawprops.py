@@ -27,6 +27,8 @@ __all__ = [
     "decode_property_list",
     "decode_publish_properties",
     "property_bytes",
+    "property_octet",
+    "property_shortstr",
 ]
 
 
@@ -118,6 +120,26 @@ def property_bytes(raw: bytes, slot: int) -> bytes | None:
     return None  # not reached: the slot's flag is set
 
 
+def property_octet(raw: bytes, slot: int) -> int | None:
+    """An octet property (``delivery_mode``, ``priority``) of a raw property list, without
+    decoding the rest; ``None`` when absent.
+
+    :raises ValueError: when the list is truncated before that property
+    """
+    value = property_bytes(raw, slot)
+    return None if value is None else value[0]
+
+
+def property_shortstr(raw: bytes, slot: int) -> bytes | None:
+    """A shortstr property of a raw property list as bytes (without its length octet),
+    without decoding the rest; ``None`` when absent.
+
+    :raises ValueError: when the list is truncated before that property
+    """
+    value = property_bytes(raw, slot)
+    return None if value is None else value[1:]
+
+
 def _value_end(raw: bytes, offset: int, kind: str | int) -> int:
     if kind == "s":
         end = offset + 1 + raw[offset]
@@ -183,6 +205,11 @@ class PropertyList:
         """The raw bytes of a shortstr property, without its length octet."""
         value = self.slots[index]
         return None if value is None else value[1:]
+
+    def octet(self, index: int) -> int | None:
+        """The value of an octet property (``delivery_mode``, ``priority``)."""
+        value = self.slots[index]
+        return None if value is None else value[0]
 
     def set_shortstr(self, index: int, value: bytes | None) -> None:
         """Replace (or remove, with ``None``) a shortstr property."""

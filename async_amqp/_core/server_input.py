@@ -24,7 +24,14 @@ from .incremental import NEED_DATA, PAUSED, FrameSplitter, NeedData, Paused
 from .server_channel import ServerChannel
 from .server_events import ServerEvent
 from .server_handshake import ServerState
-from .server_publish import ACCESS_REQUEST, INCOMPLETE, PUBLISH_INDEX, WAIT_MAX, take_publish
+from .server_publish import (
+    ACCESS_REQUEST,
+    INCOMPLETE,
+    PUBLISH_INDEX,
+    WAIT_MAX,
+    publish_wanted,
+    take_publish,
+)
 
 __all__ = ["ServerInput"]
 
@@ -42,8 +49,11 @@ class ServerInput:
     heartbeat: HeartbeatClock
 
     def _init_input(self) -> None:
+        # The bytes being read and how far; chunks received after them (and where each
+        # starts), kept apart so that a chunk is never copied to join it to a leftover.
         self._inbox = b""
         self._position = 0
+        self._later: deque[tuple[bytes, int]] = deque()
         self._splitter = FrameSplitter()
         self._events: deque[ServerEvent] = deque()
         self._received_at = 0.0
@@ -67,16 +77,19 @@ class ServerInput:
         """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
         if data:
             self._incomplete = False
-            inbox = self._inbox
-            self._inbox = inbox[self._position :] + data if self._position < len(inbox) else data
-            self._position = 0
+            if self._position < len(self._inbox):
+                self._later.append((data, 0))
+            else:
+                self._inbox = data
+                self._position = 0
         self._received_at = now
         self.heartbeat.received(now)
 
     @property
     def has_unread_data(self) -> bool:
         """True when received bytes wait to be read (e.g. held while reading is paused)."""
-        return self._position < len(self._inbox) and not self._incomplete
+        unread = self._position < len(self._inbox) or bool(self._later)
+        return unread and not self._incomplete
 
     def resume_reading(self) -> None:
         """Read on after :data:`PAUSED` (the broker's resource alarm cleared)."""
@@ -102,6 +115,9 @@ class ServerInput:
                 return PAUSED
             data = self._inbox
             position = self._position
+            if position >= len(data) and self._later and not self.closed:
+                self._inbox, self._position = self._later.popleft()
+                continue
             if position >= len(data) or self.closed or self._incomplete:
                 return NEED_DATA
             if (
@@ -136,7 +152,10 @@ class ServerInput:
                 self._last_content = True
                 return True
             if taken is INCOMPLETE and len(data) - position <= WAIT_MAX:
-                self._incomplete = True
+                if self._later:
+                    self._join_next()
+                else:
+                    self._incomplete = True
                 return True
         (size,) = _size.unpack_from(data, position + 3) if len(data) - position >= 7 else (-1,)
         end = position + 7 + size
@@ -152,8 +171,24 @@ class ServerInput:
             self._events.append(event)
         return True
 
+    def _join_next(self) -> None:
+        """Join to what is left of this chunk (a publish command cut at its end) the bytes
+        of the next chunk that the command needs, as far as its frame headers tell."""
+        following, start = self._later.popleft()
+        leftover = self._inbox[self._position :]
+        wanted = publish_wanted(leftover, 0) - len(leftover)
+        end = min(len(following), start + max(wanted, 1))
+        self._inbox = leftover + following[start:end]
+        self._position = 0
+        if end < len(following):
+            self._later.appendleft((following, end))
+
     def discard_unread(self) -> None:
         """Skip the bytes received but not read (after an error ended the reading)."""
-        inbox = self._inbox
-        while self._position < len(inbox):
-            _, self._position = self._splitter.cut(inbox, self._position)
+        while True:
+            inbox = self._inbox
+            while self._position < len(inbox):
+                _, self._position = self._splitter.cut(inbox, self._position)
+            if not self._later:
+                return
+            self._inbox, self._position = self._later.popleft()

@@ -26,10 +26,20 @@ from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
 from .rawprops import check_publish_properties
 from .server_events import PublishReceived
 
-__all__ = ["ACCESS_REQUEST", "INCOMPLETE", "PUBLISH_INDEX", "WAIT_MAX", "Unread", "take_publish"]
+__all__ = [
+    "ACCESS_REQUEST",
+    "INCOMPLETE",
+    "PUBLISH_INDEX",
+    "WAIT_MAX",
+    "Unread",
+    "publish_wanted",
+    "take_publish",
+]
 
 _frame_head: Final = struct.Struct(">BHI")
 _content_head: Final = struct.Struct(">HHQ")
+_size: Final = struct.Struct(">I")
+_body_size: Final = struct.Struct(">Q")
 #: basic.publish's class and method id (60/40), as they start its payload.
 PUBLISH_INDEX: Final = b"\x00\x3c\x00\x28"
 #: access.request's class and method id (30/10): not a pamqp method, read by the connection.
@@ -171,3 +181,31 @@ def _body(
         remaining -= end - start
         offset = end + 1
     return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), offset
+
+
+def publish_wanted(data: bytes, offset: int) -> int:
+    """How many bytes from *offset* an incomplete publish command needs, at least.
+
+    Read from the frame headers at hand (each frame's size, the header's body size): the
+    end of the command when they tell it, else of the first frame not yet whole.
+    """
+    position = offset
+    frames = 0
+    body_left = 0
+    size: int
+    end: int
+    while True:
+        if len(data) - position < 7:
+            return position + 7 - offset
+        size = int(_size.unpack_from(data, position + 3)[0])
+        end = position + 8 + size
+        frames += 1
+        if frames == 2:
+            if len(data) - position < 19:
+                return max(end, position + 19) - offset
+            body_left = int(_body_size.unpack_from(data, position + 11)[0])
+        elif frames > 2:
+            body_left -= size
+        if end > len(data) or (frames >= 2 and body_left <= 0):
+            return end - offset
+        position = end

@@ -21,6 +21,8 @@ from async_amqp._core.rawprops import (
     decode_properties,
     decode_property_list,
     property_bytes,
+    property_octet,
+    property_shortstr,
 )
 
 from .errors import AmqpError, precondition_failed
@@ -37,6 +39,8 @@ __all__ = [
     "header_routes",
     "parse_expiration",
     "property_bytes",
+    "property_octet",
+    "property_shortstr",
     "without_header",
 ]
 
@@ -71,7 +75,8 @@ class Message:
     messages), and the exchange and routing key as interned strings (shared between
     messages). The decoded :attr:`properties` are not kept: they are decoded from
     ``raw_properties`` on each access (inspection, tests); the broker's own rules read
-    the few properties they need from the raw bytes (:func:`property_bytes`).
+    the few properties they need through the core's accessors (:func:`property_octet`,
+    :func:`property_shortstr`).
 
     :param exchange: the exchange it was published to
     :param routing_key: the routing key it was published with

@@ -78,9 +78,9 @@ def prepare_publish(message: Message, username: str) -> PreparedPublish:
     expiration = props.shortstr(PropertySlot.EXPIRATION)
     if expiration is not None:
         parse_expiration(expiration)
-    mode_slot = props.slots[PropertySlot.DELIVERY_MODE]
-    if mode_slot is not None and mode_slot[0] not in (1, 2):
-        raise precondition_failed(f"invalid message: {{delivery_mode_unknown,{mode_slot[0]}}}")
+    mode = props.octet(PropertySlot.DELIVERY_MODE)
+    if mode is not None and mode not in (1, 2):
+        raise precondition_failed(f"invalid message: {{delivery_mode_unknown,{mode}}}")
     extra_keys = header_routes(headers)
     if headers is not None and find_header(headers, b"BCC") is not None:
         headers = without_header(headers, b"BCC")

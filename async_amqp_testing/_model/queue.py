@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
-from .message import Message, PropertySlot, parse_expiration, property_bytes
+from .message import Message, PropertySlot, parse_expiration, property_octet, property_shortstr
 from .queuehooks import QueueTypeHooks
 from .queueitems import Consumer, DeathReason, PublishOutcome, QueuedMessage
 
@@ -104,8 +104,8 @@ class Queue(QueueTypeHooks):
     def _priority_of(self, message: Message) -> int:
         if self.settings.max_priority is None:
             return 0
-        value = property_bytes(message.raw_properties, PropertySlot.PRIORITY)
-        return 0 if value is None else min(value[0], self.settings.max_priority)
+        value = property_octet(message.raw_properties, PropertySlot.PRIORITY)
+        return 0 if value is None else min(value, self.settings.max_priority)
 
     def insert_ready(self, item: QueuedMessage) -> None:
         """Put *item* among the ready messages, in order of priority and position."""
@@ -158,9 +158,9 @@ class Queue(QueueTypeHooks):
     ) -> QueuedMessage:
         """Wrap a message for this queue, computing its position, priority and expiry."""
         ttl = self.settings.message_ttl
-        expiration = property_bytes(message.raw_properties, PropertySlot.EXPIRATION)
-        if expiration is not None and len(expiration) > 1:
-            per_message = parse_expiration(expiration[1:])
+        expiration = property_shortstr(message.raw_properties, PropertySlot.EXPIRATION)
+        if expiration:
+            per_message = parse_expiration(expiration)
             ttl = per_message if ttl is None else min(ttl, per_message)
         return QueuedMessage(
             message,

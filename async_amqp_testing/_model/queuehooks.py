@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .arguments import EQUIVALENCE_KEYS, consumer_priority
 from .fieldtable import Table
-from .message import PropertySlot, property_bytes
+from .message import PropertySlot, property_octet
 from .queuetypes import QueueType
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ class QueueTypeHooks:
 
         Quorum queues and streams store every message durably and keep them all.
         """
-        mode = property_bytes(item.message.raw_properties, PropertySlot.DELIVERY_MODE)
-        return mode is not None and mode[0] == PERSISTENT
+        mode = property_octet(item.message.raw_properties, PropertySlot.DELIVERY_MODE)
+        return mode == PERSISTENT
 
     def outgoing(self, item: QueuedMessage, *, get: bool = False) -> Message:
         """The message as delivered to a consumer or by basic.get (classic: as published)."""
