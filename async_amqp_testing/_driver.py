@@ -16,7 +16,6 @@ socket (waking the writer, closing now or later), which the anyio
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +30,7 @@ from async_amqp._core.wire import make_method
 from ._framelog import describe_event, describe_reply
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
 from ._handshake import HandshakeSteps
-from ._model import BrokerModel, ConnectionModel, Event, Message, PublisherAck
+from ._model import BrokerModel, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
@@ -55,26 +54,6 @@ _SILENT_STATES = frozenset(
         sv.ServerState.AWAIT_TUNE_OK,
     }
 )
-
-
-def _coalesce_acks(first: PublisherAck, outbox: deque[Event]) -> PublisherAck:
-    """One ``multiple`` ack for a run of confirms of consecutive publishes, as RabbitMQ
-    coalesces them (every earlier publish of the channel is already confirmed)."""
-    last = first.delivery_tag
-    while outbox:
-        following = outbox[0]
-        if (
-            not isinstance(following, PublisherAck)
-            or following.channel_id != first.channel_id
-            or following.delivery_tag != last + 1
-            or following.multiple
-        ):
-            break
-        outbox.popleft()
-        last = following.delivery_tag
-    if last == first.delivery_tag:
-        return first
-    return PublisherAck(first.channel_id, last, True)
 
 
 class ConnectionDriver(PublishSteps, HandshakeSteps):
@@ -363,10 +342,7 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
             return
         encoded = 0
         while outbox:
-            event = outbox.popleft()
-            if type(event) is PublisherAck and outbox and not event.multiple:
-                event = _coalesce_acks(event, outbox)
-            if self._encode(event):
+            if self._encode(outbox.popleft()):
                 encoded += 1
                 if encoded == limit:
                     return

@@ -16,10 +16,7 @@ if TYPE_CHECKING:
     from ._driver import ConnectionDriver
     from ._socketloop import SocketSession
 
-__all__ = ["DriverHost", "End", "Piece", "SessionHost", "Transport"]
-
-#: ``(frame_type, bytes, whole)`` as cut by :class:`~async_amqp._core.incremental.FrameSplitter`.
-Piece = tuple[int, bytes, bool]
+__all__ = ["DriverHost", "End", "SessionHost", "Transport"]
 
 
 class End(enum.Enum):

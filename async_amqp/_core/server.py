@@ -8,7 +8,8 @@ need broker state (is this login valid, does this vhost exist) are asked of
 the broker through events and answered with :meth:`accept_login`,
 :meth:`refuse_login`, :meth:`accept_open`. Each open channel's checks are a
 :class:`~.server_channel.ServerChannel`; the events live in :mod:`.server_events`
-and are importable from here too.
+and are importable from here too. Bytes go in with ``receive_data`` and events
+come out of ``next_event`` (:mod:`.server_input`, h11-style).
 """
 
 from __future__ import annotations

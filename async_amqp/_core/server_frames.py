@@ -91,9 +91,31 @@ class ServerOutput(FrameOutput):
         )
         outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
 
+    #: the last publisher ack queued: its frame, channel and delivery tag
+    _last_ack: tuple[bytes, int, int] | None = None
+
     def send_publisher_ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
-        """Queue a basic.ack confirming publishes (the confirm hot path)."""
-        self._outgoing.append(encode_ack(channel_id, delivery_tag, multiple))
+        """Queue a basic.ack confirming publishes (the confirm hot path).
+
+        Like RabbitMQ, confirms are coalesced: when the frame last queued (and not yet
+        written) confirms the channel's previous publish, it is replaced by one
+        ``multiple`` ack up to this one (every earlier publish is confirmed already).
+        """
+        outgoing = self._outgoing
+        last = self._last_ack
+        if (
+            last is not None
+            and outgoing
+            and outgoing[-1] is last[0]
+            and last[1] == channel_id
+            and last[2] == delivery_tag - 1
+        ):
+            frame = encode_ack(channel_id, delivery_tag, True)
+            outgoing[-1] = frame
+        else:
+            frame = encode_ack(channel_id, delivery_tag, multiple)
+            outgoing.append(frame)
+        self._last_ack = (frame, channel_id, delivery_tag)
 
     def send_raw(self, data: bytes) -> None:
         """Queue bytes as they are (fault injection)."""
