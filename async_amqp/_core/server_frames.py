@@ -16,13 +16,28 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from .output import FrameOutput
-from .wire import FRAME_END_BYTE, FRAME_METHOD, encode_ack, encode_content, encode_method
+from .wire import (
+    FRAME_BODY,
+    FRAME_END_BYTE,
+    FRAME_HEADER,
+    FRAME_METHOD,
+    FRAME_OVERHEAD,
+    encode_ack,
+    encode_content,
+    encode_method,
+)
 
 __all__ = ["ServerOutput", "encode_deliver"]
 
 _frame_head: Final = struct.Struct(">BHI")
 _DELIVER_INDEX: Final = struct.pack(">I", commands.Basic.Deliver.index)
 _tag_and_flags: Final = struct.Struct(">QB")
+#: a method frame's head with the method's index and its first short string's length
+_deliver_head: Final = struct.Struct(">BHIIB")
+#: a content header frame's head and the header's class, weight and body size
+_header_head: Final = struct.Struct(">BHIHHQ")
+#: Bodies up to this size are copied into one piece with their frames' heads.
+_COPIED_BODY: Final = 4096
 
 
 def encode_deliver(
@@ -77,19 +92,50 @@ class ServerOutput(FrameOutput):
         properties_payload: bytes,
         body: bytes,
     ) -> None:
-        """Queue a basic.deliver with its header and body frames (the delivery hot path)."""
+        """Queue a basic.deliver with its header and body frames (the delivery hot path).
+
+        A body that fits one frame makes one piece with the method and header frames
+        (small bodies are copied into it; larger ones are referenced, not copied).
+        """
+        tag = consumer_tag.encode()
+        exchange_bytes = exchange.encode()
+        key = routing_key.encode()
+        body_size = len(body)
         outgoing = self._outgoing
-        outgoing.append(
-            encode_deliver(
-                channel_id,
-                consumer_tag.encode(),
-                delivery_tag,
-                redelivered,
-                exchange.encode(),
-                routing_key.encode(),
+        if not body_size or (self.frame_max and body_size > self.frame_max - FRAME_OVERHEAD):
+            outgoing.append(
+                encode_deliver(channel_id, tag, delivery_tag, redelivered, exchange_bytes, key)
             )
+            outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+            return
+        head = (
+            _deliver_head.pack(
+                FRAME_METHOD,
+                channel_id,
+                16 + len(tag) + len(exchange_bytes) + len(key),
+                commands.Basic.Deliver.index,
+                len(tag),
+            ),
+            tag,
+            _tag_and_flags.pack(delivery_tag, redelivered),
+            bytes((len(exchange_bytes),)),
+            exchange_bytes,
+            bytes((len(key),)),
+            key,
+            FRAME_END_BYTE,
+            _header_head.pack(
+                FRAME_HEADER, channel_id, 12 + len(properties_payload), 60, 0, body_size
+            ),
+            properties_payload,
+            FRAME_END_BYTE,
+            _frame_head.pack(FRAME_BODY, channel_id, body_size),
         )
-        outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
+        if body_size <= _COPIED_BODY:
+            outgoing.append(b"".join((*head, body, FRAME_END_BYTE)))
+        else:
+            outgoing.append(b"".join(head))
+            outgoing.append(body)
+            outgoing.append(FRAME_END_BYTE)
 
     #: the last publisher ack queued: its frame, channel and delivery tag
     _last_ack: tuple[bytes, int, int] | None = None

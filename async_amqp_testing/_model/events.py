@@ -15,7 +15,7 @@ from .message import Message
 __all__ = ["CancelNotify", "Deliver", "Event", "PublisherAck", "PublisherNack", "Return"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deliver:
     """basic.deliver plus content."""
 
@@ -28,7 +28,7 @@ class Deliver:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Return:
     """basic.return plus content (an unroutable mandatory publish)."""
 
@@ -40,7 +40,7 @@ class Return:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PublisherAck:
     """basic.ack from the server in confirm mode."""
 
@@ -49,7 +49,7 @@ class PublisherAck:
     multiple: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PublisherNack:
     """basic.nack from the server in confirm mode (reject-publish overflow)."""
 
@@ -58,7 +58,7 @@ class PublisherNack:
     multiple: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelNotify:
     """Server-sent basic.cancel (only for clients announcing consumer_cancel_notify)."""
 
