@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pamqp.commands import Basic
 
 from .fieldtable import FieldValue, decode_plain, encode_entries, iter_raw_table, plain_timestamp
+from .frames import EMPTY_PROPERTIES
 
 __all__ = [
     "PropertyList",
@@ -100,6 +101,8 @@ def property_bytes(raw: bytes, slot: int) -> bytes | None:
     :param slot: a :class:`PropertySlot` index
     :raises ValueError: when the list is truncated before that property
     """
+    if raw == EMPTY_PROPERTIES:
+        return None
     (word,) = struct.unpack_from(">H", raw, 0)
     if not word & (1 << (15 - slot)):
         return None

@@ -184,6 +184,9 @@ class Vhost:
     ) -> list[Queue]:
         """Every queue a publish reaches, once each, following E2E bindings and AEs."""
         if exchange is self.default_exchange:
+            if len(routing_keys) == 1:
+                queue = self.queues.get(routing_keys[0])
+                return [] if queue is None else [queue]
             return [self.queues[k] for k in dict.fromkeys(routing_keys) if k in self.queues]
         found: dict[str, Queue] = {}
         seen: set[str] = set()

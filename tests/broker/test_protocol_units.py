@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pamqp import commands
 
 from async_amqp._core.incremental import FrameSplitter
-from async_amqp._core.rawprops import decode_publish_properties
+from async_amqp._core.rawprops import check_publish_properties, decode_publish_properties
 from async_amqp._core.wire import PROTOCOL_HEADER, encode_method
 from async_amqp_testing._sasl import parse_credentials
 from async_amqp_testing.raw import amqplain_response, encode_frame
@@ -85,3 +85,24 @@ def test_property_strings_may_be_any_bytes() -> None:
     properties = decode_publish_properties(b"\x80\x00\x02\xff\xfe")
     assert properties.content_type == b"\xff\xfe".decode("utf-8", "surrogateescape")
     assert decode_publish_properties(commands.Basic.Properties(priority=3).marshal()).priority == 3
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.builds(
+            lambda flags, rest: flags + rest,
+            st.sampled_from([b"\x20\x00", b"\xa0\x00", b"\x10\x00", b"\x30\x00"]),
+            st.binary(max_size=30),
+        ),
+    )
+)
+def test_checking_a_property_list_refuses_what_decoding_refuses(raw: bytes) -> None:
+    """The fast path's check (no decoding) and the full decoding agree on every list."""
+    try:
+        decode_publish_properties(raw)
+    except ValueError:
+        with pytest.raises(ValueError):
+            check_publish_properties(raw)
+    else:
+        assert check_publish_properties(raw).encode() == raw
