@@ -151,9 +151,12 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         on_publish = self._on_publish
         on_ack = self._on_ack
         published = False  # publishes or acks whose deliveries are not dispatched yet
+        debug = logger.isEnabledFor(logging.DEBUG)
         while self.end is None and not self.aborted:
             # What earlier frames caused goes out before anything the next one causes.
-            self.drain_outbox()
+            connection = self.connection
+            if connection is not None and connection.outbox:
+                self.drain_outbox()
             core.pause_after_content = host.blocked_reason is not None
             try:
                 event = core.next_event()
@@ -168,7 +171,7 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
             if event is sv.PAUSED:
                 self._block()
                 break
-            if logger.isEnabledFor(logging.DEBUG):
+            if debug:
                 logger.debug("%s: received %s", self.name, describe_event(event))
             if isinstance(event, sv.PublishReceived):
                 published = on_publish(event)
