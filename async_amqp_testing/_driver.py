@@ -153,6 +153,10 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         published = False  # publishes or acks whose deliveries are not dispatched yet
         debug = logger.isEnabledFor(logging.DEBUG)
         while self.end is None and not self.aborted:
+            if published and not core.next_frame_is_quiet():
+                # The next frame may make the core reply itself: deliveries first.
+                published = False
+                self._after_publishes()
             # What earlier frames caused goes out before anything the next one causes.
             connection = self.connection
             if connection is not None and connection.outbox:
@@ -169,6 +173,9 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
             if event is sv.NEED_DATA:
                 break
             if event is sv.PAUSED:
+                if published:
+                    published = False
+                    self._after_publishes()
                 self._block()
                 break
             if debug:

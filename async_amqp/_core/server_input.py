@@ -18,7 +18,14 @@ from collections import deque
 from typing import TYPE_CHECKING, Final
 
 from .decode import decode_method
-from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD, FrameReader
+from .frames import (
+    FRAME_BODY,
+    FRAME_END,
+    FRAME_HEADER,
+    FRAME_HEARTBEAT,
+    FRAME_METHOD,
+    FrameReader,
+)
 from .heartbeat import HeartbeatClock
 from .incremental import NEED_DATA, PAUSED, FrameSplitter, NeedData, Paused
 from .server_channel import ServerChannel
@@ -37,6 +44,9 @@ __all__ = ["ServerInput"]
 
 _CONTENT_FRAMES: Final = (FRAME_HEADER, FRAME_BODY)
 _size: Final = struct.Struct(">I")
+_QUIET_FRAMES: Final = (FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT)
+#: basic.publish (60/40) and basic.ack (60/80): the core queues nothing of its own for them.
+_QUIET_METHODS: Final = (PUBLISH_INDEX, b"\x00\x3c\x00\x50")
 
 
 class ServerInput:
@@ -182,6 +192,23 @@ class ServerInput:
         self._position = 0
         if end < len(following):
             self._later.appendleft((following, end))
+
+    def next_frame_is_quiet(self) -> bool:
+        """Whether reading the next frame cannot make the core queue a frame of its own
+        (open-ok, close-ok...): it is a basic.publish or basic.ack method frame, a content
+        frame or a heartbeat, or there is nothing to read. The broker may then leave what
+        earlier frames caused unsent until after it."""
+        data, position = self._inbox, self._position
+        if position >= len(data):
+            if not self._later:
+                return True
+            data, position = self._later[0]
+        if not self._splitter.at_boundary or len(data) - position < 11:
+            return False
+        kind = data[position]
+        if kind in _QUIET_FRAMES:
+            return True
+        return kind == FRAME_METHOD and data[position + 7 : position + 11] in _QUIET_METHODS
 
     def discard_unread(self) -> None:
         """Skip the bytes received but not read (after an error ended the reading)."""

@@ -206,3 +206,41 @@ def test_a_publish_with_bytes_after_its_arguments_takes_the_general_path() -> No
     sent = rig.exchange(bytes(frame))
     assert isinstance(sent[-1], commands.Connection.Close)
     assert sent[-1].reply_code == 501
+
+
+def test_deliveries_of_publishes_go_before_a_close_ok_read_with_them() -> None:
+    """The core answers channel.close itself: what the publishes before it delivered
+    (to a no-ack consumer on that channel) is sent first, as when read frame by frame."""
+
+    def run(general: bool) -> list[str]:
+        rig = DriverRig()
+        opened(rig)
+        declared(rig, "q")
+        rig.exchange(
+            encode_method(1, commands.Basic.Consume(queue="q", consumer_tag="c", no_ack=True))
+        )
+        stream = (
+            publish("q", b"1", general=general)
+            + publish("q", b"2", general=general)
+            + encode_method(1, commands.Channel.Close(200, "bye", 0, 0))
+        )
+        return [type(method).__name__ for method in rig.exchange(stream)]
+
+    assert run(general=False) == run(general=True) == ["Deliver", "Deliver", "CloseOk"]
+
+
+def test_deliveries_freed_by_acks_go_before_the_next_reply() -> None:
+    rig = DriverRig()
+    opened(rig)
+    declared(rig, "q")
+    rig.exchange(encode_method(1, commands.Basic.Qos(prefetch_count=1)))
+    rig.exchange(b"".join(publish("q", bytes([n])) for n in range(3)))
+    sent = rig.exchange(encode_method(1, commands.Basic.Consume(queue="q", consumer_tag="c")))
+    assert [type(method).__name__ for method in sent] == ["ConsumeOk", "Deliver"]
+    stream = (
+        encode_method(1, commands.Basic.Ack(delivery_tag=1))
+        + encode_method(2, commands.Channel.Open())
+        + encode_method(1, commands.Basic.Ack(delivery_tag=2))
+    )
+    sent = rig.exchange(stream)
+    assert [type(method).__name__ for method in sent] == ["Deliver", "OpenOk", "Deliver"]
