@@ -39,6 +39,8 @@ __all__ = [
 _frame_head: Final = struct.Struct(">BHI")
 _content_head: Final = struct.Struct(">HHQ")
 _size: Final = struct.Struct(">I")
+#: a content header frame's head and its class, weight and body size
+_header_frame: Final = struct.Struct(">BHIHHQ")
 _body_size: Final = struct.Struct(">Q")
 #: basic.publish's class and method id (60/40), as they start its payload.
 PUBLISH_INDEX: Final = b"\x00\x3c\x00\x28"
@@ -117,6 +119,62 @@ def _frame(
     return (start, end) if data[end] == FRAME_END else NOT_PLAIN
 
 
+def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
+    """The commonest command in one pass: all received, a property list accepted before,
+    the body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
+    available = len(data)
+    _, channel_id, size = _frame_head.unpack_from(data, offset)
+    start = offset + 7
+    end = start + size
+    if size < 9 or (limit and size > limit) or end >= available or data[end] != FRAME_END:
+        return None
+    exchange_end = start + 7 + data[start + 6]
+    if exchange_end >= end or exchange_end + 2 + data[exchange_end] != end:
+        return None
+    header = end + 1
+    if available - header < 19:
+        return None
+    kind, channel, size, class_id, weight, body_size = _header_frame.unpack_from(data, header)
+    header_end = header + 7 + size
+    if (
+        kind != FRAME_HEADER
+        or channel != channel_id
+        or class_id != 60
+        or weight
+        or size < 14
+        or (limit and size > limit)
+        or header_end >= available
+        or data[header_end] != FRAME_END
+    ):
+        return None
+    raw_properties = data[header + 19 : header_end]
+    body = header_end + 1
+    if raw_properties not in _accepted or not body_size or available - body < 7:
+        return None
+    kind, channel, size = _frame_head.unpack_from(data, body)
+    body_end = body + 7 + size
+    if (
+        kind != FRAME_BODY
+        or channel != channel_id
+        or size != body_size
+        or (limit and size > limit)
+        or body_end >= available
+        or data[body_end] != FRAME_END
+    ):
+        return None
+    bits = data[end - 1]
+    event = PublishReceived(
+        channel_id,
+        _name(data[start + 7 : exchange_end]),
+        _name(data[exchange_end + 1 : end - 1]),
+        bool(bits & 1),
+        bool(bits & 2),
+        raw_properties,
+        data[body + 7 : body_end],
+    )
+    return event, body_end + 1
+
+
 def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
     """Read one whole, plain basic.publish command at *offset* of *data*.
 
@@ -127,6 +185,9 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         :data:`INCOMPLETE` (wait for more bytes: nothing would happen before the
         command is complete) or :data:`NOT_PLAIN` (the general path must read it)
     """
+    simple = _take_simple(data, offset, limit)
+    if simple is not None:
+        return simple
     channel_id = int.from_bytes(data[offset + 1 : offset + 3], "big")
     frame = _frame(data, offset, limit, FRAME_METHOD, channel_id)
     if not isinstance(frame, tuple):
