@@ -1,16 +1,21 @@
 """The socket loop: one anyio session per accepted connection, around its driver.
 
 A :class:`SocketSession` moves bytes for a :class:`~._driver.ConnectionDriver`
-(the synchronous protocol logic) over one anyio byte stream with three
-tasks: the reader (bytes → one-frame pieces → the driver, never
-awaiting anything but the socket), the writer (drains the model's outbox and
-the core's buffer in one ``send`` per batch, honouring the broker's pause
-and reply delay) and the heartbeat clock. It keeps the clocks RabbitMQ
-keeps: the close-ok wait, the silent delay after a failed handshake, the
-heartbeat timeout. What it needs of the broker is a :class:`SessionHost`
-(the pause gate, the reply delay, the timer and the session-ended event).
-Every error stays in its session: the listener and the other sessions never
-see it.
+(the synchronous protocol logic). What it keeps for every connection: the
+writer task (drains the model's outbox and the core's buffer in one write per
+batch, honouring the broker's pause and reply delay), the heartbeat clock, the
+handshake timer and the clocks RabbitMQ keeps (the close-ok wait, the silent
+delay after a failed handshake, the heartbeat timeout). Received bytes reach
+the driver in one place (:meth:`SocketSession._take_input`). What it needs of
+the broker is a :class:`SessionHost` (the pause gate, the reply delay, the
+timer and the session-ended event). Every error stays in its session: the
+listener and the other sessions never see it.
+
+The byte level comes in two kinds: :class:`StreamSession` reads and writes an
+anyio byte stream with a reader task (TLS, trio), and
+:class:`~._transport_session.TransportSession` is fed by an asyncio protocol's
+callbacks and writes to its transport in the same loop iteration (plain TCP
+on asyncio).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from ._ports import End, SessionHost
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["SHUTDOWN_TEXT", "SocketSession"]
+__all__ = ["SHUTDOWN_TEXT", "SocketSession", "StreamSession"]
 
 logger = logging.getLogger("async_amqp_testing")
 
@@ -44,10 +49,13 @@ SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reaso
 class SocketSession:
     """One client connection to the fake broker (its driver's :class:`~._driver.Transport`).
 
+    The byte level is a subclass's: :meth:`_start_reading` (start feeding received
+    bytes to :meth:`_take_input`), :meth:`_send`, :meth:`_close_socket` and
+    :meth:`resume_reading`.
+
     :param settings: the connection's settings
     :param model: the broker model
     :param host: the broker's hooks
-    :param stream: the connected byte stream (already TLS-wrapped when TLS is on)
     :param session_id: a number for logs
     :param peer: the client address, for logs
     :param tls_peer: what the TLS handshake established (``None``: plain TCP)
@@ -58,14 +66,12 @@ class SocketSession:
         settings: ConnectionSettings,
         model: BrokerModel,
         host: SessionHost,
-        stream: anyio.abc.ByteStream,
         session_id: int,
         peer: str,
         tls_peer: TLSPeer | None = None,
     ) -> None:
         self.settings = settings
         self.host = host
-        self.stream = stream
         self.session_id = session_id
         self.peer = peer
         self.driver = ConnectionDriver(
@@ -73,7 +79,6 @@ class SocketSession:
         )
         self._splitter = FrameSplitter()
         self._send_wanted = anyio.Event()
-        self._reading_resumed = anyio.Event()
         self._tuned = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._finishing = False
@@ -81,7 +86,8 @@ class SocketSession:
         self._trace = FrameTrace.pair(BROKER_FRAMES, f"connection {session_id} ({peer})")
 
     def __repr__(self) -> str:
-        return f"<SocketSession {self.session_id} {self.peer} {self.driver.core.state.value}>"
+        kind = type(self).__name__
+        return f"<{kind} {self.session_id} {self.peer} {self.driver.core.state.value}>"
 
     @property
     def name(self) -> str:
@@ -103,8 +109,8 @@ class SocketSession:
                 self._task_group = task_group
                 task_group.start_soon(self._write_loop)
                 task_group.start_soon(self._heartbeat_loop)
-                task_group.start_soon(self._read_loop)
                 task_group.start_soon(self._handshake_timer)
+                self._start_reading(task_group)
         except Exception:
             logger.exception("%s: internal error in the fake broker", self.name)
         finally:
@@ -112,7 +118,7 @@ class SocketSession:
             self.driver.aborted = True
             self.driver.release_model()
             with anyio.CancelScope(shield=True):
-                await anyio.aclose_forcefully(self.stream)
+                await self._close_socket()
             self.host.session_ended(self)
             logger.info("%s: closed", self.name)
 
@@ -123,6 +129,51 @@ class SocketSession:
     def unblock(self) -> None:
         """The broker's resource alarm cleared."""
         self.driver.unblock()
+
+    # -- byte level (a subclass's) ---------------------------------------------------------
+
+    def _start_reading(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Start feeding received bytes to :meth:`_take_input`."""
+        raise NotImplementedError
+
+    async def _send(self, data: bytes) -> bool:
+        """Write *data*; return False when the socket is gone (the session is aborted)."""
+        raise NotImplementedError
+
+    async def _close_socket(self) -> None:
+        """Close the socket (without any AMQP close)."""
+        raise NotImplementedError
+
+    def resume_reading(self) -> None:
+        """The resource alarm cleared: the reader may go on."""
+        raise NotImplementedError
+
+    def _now(self) -> float:
+        return anyio.current_time()
+
+    # -- input ---------------------------------------------------------------------------
+
+    def _take_input(self, data: bytes, now: float) -> None:
+        """Feed received bytes to the driver: the one place they reach it."""
+        if self._trace is not None:
+            self._trace[1].feed(data)
+        self.driver.process(self._splitter.split(data), now)
+        self.host.deadlines_changed()
+
+    def _take_held(self, now: float) -> None:
+        """Feed the driver what it held back while blocked (the resource alarm cleared)."""
+        driver = self.driver
+        held = list(driver.held)
+        driver.held = deque()
+        driver.process(held, now)
+        self.host.deadlines_changed()
+
+    def _output(self, now: float) -> bytes:
+        """Everything the core has buffered for the socket, as one write."""
+        data = self.driver.core.data_to_send(now)
+        if self._trace is not None:
+            self._trace[0].feed(data)
+        return data
 
     # -- Transport ---------------------------------------------------------------------------
 
@@ -153,46 +204,7 @@ class SocketSession:
         """The heartbeat interval is known: start the heartbeat clock."""
         self._tuned.set()
 
-    def resume_reading(self) -> None:
-        """The resource alarm cleared: the reader may go on."""
-        self._reading_resumed.set()
-
     # -- tasks ---------------------------------------------------------------------------
-
-    async def _read_loop(self) -> None:
-        driver = self.driver
-        while True:
-            if driver.reading_blocked:
-                self._reading_resumed = anyio.Event()
-                await self._reading_resumed.wait()
-                continue
-            if driver.held:
-                held = list(driver.held)
-                driver.held = deque()
-                driver.process(held, anyio.current_time())
-            else:
-                try:
-                    data = await self.stream.receive(READ_SIZE)
-                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    logger.debug("%s: the client closed the socket", self.name)
-                    self.abort()
-                    return
-                except OSError as error:
-                    logger.info("%s: connection lost: %r", self.name, error)
-                    self.abort()
-                    return
-                if self._trace is not None:
-                    self._trace[1].feed(data)
-                driver.process(self._splitter.split(data), anyio.current_time())
-            self.host.deadlines_changed()
-            self.wake_writer()
-            if driver.end is End.FLUSH_THEN_CLOSE:
-                self._finishing = True
-                return
-            if driver.end is End.SILENT_DELAY:
-                await anyio.sleep(self.settings.silent_close_delay)
-                self.abort()
-                return
 
     async def _write_loop(self) -> None:
         driver = self.driver
@@ -212,14 +224,7 @@ class SocketSession:
             if host.reply_delay > 0:
                 await anyio.sleep(host.reply_delay)
                 driver.drain_outbox()
-            data = core.data_to_send(anyio.current_time())
-            if self._trace is not None:
-                self._trace[0].feed(data)
-            try:
-                await self.stream.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
-                logger.info("%s: write failed: %r", self.name, error)
-                self.abort()
+            if not await self._send(self._output(self._now())):
                 return
 
     async def _handshake_timer(self) -> None:
@@ -242,7 +247,7 @@ class SocketSession:
             if math.isinf(deadline):
                 return  # heartbeats are off
             await anyio.sleep_until(deadline)
-            now = anyio.current_time()
+            now = self._now()
             if driver.reading_blocked:
                 core.heartbeat.received(now)  # like RabbitMQ: no timeout while blocked
             action = core.poll_heartbeat(now)
@@ -254,5 +259,75 @@ class SocketSession:
                     self.name,
                     core.heartbeat_interval,
                 )
+                self.abort()
+                return
+
+
+class StreamSession(SocketSession):
+    """A session over an anyio byte stream: a reader task, and the writer task's sends.
+
+    :param stream: the connected byte stream (already TLS-wrapped when TLS is on)
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        model: BrokerModel,
+        host: SessionHost,
+        stream: anyio.abc.ByteStream,
+        session_id: int,
+        peer: str,
+        tls_peer: TLSPeer | None = None,
+    ) -> None:
+        super().__init__(settings, model, host, session_id, peer, tls_peer)
+        self.stream = stream
+        self._reading_resumed = anyio.Event()
+
+    def _start_reading(self, task_group: anyio.abc.TaskGroup) -> None:
+        task_group.start_soon(self._read_loop)
+
+    async def _close_socket(self) -> None:
+        await anyio.aclose_forcefully(self.stream)
+
+    def resume_reading(self) -> None:
+        """The resource alarm cleared: the reader may go on."""
+        self._reading_resumed.set()
+
+    async def _send(self, data: bytes) -> bool:
+        try:
+            await self.stream.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
+            logger.info("%s: write failed: %r", self.name, error)
+            self.abort()
+            return False
+        return True
+
+    async def _read_loop(self) -> None:
+        driver = self.driver
+        while True:
+            if driver.reading_blocked:
+                self._reading_resumed = anyio.Event()
+                await self._reading_resumed.wait()
+                continue
+            if driver.held:
+                self._take_held(anyio.current_time())
+            else:
+                try:
+                    data = await self.stream.receive(READ_SIZE)
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    logger.debug("%s: the client closed the socket", self.name)
+                    self.abort()
+                    return
+                except OSError as error:
+                    logger.info("%s: connection lost: %r", self.name, error)
+                    self.abort()
+                    return
+                self._take_input(data, anyio.current_time())
+            self.wake_writer()
+            if driver.end is End.FLUSH_THEN_CLOSE:
+                self._finishing = True
+                return
+            if driver.end is End.SILENT_DELAY:
+                await anyio.sleep(self.settings.silent_close_delay)
                 self.abort()
                 return
