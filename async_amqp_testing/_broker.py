@@ -13,18 +13,15 @@ background thread for synchronous code.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
 import anyio.abc
-import sniffio
 
 from async_amqp import AmqpProtocol, connect_amqp
 
@@ -33,7 +30,7 @@ from ._faults import FaultInjection
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
 from ._nodes import Node, NodeControl
-from ._runtime import BrokerRuntime, ConnectionRef
+from ._runtime import BrokerRuntime, ConnectionRef, ModelClock
 from ._server_identity import MODELLED_RABBITMQ_VERSION, server_properties
 from ._settings import ConnectionSettings, check_broker_settings
 
@@ -46,27 +43,6 @@ logger = logging.getLogger("async_amqp_testing")
 
 #: The SASL mechanisms the broker implements (RabbitMQ's defaults, and EXTERNAL).
 MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
-
-
-class _Clock:
-    """The model's clock: the event loop's time (asyncio's read directly while serving)."""
-
-    def __init__(self) -> None:
-        self.loop_time: Callable[[], float] | None = None
-
-    def __call__(self) -> float:
-        loop_time = self.loop_time
-        if loop_time is not None:
-            return loop_time()
-        try:
-            return anyio.current_time()
-        except RuntimeError:  # outside the event loop (no timers run there)
-            return time.monotonic()
-
-    def serving(self) -> None:
-        """Read asyncio's loop time directly from now on (anyio's goes through sniffio)."""
-        if sniffio.current_async_library() == "asyncio":
-            self.loop_time = asyncio.get_running_loop().time
 
 
 def _mechanisms(requested: Iterable[str] | None, ssl_context: ssl.SSLContext | None) -> list[str]:
@@ -156,7 +132,7 @@ class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
             raise ValueError("FakeBroker needs at least one user")
-        self._clock = _Clock()
+        self._clock = ModelClock()
         self.model = BrokerModel(
             clock=self._clock,
             users=self.users,
@@ -313,7 +289,7 @@ class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
         if self._serving:
             raise RuntimeError("this FakeBroker is already serving")
         self._serving = True
-        self._clock.serving()
+        self._clock.serving(True)
         self._runtime.start()
         try:
             async with anyio.create_task_group() as task_group:
@@ -329,7 +305,7 @@ class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
                     task_group.cancel_scope.cancel()
         finally:
             self._serving = False
-            self._clock.loop_time = None
+            self._clock.serving(False)
             self._task_group = None
             for node in self._nodes:
                 node.port = None

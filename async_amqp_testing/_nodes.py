@@ -131,7 +131,8 @@ class NodeControl:
 
     def _accepted(self, protocol: BrokerProtocol, node: Node) -> None:
         """A plain TCP connection on asyncio (a loop callback): start its session."""
-        assert self._task_group is not None and protocol.transport is not None
+        assert self._task_group is not None
+        assert protocol.transport is not None
         if not node.running:  # accepted while the node stopped
             protocol.transport.abort()
             return

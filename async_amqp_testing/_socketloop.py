@@ -20,12 +20,15 @@ on asyncio).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 
 import anyio
 import anyio.abc
+import sniffio
 
 from async_amqp._core.heartbeat import HeartbeatAction
 from async_amqp._core.incremental import FrameSplitter
@@ -37,13 +40,25 @@ from ._ports import End, SessionHost
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["SHUTDOWN_TEXT", "SocketSession", "StreamSession"]
+__all__ = ["SHUTDOWN_TEXT", "SocketSession", "StreamSession", "loop_clock"]
 
 logger = logging.getLogger("async_amqp_testing")
 
 READ_SIZE = 1 << 18
 #: RabbitMQ's text when the broker shuts down with connections open.
 SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+
+
+def loop_clock() -> Callable[[], float]:
+    """The running event loop's clock, read without anyio's backend lookup on every call."""
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        return asyncio.get_running_loop().time
+    if library == "trio":
+        import trio  # only with the trio backend
+
+        return trio.current_time
+    return anyio.current_time
 
 
 class SocketSession:
@@ -81,6 +96,11 @@ class SocketSession:
         self._send_wanted = anyio.Event()
         self._tuned = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._now = loop_clock()
+        #: True while received bytes are processed: the output is written after them.
+        self._processing = False
+        #: True while a write is under way (the writer task's, or the reader's own).
+        self._writing = False
         self._finishing = False
         self._close_timer_started = False
         self._trace = FrameTrace.pair(BROKER_FRAMES, f"connection {session_id} ({peer})")
@@ -148,9 +168,6 @@ class SocketSession:
         """The resource alarm cleared: the reader may go on."""
         raise NotImplementedError
 
-    def _now(self) -> float:
-        return anyio.current_time()
-
     # -- input ---------------------------------------------------------------------------
 
     def _take_input(self, data: bytes, now: float) -> None:
@@ -184,8 +201,9 @@ class SocketSession:
             self._task_group.cancel_scope.cancel()
 
     def wake_writer(self) -> None:
-        """Ask the writer to send whatever is buffered."""
-        self._send_wanted.set()
+        """Ask the writer to send whatever is buffered (after the input being processed)."""
+        if not self._processing:
+            self._send_wanted.set()
 
     def close_after(self, timeout: float) -> None:
         """Close the socket after *timeout* seconds unless it closes sooner."""
@@ -214,8 +232,8 @@ class SocketSession:
             if host.output_paused:
                 await host.wait_output_resumed()
             driver.drain_outbox()
-            if not core.has_data_to_send:
-                if self._finishing:
+            if not core.has_data_to_send or self._writing:
+                if self._finishing and not self._writing:
                     self.abort()
                     return
                 self._send_wanted = anyio.Event()
@@ -224,8 +242,18 @@ class SocketSession:
             if host.reply_delay > 0:
                 await anyio.sleep(host.reply_delay)
                 driver.drain_outbox()
-            if not await self._send(self._output(self._now())):
+                if self._writing:
+                    continue
+            if not await self._write(self._output(self._now())):
                 return
+
+    async def _write(self, data: bytes) -> bool:
+        """:meth:`_send` *data*, the one write under way; False when the socket is gone."""
+        self._writing = True
+        try:
+            return await self._send(data)
+        finally:
+            self._writing = False
 
     async def _handshake_timer(self) -> None:
         """Like RabbitMQ (handshake_timeout): drop a connection not open within the limit."""
@@ -309,9 +337,8 @@ class StreamSession(SocketSession):
                 self._reading_resumed = anyio.Event()
                 await self._reading_resumed.wait()
                 continue
-            if driver.held:
-                self._take_held(anyio.current_time())
-            else:
+            data = b""
+            if not driver.held:
                 try:
                     data = await self.stream.receive(READ_SIZE)
                 except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -322,12 +349,34 @@ class StreamSession(SocketSession):
                     logger.info("%s: connection lost: %r", self.name, error)
                     self.abort()
                     return
-                self._take_input(data, anyio.current_time())
-            self.wake_writer()
+            self._processing = True
+            try:
+                if data:
+                    self._take_input(data, self._now())
+                else:
+                    self._take_held(self._now())
+            finally:
+                self._processing = False
             if driver.end is End.FLUSH_THEN_CLOSE:
                 self._finishing = True
+            if not await self._write_now() or self._finishing:
                 return
             if driver.end is End.SILENT_DELAY:
                 await anyio.sleep(self.settings.silent_close_delay)
                 self.abort()
                 return
+
+    async def _write_now(self) -> bool:
+        """After input: write its output from the reader, unless the writer task must."""
+        host = self.host
+        if self._writing or self._finishing or host.output_paused or host.reply_delay > 0:
+            self._send_wanted.set()  # the writer task writes (and closes when finishing)
+            return True
+        driver = self.driver
+        driver.drain_outbox()
+        if not driver.core.has_data_to_send:
+            return True
+        written = await self._write(self._output(self._now()))
+        if driver.core.has_data_to_send:  # queued meanwhile (other connections' deliveries)
+            self._send_wanted.set()
+        return written

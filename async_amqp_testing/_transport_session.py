@@ -130,9 +130,6 @@ class TransportSession(SocketSession):
 
     # -- byte level ----------------------------------------------------------------------
 
-    def _now(self) -> float:
-        return self._loop.time()
-
     def _start_reading(self, task_group: anyio.abc.TaskGroup) -> None:
         self._protocol.attach(self)
 
@@ -168,7 +165,7 @@ class TransportSession(SocketSession):
             return
         self._processing = True
         try:
-            self._take_input(data, self._loop.time())
+            self._take_input(data, self._now())
             self._after_input()
         except Exception:
             logger.exception("%s: internal error in the fake broker", self.name)
@@ -217,9 +214,7 @@ class TransportSession(SocketSession):
         if end is End.FLUSH_THEN_CLOSE:
             self._finishing = True
         elif end is End.SILENT_DELAY and self._silent_timer is None:
-            self._silent_timer = self._loop.call_later(
-                self.settings.silent_close_delay, self.abort
-            )
+            self._silent_timer = self._loop.call_later(self.settings.silent_close_delay, self.abort)
         self._flush()
         self._update_reading()
 
@@ -230,7 +225,7 @@ class TransportSession(SocketSession):
         self._processing = True
         try:
             if driver.held:
-                self._take_held(self._loop.time())
+                self._take_held(self._now())
             self._after_input()
         except Exception:
             logger.exception("%s: internal error in the fake broker", self.name)
@@ -256,7 +251,7 @@ class TransportSession(SocketSession):
             return
         self.driver.drain_outbox()
         if self.driver.core.has_data_to_send and not self._gone:
-            self._transport.write(self._output(self._loop.time()))
+            self._transport.write(self._output(self._now()))
         if self._finishing:
             self.abort()
 

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from async_amqp_testing import FakeBroker
-from benchmarks import _admin
+from benchmarks._admin import _declare, _delete  # the runner's own setup
 from benchmarks._async_amqp import KINDS
 from benchmarks._common import SCENARIOS, Metrics, Params, Scenario
 
@@ -40,15 +40,15 @@ async def _measure(scenario: Scenario, params: Params, fake: bool) -> Metrics:
     queues = [unique, params.reply_queue] if scenario.needs_reply_queue else [unique]
     prefill = params.count if scenario.prefill else 0
     if not fake:
-        await _admin._declare(params, queues, prefill)
+        await _declare(params, queues, prefill)
         try:
             gc.collect()
             return await KINDS[scenario.kind](params)
         finally:
-            await _admin._delete(params, queues)
+            await _delete(params, queues)
     async with FakeBroker().serve() as broker:
         params = replace(params, port=broker.port)
-        await _admin._declare(params, queues, prefill)
+        await _declare(params, queues, prefill)
         gc.collect()
         return await KINDS[scenario.kind](params)
 
@@ -78,9 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for metric in scenario.metrics:
                 fake_values = [m[metric.key] for m in runs[True]]
                 rabbit_values = [m[metric.key] for m in runs[False]]
-                ratios = [
-                    metric.speed_ratio(f, r) for f, r in zip(fake_values, rabbit_values, strict=True)
-                ]
+                pairs = zip(fake_values, rabbit_values, strict=True)
+                ratios = [metric.speed_ratio(f, r) for f, r in pairs]
                 print(
                     f"{scenario.name:14} {metric.label:12} {backend:8}"
                     f" RabbitMQ {metric.format(statistics.median(rabbit_values)):>9}"
