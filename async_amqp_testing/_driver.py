@@ -55,6 +55,11 @@ _BARE_INTERNAL_ERROR = (
 
 logger = logging.getLogger("async_amqp_testing")
 
+#: Events encoded between two chances for the transport to write out what is encoded
+#: (:meth:`~._ports.Transport.output_ready`): a long burst of deliveries reaches the
+#: client in slices while the rest is encoded, not in one write at the end.
+OUTPUT_SLICE = 256
+
 #: States in which RabbitMQ answers errors with a silent close after a delay (before
 #: tune-ok); from "opening" on, it sends connection.close.
 _SILENT_STATES = frozenset(
@@ -335,8 +340,14 @@ class ConnectionDriver(HandshakeSteps):
         if self.core.state is not sv.ServerState.OPEN:
             outbox.clear()
             return
+        transport = self.transport
+        encoded = 0
         while outbox:
             self._encode(outbox.popleft())
+            encoded += 1
+            if encoded == OUTPUT_SLICE:
+                encoded = 0
+                transport.output_ready()
 
     def _encode(self, event: Event) -> None:
         if self.core.channel_is_open(event.channel_id):

@@ -205,6 +205,9 @@ class SocketSession:
         if not self._processing:
             self._send_wanted.set()
 
+    def output_ready(self) -> None:
+        """A slice of a long output is encoded (written with the rest here)."""
+
     def close_after(self, timeout: float) -> None:
         """Close the socket after *timeout* seconds unless it closes sooner."""
         if self._close_timer_started or self._task_group is None:

@@ -198,6 +198,11 @@ class TransportSession(SocketSession):
         self._flush_scheduled = True
         self._loop.call_soon(self._scheduled_flush)
 
+    def output_ready(self) -> None:
+        """A slice of a long output is encoded: write it now, the rest follows."""
+        if not self._gone and not self.driver.aborted:
+            self._write_out()
+
     def resume_reading(self) -> None:
         """The resource alarm cleared: process what was held, then read again."""
         self._loop.call_soon(self._resume_held)
@@ -250,10 +255,18 @@ class TransportSession(SocketSession):
             self._send_wanted.set()
             return
         self.driver.drain_outbox()
-        if self.driver.core.has_data_to_send and not self._gone:
-            self._transport.write(self._output(self._now()))
+        if not self._gone:
+            self._write_out()
         if self._finishing:
             self.abort()
+
+    def _write_out(self) -> None:
+        """Write what the core has encoded, unless the writer task must (pause, delay)."""
+        host = self.host
+        if host.output_paused or host.reply_delay > 0 or self._task_group is None:
+            return
+        if self.driver.core.has_data_to_send:
+            self._transport.write(self._output(self._now()))
 
     def _update_reading(self) -> None:
         driver = self.driver
