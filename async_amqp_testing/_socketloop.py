@@ -245,8 +245,8 @@ class SocketSession:
             if host.reply_delay > 0:
                 await anyio.sleep(host.reply_delay)
                 driver.drain_outbox()
-                if self._writing:
-                    continue
+                if self._writing or not core.has_data_to_send:
+                    continue  # written meanwhile (the delay was lifted)
             if not await self._write(self._output(self._now())):
                 return
 
