@@ -171,11 +171,14 @@ class SocketSession:
     # -- input ---------------------------------------------------------------------------
 
     def _take_input(self, data: bytes, now: float) -> None:
-        """Feed received bytes to the driver: the one place they reach it."""
+        """Feed received bytes to the driver: the one place they reach it.
+
+        The caller writes the output, then calls the host's ``deadlines_changed`` (the
+        input may have set TTLs or expiries).
+        """
         if self._trace is not None:
             self._trace[1].feed(data)
         self.driver.process(self._splitter.split(data), now)
-        self.host.deadlines_changed()
 
     def _take_held(self, now: float) -> None:
         """Feed the driver what it held back while blocked (the resource alarm cleared)."""
@@ -183,7 +186,6 @@ class SocketSession:
         held = list(driver.held)
         driver.held = deque()
         driver.process(held, now)
-        self.host.deadlines_changed()
 
     def _output(self, now: float) -> bytes:
         """Everything the core has buffered for the socket, as one write."""
@@ -362,7 +364,9 @@ class StreamSession(SocketSession):
                 self._processing = False
             if driver.end is End.FLUSH_THEN_CLOSE:
                 self._finishing = True
-            if not await self._write_now() or self._finishing:
+            written = await self._write_now()
+            self.host.deadlines_changed()
+            if not written or self._finishing:
                 return
             if driver.end is End.SILENT_DELAY:
                 await anyio.sleep(self.settings.silent_close_delay)

@@ -222,6 +222,7 @@ class TransportSession(SocketSession):
             self._silent_timer = self._loop.call_later(self.settings.silent_close_delay, self.abort)
         self._flush()
         self._update_reading()
+        self.host.deadlines_changed()
 
     def _resume_held(self) -> None:
         driver = self.driver
