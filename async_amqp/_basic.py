@@ -143,9 +143,11 @@ class BasicMethods(ChannelCore):
             )
         except UNAVAILABLE:
             raise self._unavailable() from None
+        delivery_tag = delivery_tag or 0
+        token.sent_as(delivery_tag)
         port.wake_writer()
         await port.yield_sometimes()
-        return delivery_tag or 0
+        return delivery_tag
 
     def confirm_window(self, size: int = 1000) -> ConfirmWindow:
         """A window of publishes with at most *size* confirms outstanding.

@@ -37,8 +37,13 @@ class _WindowEntry:
         self.returned: tuple[bytes, ReturnEnvelope, Properties] | None = None
 
     def sent_as(self, delivery_tag: int) -> None:
-        """The publish went out with this delivery tag."""
+        """The publish is queued with this delivery tag: the window counts it from now on.
+
+        Called synchronously right after the channel registered the token, before
+        anything can settle it, so :attr:`ConfirmWindow.outstanding` never dips below 0.
+        """
         self.delivery_tag = delivery_tag
+        self.window.counted()
 
     def note_returned(self, returned: tuple[bytes, ReturnEnvelope, Properties]) -> None:
         """The broker returned the message (its ack follows): the publish fails with it."""
@@ -132,13 +137,9 @@ class ConfirmWindow:
         while self._outstanding >= self.size:
             await self._sleep()
             self._raise_failure()
-        token = _WindowEntry(self)
-        delivery_tag = await self._publish(
-            token, payload, exchange_name, routing_key, properties, mandatory
+        return await self._publish(
+            _WindowEntry(self), payload, exchange_name, routing_key, properties, mandatory
         )
-        token.sent_as(delivery_tag)
-        self._outstanding += 1
-        return delivery_tag
 
     async def wait_for_confirms(self, *, raise_failures: bool = True) -> None:
         """Wait until every publish of the window is confirmed (or failed).
@@ -150,6 +151,10 @@ class ConfirmWindow:
             await self._sleep()
         if raise_failures:
             self._raise_failure()
+
+    def counted(self) -> None:
+        """One more publish of the window is queued (called by its token)."""
+        self._outstanding += 1
 
     def settled(self, error: BaseException | None) -> None:
         """One publish of the window was settled (called by its token, from the reader)."""

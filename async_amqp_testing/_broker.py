@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ from ._faults import FaultInjection
 from ._inspection import Binding, BrokerInspection
 from ._model import BrokerModel
 from ._nodes import Node, NodeControl
-from ._runtime import BrokerRuntime, ConnectionRef
+from ._runtime import BrokerRuntime, ConnectionRef, ModelClock
 from ._server_identity import MODELLED_RABBITMQ_VERSION, server_properties
 from ._settings import ConnectionSettings, check_broker_settings
 
@@ -44,13 +43,6 @@ logger = logging.getLogger("async_amqp_testing")
 
 #: The SASL mechanisms the broker implements (RabbitMQ's defaults, and EXTERNAL).
 MECHANISMS = ("PLAIN", "AMQPLAIN", "EXTERNAL")
-
-
-def _clock() -> float:
-    try:
-        return anyio.current_time()
-    except RuntimeError:  # outside the event loop (no timers run there)
-        return time.monotonic()
 
 
 def _mechanisms(requested: Iterable[str] | None, ssl_context: ssl.SSLContext | None) -> list[str]:
@@ -140,8 +132,9 @@ class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
         self.users = dict(users) if users is not None else {"guest": "guest"}
         if not self.users:
             raise ValueError("FakeBroker needs at least one user")
+        self._clock = ModelClock()
         self.model = BrokerModel(
-            clock=_clock,
+            clock=self._clock,
             users=self.users,
             vhosts=tuple(vhosts) if vhosts is not None else ("/",),
             permissions=permissions,
@@ -296,6 +289,7 @@ class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
         if self._serving:
             raise RuntimeError("this FakeBroker is already serving")
         self._serving = True
+        self._clock.serving(True)
         self._runtime.start()
         try:
             async with anyio.create_task_group() as task_group:
@@ -311,6 +305,7 @@ class FakeBroker(BrokerInspection, FaultInjection, NodeControl):
                     task_group.cancel_scope.cancel()
         finally:
             self._serving = False
+            self._clock.serving(False)
             self._task_group = None
             for node in self._nodes:
                 node.port = None

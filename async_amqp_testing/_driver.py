@@ -34,15 +34,19 @@ from ._model import BrokerModel, ConnectionModel, Event, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
-from ._publishing import BARE_INTERNAL_ERROR, SLICE, PublishSteps
+from ._publishing import BARE_INTERNAL_ERROR, PublishSteps
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["SLICE", "ConnectionDriver"]
+__all__ = ["ConnectionDriver"]
 
 
 logger = logging.getLogger("async_amqp_testing")
 
+#: Events encoded between two chances for the transport to write out what is encoded
+#: (:meth:`~._ports.Transport.output_ready`): a long burst of deliveries reaches the
+#: client in slices while the rest is encoded, not in one write at the end.
+OUTPUT_SLICE = 256
 
 #: States in which RabbitMQ answers errors with a silent close after a delay (before
 #: tune-ok); from "opening" on, it sends connection.close.
@@ -255,7 +259,7 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         if reply is not None:
             self._send_reply(channel_id, reply)
         self.model.dispatch()
-        self.drain_outbox(SLICE)
+        self.drain_outbox()
 
     def _send_reply(self, channel_id: int, reply: Frame | tuple[Frame, Message]) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -340,9 +344,8 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
 
     # -- output --------------------------------------------------------------------------
 
-    def drain_outbox(self, limit: int = 0) -> None:
-        """Encode the model's queued events (at most *limit* of them, if not 0: the writer
-        encodes a long run of deliveries a slice at a time, sending each as it goes)."""
+    def drain_outbox(self) -> None:
+        """Encode the model's queued events."""
         connection = self.connection
         if connection is None or not connection.outbox:
             return
@@ -350,20 +353,20 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         if self.core.state is not sv.ServerState.OPEN:
             outbox.clear()
             return
+        transport = self.transport
         encoded = 0
         while outbox:
-            if self._encode(outbox.popleft()):
-                encoded += 1
-                if encoded == limit:
-                    return
+            self._encode(outbox.popleft())
+            encoded += 1
+            if encoded == OUTPUT_SLICE:
+                encoded = 0
+                transport.output_ready()
 
-    def _encode(self, event: Event) -> bool:
-        if not self.core.channel_is_open(event.channel_id):
-            return False
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s: sending %s", self.name, describe_event(event))
-        encode_event(self.core, event)
-        return True
+    def _encode(self, event: Event) -> None:
+        if self.core.channel_is_open(event.channel_id):
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s: sending %s", self.name, describe_event(event))
+            encode_event(self.core, event)
 
     # -- blocking (resource alarm) -------------------------------------------------------
 

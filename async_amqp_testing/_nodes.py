@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
+import sniffio
 from anyio.abc import SocketAttribute
 
-from ._socketloop import SHUTDOWN_TEXT, SocketSession
+from ._socketloop import SHUTDOWN_TEXT, SocketSession, StreamSession
 from ._tls_accept import TLSHandshakeError, TLSPeer, accept_tls
+from ._transport_session import BrokerProtocol, TransportSession, serve_protocols
 
 if TYPE_CHECKING:
     import ssl
@@ -83,8 +85,11 @@ class NodeControl:
                     node.scope = scope
                     node.running = True
                     task_status.started()
-                    handler = partial(self._accept, node=node)
-                    await listener.serve(handler, task_group=self._task_group)
+                    if self.ssl_context is None and sniffio.current_async_library() == "asyncio":
+                        await serve_protocols(listener, partial(self._accepted, node=node))
+                    else:
+                        handler = partial(self._accept, node=node)
+                        await listener.serve(handler, task_group=self._task_group)
         finally:
             node.running = False
             node.scope = None
@@ -113,7 +118,7 @@ class NodeControl:
             await anyio.aclose_forcefully(byte_stream)
             return
         runtime = self._runtime
-        session = SocketSession(
+        session = StreamSession(
             self._connection_settings(),
             self.model,
             runtime,
@@ -122,6 +127,34 @@ class NodeControl:
             peer,
             tls_peer,
         )
+        await self._run_session(session, node)
+
+    def _accepted(self, protocol: BrokerProtocol, node: Node) -> None:
+        """A plain TCP connection on asyncio (a loop callback): start its session."""
+        assert self._task_group is not None
+        assert protocol.transport is not None
+        if not node.running:  # accepted while the node stopped
+            protocol.transport.abort()
+            return
+        self._task_group.start_soon(self._serve_protocol, protocol, node)
+
+    async def _serve_protocol(self, protocol: BrokerProtocol, node: Node) -> None:
+        assert protocol.transport is not None
+        remote = protocol.transport.get_extra_info("peername")
+        peer = f"{remote[0]}:{remote[1]}" if isinstance(remote, tuple) else str(remote)
+        runtime = self._runtime
+        session = TransportSession(
+            self._connection_settings(),
+            self.model,
+            runtime,
+            protocol,
+            runtime.next_session_id(),
+            peer,
+        )
+        await self._run_session(session, node)
+
+    async def _run_session(self, session: SocketSession, node: Node) -> None:
+        runtime = self._runtime
         runtime.sessions.add(session)
         node.sessions.add(session)
         try:

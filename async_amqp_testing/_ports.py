@@ -32,6 +32,9 @@ class Transport(Protocol):
     def wake_writer(self) -> None:
         """Send whatever the core has buffered."""
 
+    def output_ready(self) -> None:
+        """A slice of a long output is encoded: write it now if that can be done at once."""
+
     def close_after(self, timeout: float) -> None:
         """Close the socket after *timeout* seconds unless it closes sooner."""
 

@@ -27,11 +27,7 @@ from ._model import BrokerModel, ConnectionModel, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 
-__all__ = ["BARE_INTERNAL_ERROR", "SLICE", "PublishSteps"]
-
-#: The most events encoded at once after a method (the rest: by the writer, a slice
-#: before each send, so that a long run of deliveries starts going out at once).
-SLICE = 256
+__all__ = ["BARE_INTERNAL_ERROR", "PublishSteps"]
 
 #: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
 BARE_INTERNAL_ERROR = (
@@ -58,7 +54,7 @@ class PublishSteps:
         def _close_connection(
             self, reply_code: int, reply_text: str, class_id: int, method_id: int
         ) -> None: ...
-        def drain_outbox(self, limit: int = 0) -> None: ...
+        def drain_outbox(self) -> None: ...
 
     def _on_content(self, event: sv.ContentReceived) -> None:
         """A publish the fast path left to the general one (or another content method)."""
@@ -126,4 +122,4 @@ class PublishSteps:
         """The ordering contract's end for publishes: their events, dispatch, deliveries."""
         self.drain_outbox()
         self.model.dispatch()
-        self.drain_outbox(SLICE)
+        self.drain_outbox()

@@ -11,7 +11,8 @@ and the timer task that runs the model's TTL and expiry deadlines.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 
 import anyio
 import anyio.lowlevel
@@ -19,14 +20,34 @@ import anyio.lowlevel
 from ._driver import ConnectionDriver
 from ._model import BrokerModel
 from ._model.snapshots import ConnectionInfo
-from ._socketloop import SocketSession
+from ._socketloop import SocketSession, loop_clock
 
-__all__ = ["FORCED_CLOSE_TEXT", "BrokerRuntime", "ConnectionRef"]
+__all__ = ["FORCED_CLOSE_TEXT", "BrokerRuntime", "ConnectionRef", "ModelClock"]
 
 #: How RabbitMQ words an operator's forced close (management UI or rabbitmqctl).
 FORCED_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
 #: A connection chosen by id, by snapshot, or by its ``connection_name`` client property.
 ConnectionRef = int | str | ConnectionInfo | None
+
+
+class ModelClock:
+    """The broker model's clock: the event loop's time, read directly while serving."""
+
+    def __init__(self) -> None:
+        self.loop_time: Callable[[], float] | None = None
+
+    def __call__(self) -> float:
+        loop_time = self.loop_time
+        try:
+            if loop_time is not None:
+                return loop_time()
+            return anyio.current_time()
+        except RuntimeError:  # outside the event loop (no timers run there)
+            return time.monotonic()
+
+    def serving(self, serving: bool) -> None:
+        """Read the running loop's clock from now on (*serving*), or anyio's (not)."""
+        self.loop_time = loop_clock() if serving else None
 
 
 class BrokerRuntime:

@@ -34,6 +34,9 @@ class RecordingTransport:
         """Count the wake-ups (output is read after each step)."""
         self.wakes += 1
 
+    def output_ready(self) -> None:
+        """Nothing to do: output is read after each step."""
+
     def close_after(self, timeout: float) -> None:
         """Record a delayed close."""
         self.delayed_closes.append(timeout)

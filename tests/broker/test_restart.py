@@ -129,11 +129,16 @@ async def test_a_client_that_never_answers_is_dropped_and_restart_returns() -> N
     broker = FakeBroker(shutdown_timeout=0.2)
     async with broker.serve():
         with socket.create_connection((broker.host, broker.port)) as silent:
+            silent.settimeout(10)
             silent.sendall(b"AMQP\x00\x00\x09\x01")
-            await anyio.sleep(0.05)
+            # the broker is serving this socket: connection.start came back (frame type 1)
+            start = await anyio.to_thread.run_sync(silent.recv, 65536)
+            assert start[:1] == b"\x01"
             with anyio.fail_after(10):
                 await broker.restart()
             assert broker.connections() == []
+            # and the restart dropped it rather than leaving it open
+            assert await anyio.to_thread.run_sync(_read_to_end, silent) == b""
         async with broker.connect() as conn:
             channel = await conn.channel()
             await channel.queue_declare("rs.after")
@@ -183,3 +188,11 @@ def test_blocking_restart_with_pika(fake_broker: Any) -> None:
         assert connection.channel().basic_get("rs.pika")[0] is None
     finally:
         connection.close()
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    """Everything the peer still sends before it closes the socket."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
