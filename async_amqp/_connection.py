@@ -214,7 +214,7 @@ class AmqpProtocol:
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
                         await self._events.opened.wait()
                     tasks.start(task_group, io.heartbeat_loop, shield=True)
-                    tasks.start(task_group, tasks.serve_later)
+                    tasks.serve_later_on_demand(task_group)
                     yield self
                 except BaseException as error:
                     exc_type = type(error)

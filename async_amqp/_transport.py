@@ -1,4 +1,4 @@
-"""A byte stream straight on asyncio's transport/protocol API, for plain TCP on asyncio.
+"""Byte streams for plain TCP: on asyncio's transport/protocol API, and on trio's sockets.
 
 anyio's asyncio socket stream pauses reading whenever no ``receive`` is waiting and
 resumes it around every wait (two ``epoll_ctl`` calls per wait), and its ``send``
@@ -7,10 +7,18 @@ always waiting, both are pure cost: this stream keeps reading enabled, buffers
 what arrives until ``receive`` takes it, and returns from ``send`` at once unless
 the transport's write buffer is over its high-water mark.
 
-It is chosen once per connection, where the socket is opened (``_connect``), and
-only for plain TCP on asyncio; TLS and trio use anyio's streams. Everything above
+On trio, anyio's socket stream goes through trio's ``SocketStream``, whose every
+``send`` that completes at once ends with a yield to the scheduler (one more turn of
+the run loop per frame batch sent) and whose ``receive`` first tries a ``recv`` that
+fails whenever the reader is caught up. :class:`TrioSocketStream` keeps the socket
+anyio connected and moves bytes with the socket's own non-blocking calls: ``send``
+returns without yielding once the kernel took everything, ``receive`` waits until the
+socket is readable (``trio.lowlevel.wait_readable``), then reads.
+
+A stream is chosen once per connection, where the socket is opened (``_connect``),
+and only for plain TCP; TLS uses anyio's streams. Everything above
 (:class:`~._connection.AmqpProtocol`) sees an :class:`anyio.abc.ByteStream` either
-way. Only public asyncio APIs are used.
+way. Only public asyncio, trio and anyio APIs are used.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -143,6 +152,85 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
             anyio.abc.SocketAttribute.remote_address: lambda: sock.getpeername(),
             anyio.abc.SocketAttribute.raw_socket: lambda: sock,
         }
+
+
+class TrioSocketStream(anyio.abc.ByteStream):
+    """An anyio byte stream over the socket of an anyio TCP stream, on trio."""
+
+    def __init__(self, stream: anyio.abc.SocketStream) -> None:
+        import trio  # only here: trio is optional, and this runs only under trio
+
+        self._stream = stream
+        self._sock: socket.socket = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        self._wait_readable = trio.lowlevel.wait_readable
+        self._wait_writable = trio.lowlevel.wait_writable
+        self._checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+        self._trio_closed = trio.ClosedResourceError
+        self._closing = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """Wait until the socket is readable, then return what it holds (≤ *max_bytes*)."""
+        if self._closing:
+            raise anyio.ClosedResourceError
+        sock = self._sock
+        while True:
+            try:
+                await self._wait_readable(sock)
+                data = sock.recv(max_bytes)
+            except BlockingIOError:
+                continue
+            except (OSError, self._trio_closed) as error:
+                raise self._error(error) from error
+            if not data:
+                raise anyio.EndOfStream
+            return data
+
+    async def send(self, item: bytes) -> None:
+        """Send *item*; wait only while the kernel's send buffer is full (no yield otherwise)."""
+        await self._checkpoint_if_cancelled()
+        if self._closing:
+            raise anyio.ClosedResourceError
+        sock = self._sock
+        view = memoryview(item)
+        while True:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:
+                sent = 0
+            except OSError as error:
+                raise self._error(error) from error
+            if sent == len(view):
+                return
+            view = view[sent:]
+            try:
+                await self._wait_writable(sock)
+            except self._trio_closed as error:
+                raise self._error(error) from error
+
+    def _error(self, error: BaseException) -> Exception:
+        if self._closing:
+            return anyio.ClosedResourceError()
+        return anyio.BrokenResourceError()
+
+    async def send_eof(self) -> None:
+        """Shut down the sending side."""
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the socket (waking a task waiting on it)."""
+        self._closing = True
+        await self._stream.aclose()
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        return self._stream.extra_attributes
+
+
+def plain_tcp_stream(stream: anyio.abc.SocketStream) -> anyio.abc.ByteStream:
+    """The stream a plain TCP connection uses: :class:`TrioSocketStream` on trio."""
+    if sniffio.current_async_library() == "trio":
+        return TrioSocketStream(stream)
+    return stream
 
 
 async def connect_tcp_fast(host: str, port: int) -> anyio.abc.ByteStream | None:
