@@ -253,7 +253,7 @@ class AmqpProtocol:
         self._events.close_channels()
         waiter = Waiter()
         self._core.close(200, "Normal shutdown", waiter)
-        self._port.wake_writer()
+        self._port.flush()
         if wait:
             with anyio.move_on_after(bound):
                 await waiter.wait()
@@ -317,7 +317,7 @@ class AmqpProtocol:
         channel = self.CHANNEL_FACTORY(self, channel_id, port=self._port, **kwargs)
         self._events.add_channel(channel.endpoint)
         logger.debug("opening channel %s", channel_id)
-        self._port.wake_writer()
+        self._port.flush()
         try:
             await waiter.wait()
         except BaseException:

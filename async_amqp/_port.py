@@ -76,6 +76,9 @@ class ChannelPort(Protocol):
     def wake_writer(self) -> None:
         """Let the writer send what the core has buffered."""
 
+    def flush(self) -> None:
+        """Send what the core has buffered now, if it can; else let the writer send it."""
+
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run *loop* as one of the connection's tasks (an error in it is fatal)."""
 
@@ -94,6 +97,7 @@ class ConnectionPort:
 
     __slots__ = (
         "_drained",
+        "_send_now",
         "_send_wanted",
         "_start_task",
         "_unblocked",
@@ -124,6 +128,7 @@ class ConnectionPort:
         self._unblocked = anyio.Event()
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
+        self._send_now: Callable[[], bool] | None = None
 
     # -- the channel's side ------------------------------------------------------------
 
@@ -135,6 +140,20 @@ class ConnectionPort:
     def wake_writer(self) -> None:
         """Let the writer send what the core has buffered."""
         self._send_wanted.set()
+
+    def flush(self) -> None:
+        """Send what the core has buffered now, if it can; else let the writer send it.
+
+        For a caller about to wait for the broker's answer: sending from its own task
+        saves waking the writer (a task switch, often a turn of the event loop). Calls
+        that do not wait (publish, ack) wake the writer instead, so that it sends many
+        frames in one system call.
+        """
+        if not self.core.has_data_to_send:
+            return
+        send_now = self._send_now
+        if send_now is None or not send_now():
+            self._send_wanted.set()
 
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run *loop* as one of the connection's tasks (an error in it is fatal)."""
@@ -182,6 +201,10 @@ class ConnectionPort:
             self.check_usable()
 
     # -- the connection's side ---------------------------------------------------------
+
+    def attach_sender(self, send_now: Callable[[], bool]) -> None:
+        """The writer's synchronous send (:meth:`~._connection_io.ConnectionIO.send_now`)."""
+        self._send_now = send_now
 
     def set_blocked_timeout(self, timeout: float | None) -> None:
         """How long a publish waits while the broker blocks publishing (None: forever)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,11 +34,31 @@ import anyio
 import anyio.abc
 import sniffio
 
+#: The most one read takes from the kernel.
+READ_SIZE = 1 << 18
+_local = threading.local()
 
-class _ReadingProtocol(asyncio.Protocol):
+
+def read_buffer() -> memoryview:
+    """This thread's buffer to read into (all its connections share it).
+
+    ``recv(READ_SIZE)`` allocates a fresh ``READ_SIZE`` object for every read, which
+    the allocator maps and unmaps (three system calls and a page fault per read); a
+    read into this buffer and a copy of what arrived does not. Reading and copying
+    happen without an ``await`` in between, so one buffer serves every connection of
+    a thread.
+    """
+    view: memoryview | None = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(READ_SIZE))
+    return view
+
+
+class _ReadingProtocol(asyncio.BufferedProtocol):
     """Collects incoming data and wakes the one waiting ``receive``/``send``."""
 
     def __init__(self) -> None:
+        self._buffer = read_buffer()
         self.chunks: deque[bytes] = deque()
         self.eof = False
         self.error: BaseException | None = None
@@ -46,8 +67,11 @@ class _ReadingProtocol(asyncio.Protocol):
         self.write_waiter: asyncio.Future[None] | None = None
         self.writing_paused = False
 
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.chunks.append(self._buffer[:nbytes].tobytes())
         self._wake_reader()
 
     def eof_received(self) -> bool:
@@ -132,6 +156,15 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
         if protocol.closed and protocol.error is not None:
             raise anyio.BrokenResourceError from protocol.error
 
+    def send_nowait(self, item: bytes) -> int:
+        """Hand *item* to the transport now unless it is closed or full: how much was taken."""
+        protocol = self._protocol
+        transport = self._transport
+        if self._closing or protocol.closed or protocol.writing_paused or transport.is_closing():
+            return 0
+        transport.write(item)
+        return len(item)
+
     async def send_eof(self) -> None:
         """Shut down the sending side."""
         self._transport.write_eof()
@@ -162,6 +195,7 @@ class TrioSocketStream(anyio.abc.ByteStream):
 
         self._stream = stream
         self._sock: socket.socket = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        self._buffer = read_buffer()
         self._wait_readable = trio.lowlevel.wait_readable
         self._wait_writable = trio.lowlevel.wait_writable
         self._checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
@@ -176,14 +210,14 @@ class TrioSocketStream(anyio.abc.ByteStream):
         while True:
             try:
                 await self._wait_readable(sock)
-                data = sock.recv(max_bytes)
+                size = sock.recv_into(self._buffer, min(max_bytes, READ_SIZE))
             except BlockingIOError:
                 continue
             except (OSError, self._trio_closed) as error:
                 raise self._error(error) from error
-            if not data:
+            if not size:
                 raise anyio.EndOfStream
-            return data
+            return self._buffer[:size].tobytes()
 
     async def send(self, item: bytes) -> None:
         """Send *item*; wait only while the kernel's send buffer is full (no yield otherwise)."""
@@ -206,6 +240,19 @@ class TrioSocketStream(anyio.abc.ByteStream):
                 await self._wait_writable(sock)
             except self._trio_closed as error:
                 raise self._error(error) from error
+
+    def send_nowait(self, item: bytes) -> int:
+        """Send what the kernel takes of *item* now, without waiting: how much it took.
+
+        0 when nothing could be sent, also when the socket failed: the next ``send``
+        raises that.
+        """
+        if self._closing:
+            return 0
+        try:
+            return self._sock.send(item)
+        except OSError:
+            return 0
 
     def _error(self, error: BaseException) -> Exception:
         if self._closing:

@@ -7,6 +7,7 @@ import struct
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import pytest
 
 from async_amqp._transport import (
@@ -96,7 +97,7 @@ async def test_large_sends_wait_for_a_slow_reader(anyio_backend: str) -> None:
                 await anyio.sleep(0.05)  # let the sender fill the buffers first
                 while len(received) < 2 * len(payload):
                     received.extend(await peer.receive(65536))
-                    await anyio.sleep(0)
+                    await anyio.lowlevel.checkpoint()
 
         tg.start_soon(serve)
         stream = await _open_plain(port)
