@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Protocol
 
 import anyio
@@ -31,6 +32,10 @@ TaskStarter = Callable[[Callable[[], Awaitable[Any]]], None]
 #: tasks run every this many calls: often enough to be fair, rarely enough that the
 #: writer sends many frames per system call.
 YIELD_EVERY = 32
+
+#: A call that does not wait is sent at once from its task unless another was, this
+#: many seconds before: then the writer sends it, with those that follow.
+COALESCE = 50e-6
 
 
 @dataclass(slots=True, frozen=True)
@@ -79,6 +84,9 @@ class ChannelPort(Protocol):
     def flush(self) -> None:
         """Send what the core has buffered now, if it can; else let the writer send it."""
 
+    def send_soon(self) -> None:
+        """After a call that does not wait: send now if nothing went out just before."""
+
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run *loop* as one of the connection's tasks (an error in it is fatal)."""
 
@@ -97,6 +105,7 @@ class ConnectionPort:
 
     __slots__ = (
         "_drained",
+        "_last_sent_now",
         "_send_now",
         "_send_wanted",
         "_start_task",
@@ -129,6 +138,7 @@ class ConnectionPort:
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
         self._send_now: Callable[[], bool] | None = None
+        self._last_sent_now = 0.0
 
     # -- the channel's side ------------------------------------------------------------
 
@@ -154,6 +164,24 @@ class ConnectionPort:
         send_now = self._send_now
         if send_now is None or not send_now():
             self._send_wanted.set()
+
+    def send_soon(self) -> None:
+        """After a call that does not wait (publish, ack): send now, or let the writer send.
+
+        A lone call (a request published before waiting for its reply, an ack after a
+        message was processed) goes out at once, from the caller's task: the writer
+        need not wake. Calls in quick succession (a loop publishing) are left to the
+        writer, which sends them together: once the writer has been woken, or within
+        :data:`COALESCE` seconds after the last call that was sent at once.
+        """
+        send_now = self._send_now
+        if send_now is not None and not self._send_wanted.is_set():
+            now = perf_counter()
+            if now - self._last_sent_now >= COALESCE:
+                self._last_sent_now = now
+                if send_now():
+                    return
+        self._send_wanted.set()
 
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run *loop* as one of the connection's tasks (an error in it is fatal)."""
