@@ -24,6 +24,7 @@ way. Only public asyncio, trio and anyio APIs are used.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import threading
 from collections import deque
@@ -32,6 +33,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import sniffio
 
 #: The most one read takes from the kernel.
@@ -178,23 +180,21 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
 
     @property
     def extra_attributes(self) -> dict[Any, Any]:
-        sock: socket.socket = self._transport.get_extra_info("socket")
-        return {
-            anyio.abc.SocketAttribute.family: lambda: sock.family,
-            anyio.abc.SocketAttribute.local_address: lambda: sock.getsockname(),
-            anyio.abc.SocketAttribute.remote_address: lambda: sock.getpeername(),
-            anyio.abc.SocketAttribute.raw_socket: lambda: sock,
-        }
+        return _socket_attributes(self._transport.get_extra_info("socket"))
 
 
 class TrioSocketStream(anyio.abc.ByteStream):
-    """An anyio byte stream over the socket of an anyio TCP stream, on trio."""
+    """An anyio byte stream over a connected TCP socket, on trio.
 
-    def __init__(self, stream: anyio.abc.SocketStream) -> None:
+    *owner* closes the socket: the anyio stream that connected it, or the trio socket
+    :func:`connect_trio_address` connected.
+    """
+
+    def __init__(self, sock: socket.socket, owner: anyio.abc.SocketStream | Any) -> None:
         import trio  # only here: trio is optional, and this runs only under trio
 
-        self._stream = stream
-        self._sock: socket.socket = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        self._owner = owner
+        self._sock = sock
         self._buffer = read_buffer()
         self._wait_readable = trio.lowlevel.wait_readable
         self._wait_writable = trio.lowlevel.wait_writable
@@ -261,23 +261,67 @@ class TrioSocketStream(anyio.abc.ByteStream):
 
     async def send_eof(self) -> None:
         """Shut down the sending side."""
-        await self._stream.send_eof()
+        await self._checkpoint_if_cancelled()
+        self._sock.shutdown(socket.SHUT_WR)
 
     async def aclose(self) -> None:
         """Close the socket (waking a task waiting on it)."""
         self._closing = True
-        await self._stream.aclose()
+        owner = self._owner
+        if isinstance(owner, anyio.abc.SocketStream):
+            await owner.aclose()
+        else:
+            owner.close()  # a trio socket: wakes whoever waits on it, then closes
+            await anyio.lowlevel.checkpoint()
 
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
-        return self._stream.extra_attributes
+        if isinstance(self._owner, anyio.abc.SocketStream):
+            return self._owner.extra_attributes
+        return _socket_attributes(self._sock)
+
+
+def _socket_attributes(sock: socket.socket) -> dict[Any, Callable[[], Any]]:
+    return {
+        anyio.abc.SocketAttribute.family: lambda: sock.family,
+        anyio.abc.SocketAttribute.local_address: lambda: sock.getsockname(),
+        anyio.abc.SocketAttribute.remote_address: lambda: sock.getpeername(),
+        anyio.abc.SocketAttribute.raw_socket: lambda: sock,
+    }
 
 
 def plain_tcp_stream(stream: anyio.abc.SocketStream) -> anyio.abc.ByteStream:
     """The stream a plain TCP connection uses: :class:`TrioSocketStream` on trio."""
     if sniffio.current_async_library() == "trio":
-        return TrioSocketStream(stream)
+        return TrioSocketStream(stream.extra(anyio.abc.SocketAttribute.raw_socket), stream)
     return stream
+
+
+async def connect_trio_address(host: str, port: int) -> anyio.abc.ByteStream | None:
+    """On trio, to an IP address: one non-blocking connect; None elsewhere (use anyio).
+
+    anyio's ``connect_tcp`` races the addresses a name resolves to in a task group of
+    its own (a task and a few turns of the run loop per connection); an address needs
+    none of that.
+    """
+    if sniffio.current_async_library() != "trio":
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    import trio
+
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    trio_socket = trio.socket.from_stdlib_socket(sock)
+    try:
+        await trio_socket.connect((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except BaseException:
+        trio_socket.close()
+        raise
+    return TrioSocketStream(sock, trio_socket)
 
 
 async def connect_tcp_fast(host: str, port: int) -> anyio.abc.ByteStream | None:

@@ -14,6 +14,7 @@ from async_amqp._transport import (
     AsyncioTransportStream,
     TrioSocketStream,
     connect_tcp_fast,
+    connect_trio_address,
     plain_tcp_stream,
 )
 from tests.support import BrokerTarget
@@ -29,12 +30,30 @@ async def test_plain_connections_use_the_backends_stream(
         assert type(conn._stream) is STREAM_CLASSES[anyio_backend]
 
 
-async def _open_plain(port: int) -> anyio.abc.ByteStream:
+async def _open_plain(port: int, host: str = "127.0.0.1") -> anyio.abc.ByteStream:
     """The stream ``connect_amqp`` would use for plain TCP on this backend."""
-    stream = await connect_tcp_fast("127.0.0.1", port)
+    stream = await connect_tcp_fast(host, port) or await connect_trio_address(host, port)
     if stream is None:
-        stream = plain_tcp_stream(await anyio.connect_tcp("127.0.0.1", port))
+        stream = plain_tcp_stream(await anyio.connect_tcp(host, port))
     return stream
+
+
+async def test_a_host_name_on_trio_wraps_anyios_stream(anyio_backend: str) -> None:
+    """Only an address skips anyio's connect; a name is resolved and raced by anyio."""
+    listener, port = await _listen()
+    async with listener:
+        assert await connect_trio_address("localhost", port) is None
+        stream = await _open_plain(port, "localhost")
+        assert type(stream) is STREAM_CLASSES[anyio_backend]
+        async with await listener.accept() as peer:
+            await peer.send(b"named")
+            with anyio.fail_after(5):
+                assert await stream.receive() == b"named"
+            await stream.send(b"back")
+            assert await peer.receive() == b"back"
+        address = stream.extra(anyio.abc.SocketAttribute.remote_address)
+        assert address[1] == port
+        await stream.aclose()
 
 
 async def _listen() -> tuple[anyio.abc.SocketListener, int]:
@@ -68,6 +87,7 @@ async def test_receive_send_and_end_of_stream(anyio_backend: str) -> None:
         tg.start_soon(serve)
         stream = await _open_plain(port)
         assert type(stream) is STREAM_CLASSES[anyio_backend]
+        assert stream.extra(anyio.abc.SocketAttribute.remote_address)[1] == port
         with anyio.fail_after(5):
             first = await stream.receive(4)
             rest = b""
