@@ -243,6 +243,8 @@ class AmqpProtocol:
             clean=True,
             keep_output=self._core.state in (ConnectionState.CLOSING, ConnectionState.CLOSED),
         )
+        if self._io is not None and self._io.sent_everything:
+            return  # stopping the idle writer loses nothing: no need to wake it
         with anyio.move_on_after(FLUSH_TIMEOUT):
             await self._io_writer_done()
 

@@ -53,6 +53,11 @@ class ConnectionIO:
         self._leftover = b""
         port.attach_sender(self.send_now)
 
+    @property
+    def sent_everything(self) -> bool:
+        """True while the writer waits for work and nothing is left to send."""
+        return self._writer_idle and not self._leftover and not self._core.has_data_to_send
+
     def send_now(self) -> bool:
         """Send what the core buffers from the calling task: True if all of it went out.
 

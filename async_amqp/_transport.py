@@ -33,7 +33,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 import sniffio
 
 #: The most one read takes from the kernel.
@@ -172,11 +171,10 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
         self._transport.write_eof()
 
     async def aclose(self) -> None:
-        """Close the connection (without waiting for unsent data)."""
+        """Close the connection (without waiting for unsent data, and without yielding)."""
         self._closing = True
         if not self._transport.is_closing():
             self._transport.close()
-        await anyio.lowlevel.checkpoint()
 
     @property
     def extra_attributes(self) -> dict[Any, Any]:
@@ -265,14 +263,13 @@ class TrioSocketStream(anyio.abc.ByteStream):
         self._sock.shutdown(socket.SHUT_WR)
 
     async def aclose(self) -> None:
-        """Close the socket (waking a task waiting on it)."""
+        """Close the socket, waking a task waiting on it (without yielding, unless anyio's)."""
         self._closing = True
         owner = self._owner
         if isinstance(owner, anyio.abc.SocketStream):
             await owner.aclose()
         else:
             owner.close()  # a trio socket: wakes whoever waits on it, then closes
-            await anyio.lowlevel.checkpoint()
 
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
