@@ -209,7 +209,7 @@ class BasicMethods(ChannelCore):
             self._core.ack(self.channel_id, delivery_tag, multiple)
         except UNAVAILABLE:
             raise self._unavailable() from None
-        self.port.send_soon()
+        self.port.wake_writer()  # a consumer about to wait sends its acks (Consumer.__anext__)
         await self.port.yield_sometimes()
 
     basic_client_ack = basic_ack

@@ -85,7 +85,7 @@ class ChannelPort(Protocol):
         """Send what the core has buffered now, if it can; else let the writer send it."""
 
     def send_soon(self) -> None:
-        """After a call that does not wait: send now if nothing went out just before."""
+        """After a call that does not wait (a publish): send now unless another just was."""
 
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run *loop* as one of the connection's tasks (an error in it is fatal)."""
@@ -156,8 +156,8 @@ class ConnectionPort:
 
         For a caller about to wait for the broker's answer: sending from its own task
         saves waking the writer (a task switch, often a turn of the event loop). Calls
-        that do not wait (publish, ack) wake the writer instead, so that it sends many
-        frames in one system call.
+        that do not wait use :meth:`send_soon` (publish) or :meth:`wake_writer` (ack),
+        so that in a loop the writer sends many frames in one system call.
         """
         if not self.core.has_data_to_send:
             return
@@ -166,11 +166,10 @@ class ConnectionPort:
             self._send_wanted.set()
 
     def send_soon(self) -> None:
-        """After a call that does not wait (publish, ack): send now, or let the writer send.
+        """After a call that does not wait (a publish): send now, or let the writer send.
 
-        A lone call (a request published before waiting for its reply, an ack after a
-        message was processed) goes out at once, from the caller's task: the writer
-        need not wake. Calls in quick succession (a loop publishing) are left to the
+        A lone call (a request published before waiting for its reply) goes out at once,
+        from the caller's task: the writer need not wake. Calls in quick succession (a loop publishing) are left to the
         writer, which sends them together: once the writer has been woken, or within
         :data:`COALESCE` seconds after the last call that was sent at once.
         """
