@@ -168,10 +168,11 @@ class ConnectionPort:
     def send_soon(self) -> None:
         """After a call that does not wait (a publish): send now, or let the writer send.
 
-        A lone call (a request published before waiting for its reply) goes out at once,
-        from the caller's task: the writer need not wake. Calls in quick succession (a loop publishing) are left to the
-        writer, which sends them together: once the writer has been woken, or within
-        :data:`COALESCE` seconds after the last call that was sent at once.
+        A lone call (a request published before waiting for its reply) goes out at
+        once, from the caller's task: the writer need not wake. Calls in quick
+        succession (a loop publishing) are left to the writer, which sends them
+        together: once the writer has been woken, or within :data:`COALESCE` seconds
+        after the last call that was sent at once.
         """
         send_now = self._send_now
         if send_now is not None and not self._send_wanted.is_set():
