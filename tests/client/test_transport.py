@@ -178,3 +178,28 @@ async def test_a_reset_connection_is_broken(anyio_backend: str) -> None:
                 await stream.send(b"x" * 1024)
                 await anyio.sleep(0.01)
         await stream.aclose()
+
+
+async def test_what_a_waiting_caller_cannot_send_is_left_to_the_writer(
+    amqp_broker: BrokerTarget, anyio_backend: str
+) -> None:
+    """A confirm-mode publish sends its own frames; a small send buffer takes only part.
+
+    The kernel takes what fits of the 2 MiB message at once, the writer sends the rest,
+    and the frames of a request queued behind it follow in order.
+    """
+    queue = amqp_broker.queue_name()
+    body = bytes(range(256)) * (8 * 1024)
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        raw = conn._stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await chan.queue_declare(queue)
+        await chan.confirm_select()
+        with anyio.fail_after(20):
+            await chan.publish(body, "", queue)
+            declared = await chan.queue_declare(queue, passive=True)
+            assert declared is not None
+            assert declared["message_count"] == 1
+            got = await chan.basic_get(queue, no_ack=True)
+        assert got is not None
+        assert got["message"] == body
