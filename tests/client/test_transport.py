@@ -191,6 +191,7 @@ async def test_what_a_waiting_caller_cannot_send_is_left_to_the_writer(
     queue = amqp_broker.queue_name()
     body = bytes(range(256)) * (8 * 1024)
     async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        assert conn._stream is not None
         raw = conn._stream.extra(anyio.abc.SocketAttribute.raw_socket)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         await chan.queue_declare(queue)
