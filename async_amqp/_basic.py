@@ -88,7 +88,7 @@ class BasicMethods(ChannelCore):
                 )
             except UNAVAILABLE:
                 raise self._unavailable() from None
-            port.wake_writer()
+            port.send_soon()
             await port.yield_sometimes()
             return
         token = _PublishWaiter()
@@ -106,7 +106,7 @@ class BasicMethods(ChannelCore):
         except UNAVAILABLE:
             raise self._unavailable() from None
         token.sent_as(delivery_tag or 0)
-        port.wake_writer()
+        port.flush()
         await token.wait()
 
     basic_publish = publish
@@ -145,7 +145,7 @@ class BasicMethods(ChannelCore):
             raise self._unavailable() from None
         delivery_tag = delivery_tag or 0
         token.sent_as(delivery_tag)
-        port.wake_writer()
+        port.send_soon()
         await port.yield_sometimes()
         return delivery_tag
 
@@ -211,7 +211,7 @@ class BasicMethods(ChannelCore):
             self._core.ack(self.channel_id, delivery_tag, multiple)
         except UNAVAILABLE:
             raise self._unavailable() from None
-        self.port.wake_writer()
+        self.port.wake_writer()  # a consumer about to wait sends its acks (Consumer.__anext__)
         await self.port.yield_sometimes()
 
     basic_client_ack = basic_ack

@@ -24,7 +24,7 @@ from ._connection import AmqpProtocol
 from ._opening import DEFAULT_CONNECTION_TIMEOUT
 from ._redact import redact_url
 from ._tls import describe_tls_error
-from ._transport import connect_tcp_fast
+from ._transport import connect_tcp_fast, connect_trio_address, plain_tcp_stream
 
 logger = logging.getLogger("async_amqp")
 
@@ -55,10 +55,11 @@ def _stream_factory(
 ) -> Callable[[], Awaitable[anyio.abc.ByteStream]]:
     async def open_stream() -> anyio.abc.ByteStream:
         try:
-            fast = await connect_tcp_fast(host, port) if ssl_context is None else None
-            if fast is not None:
-                return fast  # plain TCP on asyncio: see _transport
-            stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
+            if ssl_context is None:  # plain TCP on asyncio, or to an address on trio
+                fast = await connect_tcp_fast(host, port) or await connect_trio_address(host, port)
+                if fast is not None:
+                    return fast  # see _transport
+            stream: anyio.abc.SocketStream = await anyio.connect_tcp(host, port)
         except OSError as error:
             raise exceptions.BrokerUnreachableError(
                 0, f"cannot connect to {host}:{port} (stage: TCP connect): {_reason(error)}"
@@ -66,7 +67,7 @@ def _stream_factory(
         raw = stream.extra(SocketAttribute.raw_socket)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if ssl_context is None:
-            return stream
+            return plain_tcp_stream(stream)  # on trio: see _transport
         from anyio.streams.tls import TLSStream
 
         try:

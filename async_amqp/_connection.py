@@ -214,7 +214,7 @@ class AmqpProtocol:
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
                         await self._events.opened.wait()
                     tasks.start(task_group, io.heartbeat_loop, shield=True)
-                    tasks.start(task_group, tasks.serve_later)
+                    tasks.serve_later_on_demand(task_group)
                     yield self
                 except BaseException as error:
                     exc_type = type(error)
@@ -243,6 +243,8 @@ class AmqpProtocol:
             clean=True,
             keep_output=self._core.state in (ConnectionState.CLOSING, ConnectionState.CLOSED),
         )
+        if self._io is not None and self._io.sent_everything:
+            return  # stopping the idle writer loses nothing: no need to wake it
         with anyio.move_on_after(FLUSH_TIMEOUT):
             await self._io_writer_done()
 
@@ -253,7 +255,7 @@ class AmqpProtocol:
         self._events.close_channels()
         waiter = Waiter()
         self._core.close(200, "Normal shutdown", waiter)
-        self._port.wake_writer()
+        self._port.flush()
         if wait:
             with anyio.move_on_after(bound):
                 await waiter.wait()
@@ -317,7 +319,7 @@ class AmqpProtocol:
         channel = self.CHANNEL_FACTORY(self, channel_id, port=self._port, **kwargs)
         self._events.add_channel(channel.endpoint)
         logger.debug("opening channel %s", channel_id)
-        self._port.wake_writer()
+        self._port.flush()
         try:
             await waiter.wait()
         except BaseException:

@@ -10,6 +10,7 @@ them raises: what ends them is recorded through the connection's events as fatal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import anyio
 import anyio.abc
@@ -21,8 +22,7 @@ from ._core.heartbeat import HeartbeatAction
 from ._core.trace import FrameTrace
 from ._opening import violation_error
 from ._port import ConnectionPort
-
-READ_SIZE = 1 << 18
+from ._transport import READ_SIZE
 
 
 class ConnectionIO:
@@ -45,12 +45,48 @@ class ConnectionIO:
         self._address = address
         #: set once the writer has sent what was left and stopped
         self.writer_done = anyio.Event()
+        #: the stream's synchronous send, if it has one (see :meth:`send_now`)
+        self._send_nowait: Callable[[bytes], int] | None = getattr(stream, "send_nowait", None)
+        #: True while the writer waits for work, with nothing of its own left to send
+        self._writer_idle = False
+        #: what :meth:`send_now` could not send: the writer sends it first
+        self._leftover = b""
+        port.attach_sender(self.send_now)
+
+    @property
+    def sent_everything(self) -> bool:
+        """True while the writer waits for work and nothing is left to send."""
+        return self._writer_idle and not self._leftover and not self._core.has_data_to_send
+
+    def send_now(self) -> bool:
+        """Send what the core buffers from the calling task: True if all of it went out.
+
+        Only while the writer is idle (never while it is sending), and only on a stream
+        that can send without awaiting. Whatever the kernel does not take at once is
+        left to the writer, which the caller wakes when this returns False.
+        """
+        send_nowait = self._send_nowait
+        if not self._writer_idle or send_nowait is None:
+            return False
+        core = self._core
+        if not core.has_data_to_send:
+            return True
+        data = core.data_to_send(anyio.current_time())
+        if self._trace is not None:
+            self._trace[0].feed(data)
+        sent = send_nowait(data)
+        if sent == len(data):
+            return True
+        self._leftover = data[sent:]
+        self._writer_idle = False  # it has something to send now
+        return False
 
     async def write_loop(self) -> None:
         """The writer: send what the core buffers, in as few system calls as it can."""
         try:
             await self._write_until_done()
         finally:
+            self._writer_idle = False
             self.writer_done.set()
 
     async def _write_until_done(self) -> None:
@@ -59,15 +95,21 @@ class ConnectionIO:
         core = self._core
         port = self._port
         while True:
-            if not core.has_data_to_send:
+            data = self._leftover
+            if data:
+                self._leftover = b""
+            elif not core.has_data_to_send:
                 port.mark_drained()
                 if port.failure is not None:
                     return
+                self._writer_idle = True
                 await port.wait_for_work()
+                self._writer_idle = False
                 continue
-            data = core.data_to_send(anyio.current_time())
-            if self._trace is not None:
-                self._trace[0].feed(data)
+            else:
+                data = core.data_to_send(anyio.current_time())
+                if self._trace is not None:
+                    self._trace[0].feed(data)
             try:
                 await stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as error:
@@ -107,7 +149,7 @@ class ConnectionIO:
             for event in events:
                 dispatch[type(event)](event)
             if core.has_data_to_send:
-                self._port.wake_writer()
+                self._port.flush()
 
     async def _flush_quietly(self) -> None:
         """Let the writer send what is queued (a connection.close), for at most a second."""

@@ -153,6 +153,7 @@ class Consumer:
                 if self._error is not None:
                     raise self._error
                 raise StopAsyncIteration
+            self.channel.port.flush()  # what this task queued (acks, a request) goes out now
             wakeup = self._wakeup = anyio.Event()
             await wakeup.wait()
         return buffer.popleft()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Protocol
 
 import anyio
@@ -31,6 +32,10 @@ TaskStarter = Callable[[Callable[[], Awaitable[Any]]], None]
 #: tasks run every this many calls: often enough to be fair, rarely enough that the
 #: writer sends many frames per system call.
 YIELD_EVERY = 32
+
+#: A call that does not wait is sent at once from its task unless another was, this
+#: many seconds before: then the writer sends it, with those that follow.
+COALESCE = 50e-6
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,6 +81,12 @@ class ChannelPort(Protocol):
     def wake_writer(self) -> None:
         """Let the writer send what the core has buffered."""
 
+    def flush(self) -> None:
+        """Send what the core has buffered now, if it can; else let the writer send it."""
+
+    def send_soon(self) -> None:
+        """After a call that does not wait (a publish): send now unless another just was."""
+
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run *loop* as one of the connection's tasks (an error in it is fatal)."""
 
@@ -94,6 +105,8 @@ class ConnectionPort:
 
     __slots__ = (
         "_drained",
+        "_last_sent_now",
+        "_send_now",
         "_send_wanted",
         "_start_task",
         "_unblocked",
@@ -124,6 +137,8 @@ class ConnectionPort:
         self._unblocked = anyio.Event()
         self._unblocked.set()
         self._yield_budget = YIELD_EVERY
+        self._send_now: Callable[[], bool] | None = None
+        self._last_sent_now = 0.0
 
     # -- the channel's side ------------------------------------------------------------
 
@@ -134,6 +149,38 @@ class ConnectionPort:
 
     def wake_writer(self) -> None:
         """Let the writer send what the core has buffered."""
+        self._send_wanted.set()
+
+    def flush(self) -> None:
+        """Send what the core has buffered now, if it can; else let the writer send it.
+
+        For a caller about to wait for the broker's answer: sending from its own task
+        saves waking the writer (a task switch, often a turn of the event loop). Calls
+        that do not wait use :meth:`send_soon` (publish) or :meth:`wake_writer` (ack),
+        so that in a loop the writer sends many frames in one system call.
+        """
+        if not self.core.has_data_to_send:
+            return
+        send_now = self._send_now
+        if send_now is None or not send_now():
+            self._send_wanted.set()
+
+    def send_soon(self) -> None:
+        """After a call that does not wait (a publish): send now, or let the writer send.
+
+        A lone call (a request published before waiting for its reply) goes out at
+        once, from the caller's task: the writer need not wake. Calls in quick
+        succession (a loop publishing) are left to the writer, which sends them
+        together: once the writer has been woken, or within :data:`COALESCE` seconds
+        after the last call that was sent at once.
+        """
+        send_now = self._send_now
+        if send_now is not None and not self._send_wanted.is_set():
+            now = perf_counter()
+            if now - self._last_sent_now >= COALESCE:
+                self._last_sent_now = now
+                if send_now():
+                    return
         self._send_wanted.set()
 
     def start_task(self, loop: Callable[[], Awaitable[Any]]) -> None:
@@ -182,6 +229,10 @@ class ConnectionPort:
             self.check_usable()
 
     # -- the connection's side ---------------------------------------------------------
+
+    def attach_sender(self, send_now: Callable[[], bool]) -> None:
+        """The writer's synchronous send (:meth:`~._connection_io.ConnectionIO.send_now`)."""
+        self._send_now = send_now
 
     def set_blocked_timeout(self, timeout: float | None) -> None:
         """How long a publish waits while the broker blocks publishing (None: forever)."""

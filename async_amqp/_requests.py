@@ -72,7 +72,7 @@ class ChannelRequests:
             slot = self.core.call(self.channel_id, method, waiter)
         except UNAVAILABLE:
             raise self._unavailable() from None
-        self.port.wake_writer()
+        self.port.flush()
         try:
             reply: ev.ReplyArrived = await waiter.wait()
         except BaseException:

@@ -4,7 +4,9 @@ Every task runs under :meth:`ConnectionTasks.guard`: an error in it is handed to
 connection (which records it as fatal), never raised into the task group. Tasks that
 start after the connection opened (consumer callbacks) are not spawned into a stored
 task group: :meth:`start_later` queues them, and :meth:`serve_later`, itself one of the
-connection's tasks, starts them in a task group it owns.
+connection's tasks, starts them in a task group it owns. Most connections never start
+one, so :meth:`serve_later_on_demand` starts :meth:`serve_later` only when the first
+one is queued (a task fewer to start and stop per connection).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class ConnectionTasks:
         self._on_error = on_error
         self._scopes: set[anyio.CancelScope] = set()
         self._later_in, self._later_out = anyio.create_memory_object_stream[Loop](math.inf)
+        #: where :meth:`serve_later` starts on demand, until it has started or the tasks stop
+        self._serve_later_in: anyio.abc.TaskGroup | None = None
 
     def start(self, task_group: anyio.abc.TaskGroup, loop: Loop, *, shield: bool = False) -> None:
         """Start one of the connection's tasks; *shield*: only the connection stops it."""
@@ -34,9 +38,21 @@ class ConnectionTasks:
         self._scopes.add(scope)  # before it runs, so stopping the tasks always reaches it
         task_group.start_soon(self.guard, loop, scope)
 
+    def serve_later_on_demand(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Start :meth:`serve_later` in *task_group* when :meth:`start_later` is first called.
+
+        Until then (and unless :meth:`stop` comes first) the task group is kept for that
+        one start only; it must outlive :meth:`stop`.
+        """
+        self._serve_later_in = task_group
+
     def start_later(self, loop: Loop) -> None:
         """Queue *loop* for :meth:`serve_later` to start (the channels' task starter)."""
         self._later_in.send_nowait(loop)
+        task_group = self._serve_later_in
+        if task_group is not None:
+            self._serve_later_in = None
+            self.start(task_group, self.serve_later)
 
     async def serve_later(self) -> None:
         """Start what :meth:`start_later` queues, in a task group this task owns."""
@@ -45,7 +61,8 @@ class ConnectionTasks:
                 task_group.start_soon(self.guard, loop)
 
     def stop(self) -> None:
-        """Cancel every task of the connection."""
+        """Cancel every task of the connection (and start none on demand from now on)."""
+        self._serve_later_in = None
         for scope in list(self._scopes):
             scope.cancel()
 

@@ -1,4 +1,4 @@
-"""A byte stream straight on asyncio's transport/protocol API, for plain TCP on asyncio.
+"""Byte streams for plain TCP: on asyncio's transport/protocol API, and on trio's sockets.
 
 anyio's asyncio socket stream pauses reading whenever no ``receive`` is waiting and
 resumes it around every wait (two ``epoll_ctl`` calls per wait), and its ``send``
@@ -7,28 +7,59 @@ always waiting, both are pure cost: this stream keeps reading enabled, buffers
 what arrives until ``receive`` takes it, and returns from ``send`` at once unless
 the transport's write buffer is over its high-water mark.
 
-It is chosen once per connection, where the socket is opened (``_connect``), and
-only for plain TCP on asyncio; TLS and trio use anyio's streams. Everything above
+On trio, anyio's socket stream goes through trio's ``SocketStream``, whose every
+``send`` that completes at once ends with a yield to the scheduler (one more turn of
+the run loop per frame batch sent) and whose ``receive`` first tries a ``recv`` that
+fails whenever the reader is caught up. :class:`TrioSocketStream` keeps the socket
+anyio connected and moves bytes with the socket's own non-blocking calls: ``send``
+returns without yielding once the kernel took everything, ``receive`` waits until the
+socket is readable (``trio.lowlevel.wait_readable``), then reads.
+
+A stream is chosen once per connection, where the socket is opened (``_connect``),
+and only for plain TCP; TLS uses anyio's streams. Everything above
 (:class:`~._connection.AmqpProtocol`) sees an :class:`anyio.abc.ByteStream` either
-way. Only public asyncio APIs are used.
+way. Only public asyncio, trio and anyio APIs are used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import threading
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
 import anyio.abc
 import sniffio
 
+#: The most one read takes from the kernel.
+READ_SIZE = 1 << 18
+_local = threading.local()
 
-class _ReadingProtocol(asyncio.Protocol):
+
+def read_buffer() -> memoryview:
+    """This thread's buffer to read into (all its connections share it).
+
+    ``recv(READ_SIZE)`` allocates a fresh ``READ_SIZE`` object for every read, which
+    the allocator maps and unmaps (three system calls and a page fault per read); a
+    read into this buffer and a copy of what arrived does not. Reading and copying
+    happen without an ``await`` in between, so one buffer serves every connection of
+    a thread.
+    """
+    view: memoryview | None = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(READ_SIZE))
+    return view
+
+
+class _ReadingProtocol(asyncio.BufferedProtocol):
     """Collects incoming data and wakes the one waiting ``receive``/``send``."""
 
     def __init__(self) -> None:
+        self._buffer = read_buffer()
         self.chunks: deque[bytes] = deque()
         self.eof = False
         self.error: BaseException | None = None
@@ -37,8 +68,11 @@ class _ReadingProtocol(asyncio.Protocol):
         self.write_waiter: asyncio.Future[None] | None = None
         self.writing_paused = False
 
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.chunks.append(self._buffer[:nbytes].tobytes())
         self._wake_reader()
 
     def eof_received(self) -> bool:
@@ -123,26 +157,168 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
         if protocol.closed and protocol.error is not None:
             raise anyio.BrokenResourceError from protocol.error
 
+    def send_nowait(self, item: bytes) -> int:
+        """Hand *item* to the transport now unless it is closed or full: how much was taken."""
+        protocol = self._protocol
+        transport = self._transport
+        if self._closing or protocol.closed or protocol.writing_paused or transport.is_closing():
+            return 0
+        transport.write(item)
+        return len(item)
+
     async def send_eof(self) -> None:
         """Shut down the sending side."""
         self._transport.write_eof()
 
     async def aclose(self) -> None:
-        """Close the connection (without waiting for unsent data)."""
+        """Close the connection (without waiting for unsent data, and without yielding)."""
         self._closing = True
         if not self._transport.is_closing():
             self._transport.close()
-        await anyio.lowlevel.checkpoint()
 
     @property
     def extra_attributes(self) -> dict[Any, Any]:
-        sock: socket.socket = self._transport.get_extra_info("socket")
-        return {
-            anyio.abc.SocketAttribute.family: lambda: sock.family,
-            anyio.abc.SocketAttribute.local_address: lambda: sock.getsockname(),
-            anyio.abc.SocketAttribute.remote_address: lambda: sock.getpeername(),
-            anyio.abc.SocketAttribute.raw_socket: lambda: sock,
-        }
+        return _socket_attributes(self._transport.get_extra_info("socket"))
+
+
+class TrioSocketStream(anyio.abc.ByteStream):
+    """An anyio byte stream over a connected TCP socket, on trio.
+
+    *owner* closes the socket: the anyio stream that connected it, or the trio socket
+    :func:`connect_trio_address` connected.
+    """
+
+    def __init__(self, sock: socket.socket, owner: anyio.abc.SocketStream | Any) -> None:
+        import trio  # only here: trio is optional, and this runs only under trio
+
+        self._owner = owner
+        self._sock = sock
+        self._buffer = read_buffer()
+        self._wait_readable = trio.lowlevel.wait_readable
+        self._wait_writable = trio.lowlevel.wait_writable
+        self._checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+        self._trio_closed = trio.ClosedResourceError
+        self._closing = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """Wait until the socket is readable, then return what it holds (≤ *max_bytes*)."""
+        if self._closing:
+            raise anyio.ClosedResourceError
+        sock = self._sock
+        while True:
+            try:
+                await self._wait_readable(sock)
+                size = sock.recv_into(self._buffer, min(max_bytes, READ_SIZE))
+            except BlockingIOError:
+                continue
+            except (OSError, self._trio_closed) as error:
+                raise self._error(error) from error
+            if not size:
+                raise anyio.EndOfStream
+            return self._buffer[:size].tobytes()
+
+    async def send(self, item: bytes) -> None:
+        """Send *item*; wait only while the kernel's send buffer is full (no yield otherwise)."""
+        await self._checkpoint_if_cancelled()
+        if self._closing:
+            raise anyio.ClosedResourceError
+        sock = self._sock
+        view = memoryview(item)
+        while True:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:
+                sent = 0
+            except OSError as error:
+                raise self._error(error) from error
+            if sent == len(view):
+                return
+            view = view[sent:]
+            try:
+                await self._wait_writable(sock)
+            except self._trio_closed as error:
+                raise self._error(error) from error
+
+    def send_nowait(self, item: bytes) -> int:
+        """Send what the kernel takes of *item* now, without waiting: how much it took.
+
+        0 when nothing could be sent, also when the socket failed: the next ``send``
+        raises that.
+        """
+        if self._closing:
+            return 0
+        try:
+            return self._sock.send(item)
+        except OSError:
+            return 0
+
+    def _error(self, error: BaseException) -> Exception:
+        if self._closing:
+            return anyio.ClosedResourceError()
+        return anyio.BrokenResourceError()
+
+    async def send_eof(self) -> None:
+        """Shut down the sending side."""
+        await self._checkpoint_if_cancelled()
+        self._sock.shutdown(socket.SHUT_WR)
+
+    async def aclose(self) -> None:
+        """Close the socket, waking a task waiting on it (without yielding, unless anyio's)."""
+        self._closing = True
+        owner = self._owner
+        if isinstance(owner, anyio.abc.SocketStream):
+            await owner.aclose()
+        else:
+            owner.close()  # a trio socket: wakes whoever waits on it, then closes
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        if isinstance(self._owner, anyio.abc.SocketStream):
+            return self._owner.extra_attributes
+        return _socket_attributes(self._sock)
+
+
+def _socket_attributes(sock: socket.socket) -> dict[Any, Callable[[], Any]]:
+    return {
+        anyio.abc.SocketAttribute.family: lambda: sock.family,
+        anyio.abc.SocketAttribute.local_address: lambda: sock.getsockname(),
+        anyio.abc.SocketAttribute.remote_address: lambda: sock.getpeername(),
+        anyio.abc.SocketAttribute.raw_socket: lambda: sock,
+    }
+
+
+def plain_tcp_stream(stream: anyio.abc.SocketStream) -> anyio.abc.ByteStream:
+    """The stream a plain TCP connection uses: :class:`TrioSocketStream` on trio."""
+    if sniffio.current_async_library() == "trio":
+        return TrioSocketStream(stream.extra(anyio.abc.SocketAttribute.raw_socket), stream)
+    return stream
+
+
+async def connect_trio_address(host: str, port: int) -> anyio.abc.ByteStream | None:
+    """On trio, to an IP address: one non-blocking connect; None elsewhere (use anyio).
+
+    anyio's ``connect_tcp`` races the addresses a name resolves to in a task group of
+    its own (a task and a few turns of the run loop per connection); an address needs
+    none of that.
+    """
+    if sniffio.current_async_library() != "trio":
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    import trio
+
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    trio_socket = trio.socket.from_stdlib_socket(sock)
+    try:
+        await trio_socket.connect((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except BaseException:
+        trio_socket.close()
+        raise
+    return TrioSocketStream(sock, trio_socket)
 
 
 async def connect_tcp_fast(host: str, port: int) -> anyio.abc.ByteStream | None:

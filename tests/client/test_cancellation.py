@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
+from unittest.mock import patch
 
 import anyio
 import anyio.lowlevel
@@ -15,6 +16,7 @@ import pytest
 
 import async_amqp
 from async_amqp._core.client import ChannelState
+from async_amqp._port import ConnectionPort
 from tests.support import BrokerTarget
 
 
@@ -37,8 +39,11 @@ async def cancel_while_pending(
 ) -> None:
     """Start *call*; cancel it once its request is sent (``probe`` changed), before any reply.
 
-    The reply needs a network round trip, so it cannot have been read in the same
-    scheduling round in which the request was registered.
+    A caller about to wait sends its request itself (``ConnectionPort.flush``): the
+    cancel comes right after that, in the same scheduling step, so the reply (a
+    network round trip away) cannot have been read yet. Polling between steps would
+    race: the reply may be read in the very next step, before the poll sees the
+    request pending.
     """
     if probe is None:
         assert chan is not None
@@ -46,16 +51,22 @@ async def cancel_while_pending(
     scope = anyio.CancelScope()
     completed = False
     before = probe()
+    flush = ConnectionPort.flush
+
+    def flush_then_cancel(port: ConnectionPort) -> None:
+        flush(port)
+        if probe() != before:
+            scope.cancel()
 
     async def run() -> None:
         nonlocal completed
-        with scope:
+        with scope, patch.object(ConnectionPort, "flush", flush_then_cancel):
             await call()
             completed = True
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(run)
-        while probe() == before:
+        while probe() == before and not scope.cancel_called:
             await anyio.lowlevel.checkpoint()
         scope.cancel()
     assert scope.cancelled_caught, "the call finished before it could be cancelled"

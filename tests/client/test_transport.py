@@ -1,22 +1,65 @@
-"""The asyncio transport stream (plain TCP on asyncio) behaves like anyio's streams."""
+"""The plain-TCP streams (asyncio transport, trio socket) behave like anyio's streams."""
 
 from __future__ import annotations
 
+import socket
+import struct
+
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import pytest
 
-from async_amqp._transport import AsyncioTransportStream, connect_tcp_fast
+from async_amqp._transport import (
+    AsyncioTransportStream,
+    TrioSocketStream,
+    connect_tcp_fast,
+    connect_trio_address,
+    plain_tcp_stream,
+)
 from tests.support import BrokerTarget
 
+STREAM_CLASSES = {"asyncio": AsyncioTransportStream, "trio": TrioSocketStream}
 
-async def test_plain_connections_use_it_on_asyncio_only(
+
+async def test_plain_connections_use_the_backends_stream(
     amqp_broker: BrokerTarget, anyio_backend: str
 ) -> None:
     async with amqp_broker.connect() as conn, conn.new_channel() as chan:
         await chan.basic_qos(prefetch_count=1)
-        uses_it = isinstance(conn._stream, AsyncioTransportStream)
-        assert uses_it is (anyio_backend == "asyncio")
+        assert type(conn._stream) is STREAM_CLASSES[anyio_backend]
+
+
+async def _open_plain(port: int, host: str = "127.0.0.1") -> anyio.abc.ByteStream:
+    """The stream ``connect_amqp`` would use for plain TCP on this backend."""
+    stream = await connect_tcp_fast(host, port) or await connect_trio_address(host, port)
+    if stream is None:
+        stream = plain_tcp_stream(await anyio.connect_tcp(host, port))
+    return stream
+
+
+async def test_a_host_name_on_trio_wraps_anyios_stream(anyio_backend: str) -> None:
+    """Only an address skips anyio's connect; a name is resolved and raced by anyio."""
+    listener, port = await _listen()
+    async with listener:
+        assert await connect_trio_address("localhost", port) is None
+        stream = await _open_plain(port, "localhost")
+        assert type(stream) is STREAM_CLASSES[anyio_backend]
+        async with await listener.accept() as peer:
+            await peer.send(b"named")
+            with anyio.fail_after(5):
+                assert await stream.receive() == b"named"
+            await stream.send(b"back")
+            assert await peer.receive() == b"back"
+        address = stream.extra(anyio.abc.SocketAttribute.remote_address)
+        assert address[1] == port
+        await stream.aclose()
+
+
+async def _listen() -> tuple[anyio.abc.SocketListener, int]:
+    listener = (await anyio.create_tcp_listener(local_host="127.0.0.1")).listeners[0]
+    assert isinstance(listener, anyio.abc.SocketListener)
+    return listener, listener.extra(anyio.abc.SocketAttribute.local_port)
 
 
 async def _serve_once(payload: bytes, listener: anyio.abc.SocketListener) -> bytes:
@@ -42,11 +85,9 @@ async def test_receive_send_and_end_of_stream(anyio_backend: str) -> None:
             got.append(await _serve_once(b"abcdef", listener))
 
         tg.start_soon(serve)
-        stream = await connect_tcp_fast("127.0.0.1", port)
-        if anyio_backend != "asyncio":
-            assert stream is None
-            stream = await anyio.connect_tcp("127.0.0.1", port)
-        assert stream is not None
+        stream = await _open_plain(port)
+        assert type(stream) is STREAM_CLASSES[anyio_backend]
+        assert stream.extra(anyio.abc.SocketAttribute.remote_address)[1] == port
         with anyio.fail_after(5):
             first = await stream.receive(4)
             rest = b""
@@ -62,3 +103,104 @@ async def test_receive_send_and_end_of_stream(anyio_backend: str) -> None:
         with pytest.raises(anyio.ClosedResourceError):
             await stream.send(b"late")
     assert got == [b"hello"]
+
+
+async def test_large_sends_wait_for_a_slow_reader(anyio_backend: str) -> None:
+    """A send bigger than the kernel's buffers completes once the peer has read it all."""
+    listener, port = await _listen()
+    payload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    received = bytearray()
+    async with listener, anyio.create_task_group() as tg:
+
+        async def serve() -> None:
+            async with await listener.accept() as peer:
+                await anyio.sleep(0.05)  # let the sender fill the buffers first
+                while len(received) < 2 * len(payload):
+                    received.extend(await peer.receive(65536))
+                    await anyio.lowlevel.checkpoint()
+
+        tg.start_soon(serve)
+        stream = await _open_plain(port)
+        with anyio.fail_after(10):
+            await stream.send(payload)
+            await stream.send(payload)
+        await stream.aclose()
+    assert bytes(received) == payload + payload
+
+
+async def test_close_wakes_a_waiting_receive(anyio_backend: str) -> None:
+    listener, port = await _listen()
+    async with listener:
+        stream = await _open_plain(port)
+        async with await listener.accept():
+            outcome: list[BaseException] = []
+            async with anyio.create_task_group() as tg:
+
+                async def receive() -> None:
+                    try:
+                        await stream.receive()
+                    except Exception as error:
+                        outcome.append(error)
+
+                tg.start_soon(receive)
+                await anyio.sleep(0.05)
+                await stream.aclose()
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], anyio.ClosedResourceError)
+            with pytest.raises(anyio.ClosedResourceError):
+                await stream.receive()
+
+
+async def test_a_waiting_receive_is_cancellable(anyio_backend: str) -> None:
+    listener, port = await _listen()
+    async with listener:
+        stream = await _open_plain(port)
+        async with await listener.accept() as peer:
+            with anyio.move_on_after(0.05) as scope:
+                await stream.receive()
+            assert scope.cancelled_caught
+            await peer.send(b"still works")
+            with anyio.fail_after(5):
+                assert await stream.receive() == b"still works"
+        await stream.aclose()
+
+
+async def test_a_reset_connection_is_broken(anyio_backend: str) -> None:
+    listener, port = await _listen()
+    async with listener:
+        stream = await _open_plain(port)
+        peer = await listener.accept()
+        raw = peer.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await peer.aclose()  # linger 0: the peer resets the connection
+        with anyio.fail_after(5), pytest.raises(anyio.BrokenResourceError):
+            for _ in range(100):  # the reset may take a send or two to be noticed
+                await stream.send(b"x" * 1024)
+                await anyio.sleep(0.01)
+        await stream.aclose()
+
+
+async def test_what_a_waiting_caller_cannot_send_is_left_to_the_writer(
+    amqp_broker: BrokerTarget, anyio_backend: str
+) -> None:
+    """A confirm-mode publish sends its own frames; a small send buffer takes only part.
+
+    The kernel takes what fits of the 2 MiB message at once, the writer sends the rest,
+    and the frames of a request queued behind it follow in order.
+    """
+    queue = amqp_broker.queue_name()
+    body = bytes(range(256)) * (8 * 1024)
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        assert conn._stream is not None
+        raw = conn._stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await chan.queue_declare(queue)
+        await chan.confirm_select()
+        with anyio.fail_after(20):
+            await chan.publish(body, "", queue)
+            declared = await chan.queue_declare(queue, passive=True)
+            assert declared is not None
+            assert declared["message_count"] == 1
+            got = await chan.basic_get(queue, no_ack=True)
+        assert got is not None
+        assert got["message"] == body
