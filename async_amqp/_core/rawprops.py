@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import Final
 
 from pamqp.commands import Basic
 
@@ -23,6 +24,7 @@ from .frames import EMPTY_PROPERTIES
 __all__ = [
     "PropertyList",
     "PropertySlot",
+    "RawProperties",
     "check_publish_properties",
     "decode_properties",
     "decode_property_list",
@@ -30,6 +32,7 @@ __all__ = [
     "property_bytes",
     "property_octet",
     "property_shortstr",
+    "shared_properties",
 ]
 
 
@@ -160,11 +163,12 @@ def _value_end(raw: bytes, offset: int, kind: str | int) -> int:
 class PropertyList:
     """The 14 basic properties as raw encoded slices (``None`` = absent)."""
 
-    __slots__ = ("_extra_flags", "slots")
+    __slots__ = ("extra_flags", "slots")
 
     def __init__(self, slots: list[bytes | None], extra_flags: bytes = b"") -> None:
         self.slots = slots
-        self._extra_flags = extra_flags
+        #: continuation flag words, kept verbatim (they carry no known property)
+        self.extra_flags = extra_flags
 
     @classmethod
     def parse(cls, raw: bytes) -> PropertyList:
@@ -199,10 +203,10 @@ class PropertyList:
         for index, value in enumerate(self.slots):
             if value is not None:
                 word |= 1 << (15 - index)
-        if self._extra_flags:
+        if self.extra_flags:
             word |= 1
         values = b"".join(v for v in self.slots if v is not None)
-        return struct.pack(">H", word) + self._extra_flags + values
+        return struct.pack(">H", word) + self.extra_flags + values
 
     def shortstr(self, index: int) -> bytes | None:
         """The raw bytes of a shortstr property, without its length octet."""
@@ -231,6 +235,99 @@ class PropertyList:
     def set_header_entries(self, entries: Iterable[tuple[bytes, FieldValue]]) -> None:
         """Replace the headers table (keeping each value's raw encoding)."""
         self.slots[PropertySlot.HEADERS] = encode_entries(entries)
+
+
+class RawProperties:
+    """A message's raw property list, kept opaque and parsed at most once, when first read.
+
+    The broker's rules read a few properties of each published message (``user_id``,
+    ``expiration``, ``priority``, the headers a headers exchange matches...). A view
+    hands them out from one parse of the list, made on the first read, and keeps the
+    decoded headers; a list nobody reads is never parsed. The parse and the header
+    entries it hands out are shared: callers must not change them (:meth:`edit` gives
+    a copy to rewrite).
+
+    :param raw: the content header's property flags and list
+    :param parsed: the list's slices, when the caller has already split them
+    """
+
+    __slots__ = ("_headers", "_headers_read", "_parsed", "raw")
+
+    def __init__(self, raw: bytes, parsed: PropertyList | None = None) -> None:
+        self.raw = raw
+        self._parsed = parsed
+        self._headers: list[tuple[bytes, FieldValue]] | None = None
+        self._headers_read = False
+
+    @property
+    def empty(self) -> bool:
+        """True when no property is set (nothing to read)."""
+        return self.raw == EMPTY_PROPERTIES
+
+    def _slices(self) -> PropertyList:
+        parsed = self._parsed
+        if parsed is None:
+            parsed = self._parsed = PropertyList.parse(self.raw)
+        return parsed
+
+    def shortstr(self, slot: int) -> bytes | None:
+        """A shortstr property as bytes (without its length octet); ``None`` when absent.
+
+        :raises ValueError: for a truncated list
+        """
+        if self.raw == EMPTY_PROPERTIES:
+            return None
+        return self._slices().shortstr(slot)
+
+    def octet(self, slot: int) -> int | None:
+        """An octet property (``delivery_mode``, ``priority``); ``None`` when absent.
+
+        :raises ValueError: for a truncated list
+        """
+        if self.raw == EMPTY_PROPERTIES:
+            return None
+        return self._slices().octet(slot)
+
+    def header_entries(self) -> list[tuple[bytes, FieldValue]] | None:
+        """The headers as ``(raw key, value)`` pairs in wire order, decoded once (shared:
+        do not change the list); ``None`` when there are none.
+
+        :raises ValueError: for a truncated list (`FieldTableError` for bad headers)
+        """
+        if not self._headers_read:
+            if self.raw != EMPTY_PROPERTIES:
+                self._headers = self._slices().header_entries()
+            self._headers_read = True
+        return self._headers
+
+    def edit(self) -> PropertyList:
+        """The list's slices, copied, to rewrite some properties and encode again.
+
+        :raises ValueError: for a truncated list
+        """
+        parsed = self._slices()
+        return PropertyList(list(parsed.slots), parsed.extra_flags)
+
+
+# Views of the short lists most publishers send, shared between their messages: each
+# such list is parsed once for all of them.
+_SHARED_SIZE: Final = 64
+_SHARED_MAX: Final = 1024
+_shared: dict[bytes, RawProperties] = {}
+
+
+def shared_properties(raw: bytes) -> RawProperties:
+    """A view of *raw*: for a short list, one shared by every message carrying these bytes
+    (parsed once for all); for a longer one, a new view.
+    """
+    if len(raw) > _SHARED_SIZE:
+        return RawProperties(raw)
+    view = _shared.get(raw)
+    if view is None:
+        if len(_shared) >= _SHARED_MAX:
+            _shared.clear()
+        view = _shared[raw] = RawProperties(bytes(raw))
+    return view
 
 
 def check_publish_properties(raw: bytes) -> PropertyList:

@@ -18,11 +18,13 @@ from pamqp.commands import Basic
 from async_amqp._core.rawprops import (
     PropertyList,
     PropertySlot,
+    RawProperties,
     decode_properties,
     decode_property_list,
     property_bytes,
     property_octet,
     property_shortstr,
+    shared_properties,
 )
 
 from .errors import AmqpError, precondition_failed
@@ -33,6 +35,7 @@ __all__ = [
     "Message",
     "PropertyList",
     "PropertySlot",
+    "RawProperties",
     "decode_properties",
     "decode_property_list",
     "find_header",
@@ -41,6 +44,7 @@ __all__ = [
     "property_bytes",
     "property_octet",
     "property_shortstr",
+    "shared_properties",
     "without_header",
 ]
 
