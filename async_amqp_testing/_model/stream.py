@@ -58,9 +58,7 @@ class StreamQueue(Queue):
     ) -> PublishOutcome:
         """Append to the log and feed consumers waiting at the end."""
         offset = len(self._log)
-        stored = with_sorted_header(
-            message, b"x-stream-offset", long_value(offset), properties
-        )
+        stored = with_sorted_header(message, b"x-stream-offset", long_value(offset), properties)
         self._log.append(QueuedMessage(stored, routing_keys, offset, 0, None))
         self._times.append(self.vhost.broker.system_time())
         self.run(now)
