@@ -20,7 +20,7 @@ from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.codes import REPLY_CODES, ReplyCode
-from async_amqp._core.rawprops import RawProperties, check_publish_properties, shared_properties
+from async_amqp._core.rawprops import RawProperties, accepted_properties, shared_properties
 
 from ._handlers import Reply, unimplemented
 from ._model import BrokerModel, ConnectionModel, Message
@@ -62,12 +62,10 @@ class PublishSteps:
         if not isinstance(method, commands.Basic.Publish):
             self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
             return
-        try:
-            slices = check_publish_properties(event.properties_payload)
-        except ValueError:
+        properties = accepted_properties(event.properties_payload)
+        if properties is None:
             self._close_connection(*BARE_INTERNAL_ERROR)
             return
-        properties = RawProperties(event.properties_payload, slices)
         publish = sv.PublishReceived(
             event.channel_id,
             method.exchange,
@@ -96,7 +94,7 @@ class PublishSteps:
         routing_key = event.routing_key
         raw = event.raw_properties
         if properties is None:
-            properties = shared_properties(raw)
+            properties = event.properties or shared_properties(raw)
         message = Message(exchange, routing_key, None, raw, event.body)
         try:
             connection.channels[event.channel_id].basic_publish(

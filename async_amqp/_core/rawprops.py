@@ -25,10 +25,12 @@ __all__ = [
     "PropertyList",
     "PropertySlot",
     "RawProperties",
+    "accepted_properties",
     "check_publish_properties",
     "decode_properties",
     "decode_property_list",
     "decode_publish_properties",
+    "known_properties",
     "property_bytes",
     "property_octet",
     "property_shortstr",
@@ -309,25 +311,50 @@ class RawProperties:
         return PropertyList(list(parsed.slots), parsed.extra_flags)
 
 
-# Views of the short lists most publishers send, shared between their messages: each
-# such list is parsed once for all of them.
-_SHARED_SIZE: Final = 64
+# Views of the property lists published before, by their bytes (most publishers send a
+# few short ones): shared between the messages carrying the same list, each such list is
+# checked and parsed once for all of them.
+_SHARED_SIZE: Final = 256
 _SHARED_MAX: Final = 1024
 _shared: dict[bytes, RawProperties] = {}
 
 
-def shared_properties(raw: bytes) -> RawProperties:
-    """A view of *raw*: for a short list, one shared by every message carrying these bytes
-    (parsed once for all); for a longer one, a new view.
-    """
-    if len(raw) > _SHARED_SIZE:
-        return RawProperties(raw)
-    view = _shared.get(raw)
-    if view is None:
+def _remember(view: RawProperties) -> RawProperties:
+    if len(view.raw) <= _SHARED_SIZE:
         if len(_shared) >= _SHARED_MAX:
             _shared.clear()
-        view = _shared[raw] = RawProperties(bytes(raw))
+        _shared[view.raw] = view
     return view
+
+
+def known_properties(raw: bytes) -> RawProperties | None:
+    """The shared view of a property list accepted before (by :func:`accepted_properties`);
+    ``None`` for one not seen (or forgotten)."""
+    return _shared.get(raw)
+
+
+def accepted_properties(raw: bytes) -> RawProperties | None:
+    """A published message's property list checked as :func:`check_publish_properties`
+    does, as a view holding the slices the check split; ``None`` where RabbitMQ refuses it.
+
+    A short list's view is shared by every message carrying the same bytes.
+    """
+    view = _shared.get(raw)
+    if view is not None:
+        return view
+    try:
+        slices = check_publish_properties(raw)
+    except ValueError:
+        return None
+    return _remember(RawProperties(bytes(raw), slices))
+
+
+def shared_properties(raw: bytes) -> RawProperties:
+    """A view of *raw*: the shared one if the list was accepted before, else a new view
+    (unchecked, and not remembered: only checked lists are shared).
+    """
+    view = _shared.get(raw)
+    return view if view is not None else RawProperties(raw)
 
 
 def check_publish_properties(raw: bytes) -> PropertyList:

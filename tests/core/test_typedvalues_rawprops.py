@@ -16,7 +16,9 @@ from async_amqp._core.rawprops import (
     PropertyList,
     PropertySlot,
     RawProperties,
+    accepted_properties,
     check_publish_properties,
+    known_properties,
     shared_properties,
 )
 from async_amqp._core.typedvalues import to_table, typed, typed_value
@@ -186,20 +188,53 @@ def test_a_truncated_list_raises_when_read() -> None:
         view.shortstr(PropertySlot.CONTENT_TYPE)
 
 
-def test_short_lists_share_one_view_and_long_ones_do_not() -> None:
+def test_an_accepted_view_holds_the_checks_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rawprops, "_shared", {})
+    parses = _count_parses(monkeypatch)
+    view = accepted_properties(RICH)
+    assert view is not None
+    assert view.shortstr(PropertySlot.EXPIRATION) == b"60000"
+    assert view.header_entries() is not None
+    assert parses == [RICH]  # the check's parse, and no other
+
+
+def test_accepted_properties_refuses_what_rabbitmq_refuses() -> None:
+    assert accepted_properties(b"\x80") is None  # flags cut short
+    assert accepted_properties(b"\x80\x00\x05ab") is None  # value cut short
+    assert accepted_properties(b"\x00\x00\x00") is None  # a byte left over
+    assert accepted_properties(b"\x20\x00\x00\x00\x00\x02\x01k") is None  # bad headers
+
+
+def test_short_accepted_lists_share_one_view_and_long_ones_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rawprops, "_shared", {})
     short = Basic.Properties(content_type="application/json", delivery_mode=2).marshal()
-    first = shared_properties(short)
-    assert shared_properties(bytes(bytearray(short))) is first
-    long = Basic.Properties(message_id="m" * 100).marshal()
-    assert shared_properties(long) is not shared_properties(long)
-    assert shared_properties(long).shortstr(PropertySlot.MESSAGE_ID) == b"m" * 100
+    assert known_properties(short) is None
+    first = accepted_properties(short)
+    assert first is not None
+    assert accepted_properties(bytes(bytearray(short))) is first
+    assert known_properties(short) is first
+    assert shared_properties(short) is first
+    long = Basic.Properties(message_id="m" * 200, correlation_id="c" * 200).marshal()
+    assert accepted_properties(long) is not accepted_properties(long)
+    assert known_properties(long) is None
+    view = shared_properties(long)
+    assert view.shortstr(PropertySlot.CORRELATION_ID) == b"c" * 200
+
+
+def test_unchecked_views_are_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rawprops, "_shared", {})
+    raw = b"\x80\x00\x05ab"  # truncated: refused by the check
+    assert shared_properties(raw) is not shared_properties(raw)
+    assert known_properties(raw) is None
 
 
 def test_the_shared_views_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rawprops, "_shared", {})
     for number in range(rawprops._SHARED_MAX + 5):
-        shared_properties(Basic.Properties(message_id=str(number)).marshal())
-    assert len(rawprops._shared) <= rawprops._SHARED_MAX
+        accepted_properties(Basic.Properties(message_id=str(number)).marshal())
+    assert 0 < len(rawprops._shared) <= rawprops._SHARED_MAX
 
 
 def test_a_field_value_from_typed_equals_the_decoded_one() -> None:
