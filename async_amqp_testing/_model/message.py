@@ -79,8 +79,10 @@ class Message:
     messages), and the exchange and routing key as interned strings (shared between
     messages). The decoded :attr:`properties` are not kept: they are decoded from
     ``raw_properties`` on each access (inspection, tests); the broker's own rules read
-    the few properties they need through the core's accessors (:func:`property_octet`,
-    :func:`property_shortstr`).
+    the few properties they need through the core's view of the list
+    (:class:`RawProperties`, parsed at most once per publish and handed along with the
+    message through routing to the queues) or its one-off accessors
+    (:func:`property_octet`).
 
     :param exchange: the exchange it was published to
     :param routing_key: the routing key it was published with
