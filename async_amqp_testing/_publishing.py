@@ -20,7 +20,7 @@ from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.codes import REPLY_CODES, ReplyCode
-from async_amqp._core.rawprops import RawProperties, accepted_properties, shared_properties
+from async_amqp._core.propview import RawProperties, accepted_properties, shared_properties
 
 from ._handlers import Reply, unimplemented
 from ._model import BrokerModel, ConnectionModel, Message

@@ -14,7 +14,7 @@ from typing import Any
 from pamqp.base import Frame
 
 from .events import Record
-from .rawprops import RawProperties
+from .propview import RawProperties
 
 
 class ServerEvent(Record):

@@ -23,7 +23,7 @@ import sys
 from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
-from .rawprops import accepted_properties, known_properties
+from .propview import accepted_properties, known_properties
 from .server_events import PublishReceived
 
 __all__ = [

@@ -15,16 +15,15 @@ import sys
 
 from pamqp.commands import Basic
 
+from async_amqp._core.propview import RawProperties, shared_properties
 from async_amqp._core.rawprops import (
     PropertyList,
     PropertySlot,
-    RawProperties,
     decode_properties,
     decode_property_list,
     property_bytes,
     property_octet,
     property_shortstr,
-    shared_properties,
 )
 
 from .errors import AmqpError, precondition_failed

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pamqp import commands
 from pamqp.base import Frame
 
-from async_amqp._core import rawprops
+from async_amqp._core import propview
 from async_amqp._core import server as sv
 from async_amqp._core.rawprops import PropertyList
 from async_amqp._core.wire import encode_content, encode_method
@@ -286,7 +286,7 @@ def test_a_property_list_is_parsed_once_per_message(
             ),
         )
     )
-    monkeypatch.setattr(rawprops, "_shared", {})  # no list checked before
+    monkeypatch.setattr(propview, "_shared", {})  # no list checked before
     parses = _counting_parses(monkeypatch)
     lists = [
         commands.Basic.Properties(

@@ -1,6 +1,6 @@
 """The core APIs the broker model works through: typed values built with their wire
 bytes (:mod:`async_amqp._core.typedvalues`) and the opaque, parse-once view of a raw
-property list (:class:`async_amqp._core.rawprops.RawProperties`)."""
+property list (:class:`async_amqp._core.propview.RawProperties`)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ import decimal
 import pytest
 from pamqp.commands import Basic
 
-from async_amqp._core import rawprops
+from async_amqp._core import propview
 from async_amqp._core.fieldtable import FieldTableError, FieldValue, decode_table, encode_table
-from async_amqp._core.rawprops import (
-    PropertyList,
-    PropertySlot,
+from async_amqp._core.propview import (
     RawProperties,
     accepted_properties,
-    check_publish_properties,
     known_properties,
     shared_properties,
 )
+from async_amqp._core.rawprops import PropertyList, PropertySlot, check_publish_properties
 from async_amqp._core.typedvalues import to_table, typed, typed_value
 
 
@@ -189,7 +187,7 @@ def test_a_truncated_list_raises_when_read() -> None:
 
 
 def test_an_accepted_view_holds_the_checks_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rawprops, "_shared", {})
+    monkeypatch.setattr(propview, "_shared", {})
     parses = _count_parses(monkeypatch)
     view = accepted_properties(RICH)
     assert view is not None
@@ -208,7 +206,7 @@ def test_accepted_properties_refuses_what_rabbitmq_refuses() -> None:
 def test_short_accepted_lists_share_one_view_and_long_ones_do_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rawprops, "_shared", {})
+    monkeypatch.setattr(propview, "_shared", {})
     short = Basic.Properties(content_type="application/json", delivery_mode=2).marshal()
     assert known_properties(short) is None
     first = accepted_properties(short)
@@ -224,17 +222,17 @@ def test_short_accepted_lists_share_one_view_and_long_ones_do_not(
 
 
 def test_unchecked_views_are_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rawprops, "_shared", {})
+    monkeypatch.setattr(propview, "_shared", {})
     raw = b"\x80\x00\x05ab"  # truncated: refused by the check
     assert shared_properties(raw) is not shared_properties(raw)
     assert known_properties(raw) is None
 
 
 def test_the_shared_views_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rawprops, "_shared", {})
-    for number in range(rawprops._SHARED_MAX + 5):
+    monkeypatch.setattr(propview, "_shared", {})
+    for number in range(propview._SHARED_MAX + 5):
         accepted_properties(Basic.Properties(message_id=str(number)).marshal())
-    assert 0 < len(rawprops._shared) <= rawprops._SHARED_MAX
+    assert 0 < len(propview._shared) <= propview._SHARED_MAX
 
 
 def test_a_field_value_from_typed_equals_the_decoded_one() -> None:
