@@ -92,42 +92,54 @@ class RawProperties:
         return PropertyList(list(parsed.slots), parsed.extra_flags)
 
 
-# Views of the property lists published before, by their bytes (most publishers send a
-# few short ones): shared between the messages carrying the same list, each such list is
-# checked and parsed once for all of them.
+# Property lists accepted before (most publishers send a few short ones, again and
+# again): the bytes of those accepted once (cheap to keep: no parse held), and a shared
+# view of those seen again, checked once and parsed once for all their messages. A list
+# seen once (one carrying a message id, say) never holds on to its parse: keeping
+# thousands of parsed lists would cost the collector more than parsing saves.
 _SHARED_SIZE: Final = 256
 _SHARED_MAX: Final = 1024
+_seen: set[bytes] = set()
 _shared: dict[bytes, RawProperties] = {}
 
 
-def _remember(view: RawProperties) -> RawProperties:
-    if len(view.raw) <= _SHARED_SIZE:
-        if len(_shared) >= _SHARED_MAX:
-            _shared.clear()
-        _shared[view.raw] = view
+def _share(raw: bytes) -> RawProperties:
+    """The shared view of a list accepted before (parsed when first read)."""
+    if len(_shared) >= _SHARED_MAX:
+        _shared.clear()
+    view = _shared[raw] = RawProperties(raw)
     return view
 
 
 def known_properties(raw: bytes) -> RawProperties | None:
     """The shared view of a property list accepted before (by :func:`accepted_properties`);
     ``None`` for one not seen (or forgotten)."""
-    return _shared.get(raw)
+    view = _shared.get(raw)
+    if view is None and raw in _seen:
+        view = _share(raw)
+    return view
 
 
 def accepted_properties(raw: bytes) -> RawProperties | None:
     """A published message's property list checked as :func:`check_publish_properties`
     does, as a view holding the slices the check split; ``None`` where RabbitMQ refuses it.
 
-    A short list's view is shared by every message carrying the same bytes.
+    A short list accepted before is not checked again: its view is shared by every
+    message carrying the same bytes.
     """
-    view = _shared.get(raw)
+    view = known_properties(raw)
     if view is not None:
         return view
     try:
         slices = check_publish_properties(raw)
     except ValueError:
         return None
-    return _remember(RawProperties(bytes(raw), slices))
+    raw = bytes(raw)
+    if len(raw) <= _SHARED_SIZE:
+        if len(_seen) >= _SHARED_MAX:
+            _seen.clear()
+        _seen.add(raw)
+    return RawProperties(raw, slices)
 
 
 def shared_properties(raw: bytes) -> RawProperties:

@@ -188,6 +188,7 @@ def test_a_truncated_list_raises_when_read() -> None:
 
 def test_an_accepted_view_holds_the_checks_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(propview, "_shared", {})
+    monkeypatch.setattr(propview, "_seen", set())
     parses = _count_parses(monkeypatch)
     view = accepted_properties(RICH)
     assert view is not None
@@ -203,26 +204,36 @@ def test_accepted_properties_refuses_what_rabbitmq_refuses() -> None:
     assert accepted_properties(b"\x20\x00\x00\x00\x00\x02\x01k") is None  # bad headers
 
 
-def test_short_accepted_lists_share_one_view_and_long_ones_do_not(
+def test_short_lists_accepted_again_share_one_view_and_long_ones_do_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(propview, "_shared", {})
+    monkeypatch.setattr(propview, "_seen", set())
+    parses = _count_parses(monkeypatch)
     short = Basic.Properties(content_type="application/json", delivery_mode=2).marshal()
     assert known_properties(short) is None
-    first = accepted_properties(short)
-    assert first is not None
-    assert accepted_properties(bytes(bytearray(short))) is first
-    assert known_properties(short) is first
-    assert shared_properties(short) is first
+    once = accepted_properties(short)  # checked; its parse is not kept for later
+    assert once is not None
+    assert once.octet(PropertySlot.DELIVERY_MODE) == 2
+    shared = accepted_properties(bytes(bytearray(short)))  # seen again: not checked again
+    assert shared is not None
+    assert shared is not once
+    assert accepted_properties(short) is shared
+    assert known_properties(short) is shared
+    assert shared_properties(short) is shared
+    assert shared.shortstr(PropertySlot.CONTENT_TYPE) == b"application/json"
+    assert shared_properties(short).octet(PropertySlot.DELIVERY_MODE) == 2
+    assert parses == [short, short]  # the check's, then the shared view's, once
     long = Basic.Properties(message_id="m" * 200, correlation_id="c" * 200).marshal()
     assert accepted_properties(long) is not accepted_properties(long)
-    assert known_properties(long) is None
+    assert known_properties(long) is None  # over 256 bytes: never remembered
     view = shared_properties(long)
     assert view.shortstr(PropertySlot.CORRELATION_ID) == b"c" * 200
 
 
 def test_unchecked_views_are_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(propview, "_shared", {})
+    monkeypatch.setattr(propview, "_seen", set())
     raw = b"\x80\x00\x05ab"  # truncated: refused by the check
     assert shared_properties(raw) is not shared_properties(raw)
     assert known_properties(raw) is None
@@ -230,8 +241,12 @@ def test_unchecked_views_are_not_shared(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_the_shared_views_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(propview, "_shared", {})
+    monkeypatch.setattr(propview, "_seen", set())
     for number in range(propview._SHARED_MAX + 5):
-        accepted_properties(Basic.Properties(message_id=str(number)).marshal())
+        raw = Basic.Properties(message_id=str(number)).marshal()
+        accepted_properties(raw)
+        assert accepted_properties(raw) is known_properties(raw)  # shared from now on
+    assert 0 < len(propview._seen) <= propview._SHARED_MAX
     assert 0 < len(propview._shared) <= propview._SHARED_MAX
 
 
