@@ -58,18 +58,26 @@ class RawProperties:
 
         :raises ValueError: for a truncated list
         """
-        if self.raw == EMPTY_PROPERTIES:
-            return None
-        return self._slices().shortstr(slot)
+        parsed = self._parsed
+        if parsed is None:
+            if self.raw == EMPTY_PROPERTIES:
+                return None
+            parsed = self._slices()
+        value = parsed.slots[slot]
+        return None if value is None else value[1:]
 
     def octet(self, slot: int) -> int | None:
         """An octet property (``delivery_mode``, ``priority``); ``None`` when absent.
 
         :raises ValueError: for a truncated list
         """
-        if self.raw == EMPTY_PROPERTIES:
-            return None
-        return self._slices().octet(slot)
+        parsed = self._parsed
+        if parsed is None:
+            if self.raw == EMPTY_PROPERTIES:
+                return None
+            parsed = self._slices()
+        value = parsed.slots[slot]
+        return None if value is None else value[0]
 
     def header_entries(self) -> list[tuple[bytes, FieldValue]] | None:
         """The headers as ``(raw key, value)`` pairs in wire order, decoded once (shared:
