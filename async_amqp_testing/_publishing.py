@@ -20,7 +20,7 @@ from pamqp.base import Frame
 
 from async_amqp._core import server as sv
 from async_amqp._core.codes import REPLY_CODES, ReplyCode
-from async_amqp._core.rawprops import check_publish_properties
+from async_amqp._core.propview import RawProperties, accepted_properties, shared_properties
 
 from ._handlers import Reply, unimplemented
 from ._model import BrokerModel, ConnectionModel, Message
@@ -62,9 +62,8 @@ class PublishSteps:
         if not isinstance(method, commands.Basic.Publish):
             self._run(event.channel_id, method, lambda channel: unimplemented(channel, method, b""))
             return
-        try:
-            check_publish_properties(event.properties_payload)
-        except ValueError:
+        properties = accepted_properties(event.properties_payload)
+        if properties is None:
             self._close_connection(*BARE_INTERNAL_ERROR)
             return
         publish = sv.PublishReceived(
@@ -76,20 +75,30 @@ class PublishSteps:
             event.properties_payload,
             event.body,
         )
-        if self._on_publish(publish):
+        if self._on_publish(publish, properties):
             self._after_publishes()
 
-    def _on_publish(self, event: sv.PublishReceived) -> bool:
+    def _on_publish(
+        self, event: sv.PublishReceived, properties: RawProperties | None = None
+    ) -> bool:
         """basic.publish; its deliveries wait for :meth:`_after_publishes` (True), unless an
-        error closed the channel or connection (False: already handled)."""
+        error closed the channel or connection (False: already handled).
+
+        The model reads the property list through *properties*, the core's view of it
+        (the slices the general path already split, else a view shared by every message
+        with the same short list): it is parsed at most once, and only if read.
+        """
         connection = self.connection
         assert connection is not None
         exchange = event.exchange
         routing_key = event.routing_key
-        message = Message(exchange, routing_key, None, event.raw_properties, event.body)
+        raw = event.raw_properties
+        if properties is None:
+            properties = event.properties or shared_properties(raw)
+        message = Message(exchange, routing_key, None, raw, event.body)
         try:
             connection.channels[event.channel_id].basic_publish(
-                exchange, routing_key, event.mandatory, event.immediate, message
+                exchange, routing_key, event.mandatory, event.immediate, message, properties
             )
         except AmqpError as error:
             self._after_publishes()

@@ -98,3 +98,70 @@ def test_connect_is_connect_amqp() -> None:
     from async_amqp import connect, connect_amqp
 
     assert connect is connect_amqp
+
+
+#: Modules whose only use is packing or unpacking bytes.
+_BYTE_MODULES = frozenset({"struct", "array", "ctypes", "binascii", "codecs", "mmap"})
+#: Names whose use means reading or making wire bytes by hand.
+_BYTE_NAMES = frozenset(
+    {
+        "from_bytes",
+        "to_bytes",
+        "memoryview",
+        "bytearray",
+        "pack",
+        "pack_into",
+        "unpack",
+        "unpack_from",
+        "iter_unpack",
+        "Struct",
+    }
+)
+
+
+def _byte_work(path: Path) -> list[str]:
+    """Signs of wire-byte work in a module: byte-codec imports, byte-level calls and
+    byte literals that are not printable text (a header name like ``b"x-death"`` is)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import):
+            found += [f"{line}: import {a.name}" for a in node.names if a.name in _BYTE_MODULES]
+        elif isinstance(node, ast.ImportFrom) and node.module in _BYTE_MODULES:
+            found.append(f"{line}: from {node.module} import")
+        elif isinstance(node, ast.Name) and node.id in _BYTE_NAMES:
+            found.append(f"{line}: {node.id}")
+        elif isinstance(node, ast.Attribute) and node.attr in _BYTE_NAMES:
+            found.append(f"{line}: .{node.attr}")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, bytes)
+            and not all(0x20 <= octet < 0x7F for octet in node.value)
+        ):
+            found.append(f"{line}: {node.value!r}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "async_amqp_testing" / "_model").glob("*.py")), ids=str
+)
+def test_the_broker_model_does_no_byte_work(path: Path) -> None:
+    """``_core`` owns every byte: the broker model works on typed values and on the core's
+    opaque property views, and never packs, unpacks or splices wire bytes itself."""
+    assert _byte_work(path) == []
+
+
+def test_the_byte_work_rule_sees_byte_work(tmp_path: Path) -> None:
+    """The rule above catches each kind of byte work it looks for."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import struct\n"
+        "from binascii import hexlify\n"
+        "n = int.from_bytes(raw[0:2], 'big')\n"
+        "view = memoryview(raw)\n"
+        "word = struct.Struct('>H').pack(1)\n"
+        "flags = b'\\x00\\x00'\n"
+        "name = b'x-death'\n"
+    )
+    found = _byte_work(sample)
+    assert sorted(int(entry.split(":")[0]) for entry in found) == [1, 2, 3, 4, 5, 5, 6]

@@ -160,11 +160,12 @@ def _value_end(raw: bytes, offset: int, kind: str | int) -> int:
 class PropertyList:
     """The 14 basic properties as raw encoded slices (``None`` = absent)."""
 
-    __slots__ = ("_extra_flags", "slots")
+    __slots__ = ("extra_flags", "slots")
 
     def __init__(self, slots: list[bytes | None], extra_flags: bytes = b"") -> None:
         self.slots = slots
-        self._extra_flags = extra_flags
+        #: continuation flag words, kept verbatim (they carry no known property)
+        self.extra_flags = extra_flags
 
     @classmethod
     def parse(cls, raw: bytes) -> PropertyList:
@@ -199,10 +200,10 @@ class PropertyList:
         for index, value in enumerate(self.slots):
             if value is not None:
                 word |= 1 << (15 - index)
-        if self._extra_flags:
+        if self.extra_flags:
             word |= 1
         values = b"".join(v for v in self.slots if v is not None)
-        return struct.pack(">H", word) + self._extra_flags + values
+        return struct.pack(">H", word) + self.extra_flags + values
 
     def shortstr(self, index: int) -> bytes | None:
         """The raw bytes of a shortstr property, without its length octet."""

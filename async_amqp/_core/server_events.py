@@ -14,6 +14,7 @@ from typing import Any
 from pamqp.base import Frame
 
 from .events import Record
+from .propview import RawProperties
 
 
 class ServerEvent(Record):
@@ -97,7 +98,8 @@ class PublishReceived(ServerEvent):
     """A whole basic.publish read by the fast path: its arguments, raw properties, body.
 
     ``raw_properties`` is the content header's property flags and list as received,
-    already known to be one the broker accepts; it is kept opaque.
+    already known to be one the broker accepts; it is kept opaque. ``properties`` is the
+    core's view of it, holding what the check already parsed (``None``: make one).
     """
 
     channel_id: int
@@ -107,6 +109,7 @@ class PublishReceived(ServerEvent):
     immediate: bool
     raw_properties: bytes
     body: bytes
+    properties: RawProperties | None = None
 
 
 @dataclass(slots=True, frozen=True, eq=False)

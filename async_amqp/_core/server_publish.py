@@ -23,7 +23,7 @@ import sys
 from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
-from .rawprops import check_publish_properties
+from .propview import accepted_properties, known_properties
 from .server_events import PublishReceived
 
 __all__ = [
@@ -53,10 +53,6 @@ _BASIC_HEADER: Final = b"\x00\x3c\x00\x00"
 # most publishers use a few exchanges and routing keys).
 _NAMES_MAX: Final = 4096
 _names: dict[bytes, str] = {}
-# Property lists the broker has accepted before (most publishers send a few short ones).
-_ACCEPTED_MAX: Final = 1024
-_ACCEPTED_SIZE: Final = 256
-_accepted: set[bytes] = set()
 
 
 def _name(raw: bytes) -> str:
@@ -71,21 +67,6 @@ def _name(raw: bytes) -> str:
             _names.clear()
         name = _names[raw] = sys.intern(name)
     return name
-
-
-def _acceptable(raw: bytes) -> bool:
-    """Whether the broker accepts this property list (else the general path refuses it)."""
-    if raw in _accepted:
-        return True
-    try:
-        check_publish_properties(raw)
-    except ValueError:
-        return False
-    if len(raw) <= _ACCEPTED_SIZE:
-        if len(_accepted) >= _ACCEPTED_MAX:
-            _accepted.clear()
-        _accepted.add(raw)
-    return True
 
 
 class Unread(enum.Enum):
@@ -149,7 +130,8 @@ def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         return None
     raw_properties = data[header + 19 : header_end]
     body = header_end + 1
-    if raw_properties not in _accepted or not body_size or available - body < 7:
+    properties = known_properties(raw_properties)
+    if properties is None or not body_size or available - body < 7:
         return None
     kind, channel, size = _frame_head.unpack_from(data, body)
     body_end = body + 7 + size
@@ -171,6 +153,7 @@ def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         bool(bits & 2),
         raw_properties,
         data[body + 7 : body_end],
+        properties,
     )
     return event, body_end + 1
 
@@ -207,7 +190,8 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
     if header_end - header_start < 14 or data[header_start : header_start + 4] != _BASIC_HEADER:
         return NOT_PLAIN
     raw_properties = data[header_start + 12 : header_end]
-    if not _acceptable(raw_properties):
+    properties = accepted_properties(raw_properties)
+    if properties is None:
         return NOT_PLAIN
     _, _, body_size = _content_head.unpack_from(data, header_start)
     body = _body(data, header_end + 1, limit, channel_id, body_size)
@@ -221,6 +205,7 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         bool(bits & 2),
         raw_properties,
         body[0],
+        properties,
     )
     return event, body[1]
 

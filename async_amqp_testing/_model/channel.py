@@ -21,7 +21,7 @@ from .delivery import GetResult, PublishMode, Unacked
 from .errors import access_refused, not_allowed, not_implemented, precondition_failed
 from .events import PublisherAck, PublisherNack, Return
 from .fieldtable import to_table
-from .message import Message
+from .message import Message, RawProperties
 from .publish import REPLY_PREFIX, REPLY_QUEUE, prepare_publish, with_reply_to
 from .queue import Queue
 from .queueitems import Consumer, PublishOutcome, QueuedMessage
@@ -35,6 +35,7 @@ __all__ = ["ChannelModel", "GetResult", "PublishMode", "Unacked"]
 @dataclass(slots=True)
 class _TxPublish:
     message: Message
+    properties: RawProperties
     routing_keys: tuple[str, ...]
     queue_names: tuple[str, ...]
     mandatory: bool
@@ -156,10 +157,12 @@ class ChannelModel(TopologyChannel):
         mandatory: bool,
         immediate: bool,
         message: Message,
+        properties: RawProperties | None = None,
     ) -> None:
         """basic.publish: route now (or at tx.commit), appending Return/confirm events inline.
 
-        ``message.exchange``/``routing_key`` are taken from the arguments.
+        ``message.exchange``/``routing_key`` are taken from the arguments; *properties*
+        is the core's view of ``message.raw_properties`` (made here if not given).
         :raises AmqpError: 540 immediate, 404 missing exchange, 403 internal, 406 bad
             properties, 541 for a header table RabbitMQ cannot parse.
         """
@@ -172,18 +175,19 @@ class ChannelModel(TopologyChannel):
             )
         if message.exchange != exchange or message.routing_key != routing_key:
             message = message.routed_as(exchange, routing_key)
-        prepared = prepare_publish(message, self.connection.user)
-        message = prepared.message
+        prepared = prepare_publish(message, self.connection.user, properties)
+        message, properties = prepared.message, prepared.properties
         if prepared.wants_reply:
             if self.reply_consumer_tag is None:
                 raise precondition_failed("fast reply consumer does not exist")
-            message = with_reply_to(message, self._reply_key())
+            message, properties = with_reply_to(message, self._reply_key(), properties)
         reply_key = routing_key if exchange == "" and routing_key.startswith(REPLY_PREFIX) else None
         queues = self.vhost.route(target, prepared.routing_keys, prepared.headers)
         if self.mode is PublishMode.TX:
             self._tx_publishes.append(
                 _TxPublish(
                     message,
+                    properties,
                     prepared.routing_keys,
                     tuple(q.name for q in queues),
                     mandatory,
@@ -191,7 +195,9 @@ class ChannelModel(TopologyChannel):
                 )
             )
             return
-        self._deliver_publish(message, prepared.routing_keys, queues, mandatory, reply_key)
+        self._deliver_publish(
+            message, properties, prepared.routing_keys, queues, mandatory, reply_key
+        )
 
     def _reply_key(self) -> str:
         if self.reply_key is None:
@@ -201,6 +207,7 @@ class ChannelModel(TopologyChannel):
     def _deliver_publish(
         self,
         message: Message,
+        properties: RawProperties,
         routing_keys: tuple[str, ...],
         queues: Iterable[Queue | None],
         mandatory: bool,
@@ -217,7 +224,7 @@ class ChannelModel(TopologyChannel):
             if queue is None:
                 continue
             reached += 1
-            if queue.publish(message, routing_keys, now) is PublishOutcome.REJECTED:
+            if queue.publish(message, routing_keys, now, properties) is PublishOutcome.REJECTED:
                 rejected = True
         if mandatory and not reached:
             self.connection.emit(
@@ -257,6 +264,7 @@ class ChannelModel(TopologyChannel):
         for pending in publishes:
             self._deliver_publish(
                 pending.message,
+                pending.properties,
                 pending.routing_keys,
                 [queues.get(name) for name in pending.queue_names],
                 pending.mandatory,

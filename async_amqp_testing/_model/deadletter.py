@@ -11,7 +11,7 @@ by key. Every header value not touched keeps its original encoding.
 from __future__ import annotations
 
 from .fieldtable import FieldValue, typed
-from .message import Message, PropertyList, PropertySlot, find_header, without_header
+from .message import Message, PropertySlot, RawProperties, find_header, without_header
 
 __all__ = ["dead_letter_message", "is_cycle"]
 
@@ -104,14 +104,16 @@ def dead_letter_message(
     dead_letter_exchange: str,
     dead_letter_routing_key: str | None,
     time: int,
-) -> tuple[Message, tuple[str, ...]]:
-    """The message as republished to the DLX, and the routing keys to route it with.
+) -> tuple[Message, tuple[str, ...], RawProperties]:
+    """The message as republished to the DLX, the routing keys to route it with, and the
+    view of its new property list.
 
     :param routing_keys: the keys the message was routed with (key, then CC and BCC).
     :param time: wall-clock seconds for the ``x-death`` ``time`` field.
     """
-    props = PropertyList.parse(message.raw_properties)
-    headers: Entries = props.header_entries() or []
+    view = RawProperties(message.raw_properties)
+    props = view.edit()
+    headers: Entries = list(view.header_entries() or ())
     expiration = props.shortstr(PropertySlot.EXPIRATION)
     # x-death's routing-keys: the publish key plus CC (BCC is gone by now).
     cc = find_header(headers, b"CC")
@@ -131,20 +133,17 @@ def dead_letter_message(
         headers = without_header(headers, b"CC")
     props.set_header_entries(_sorted(headers))
     props.set_shortstr(PropertySlot.EXPIRATION, None)
-    return props_message(message, props, dead_letter_exchange, new_keys[0]), new_keys
+    dead = message.with_property_list(props, dead_letter_exchange, new_keys[0])
+    return dead, new_keys, RawProperties(dead.raw_properties, props)
 
 
-def props_message(
-    message: Message, props: PropertyList, exchange: str, routing_key: str
-) -> Message:
-    """The same body with a rewritten property list."""
-    return message.with_property_list(props, exchange, routing_key)
-
-
-def is_cycle(queue: str, message: Message) -> bool:
+def is_cycle(queue: str, properties: RawProperties) -> bool:
     """RabbitMQ's dead-letter cycle rule: the queue is already in ``x-death`` with no
-    ``rejected`` death since (inclusive), so the message would loop automatically."""
-    headers = PropertyList.parse(message.raw_properties).header_entries()
+    ``rejected`` death since (inclusive), so the message would loop automatically.
+
+    :param properties: the view of the dead-lettered message's property list
+    """
+    headers = properties.header_entries()
     deaths = find_header(headers, b"x-death")
     if deaths is None or deaths.tag != "A":
         return False

@@ -15,6 +15,7 @@ import sys
 
 from pamqp.commands import Basic
 
+from async_amqp._core.propview import RawProperties, shared_properties
 from async_amqp._core.rawprops import (
     PropertyList,
     PropertySlot,
@@ -33,6 +34,7 @@ __all__ = [
     "Message",
     "PropertyList",
     "PropertySlot",
+    "RawProperties",
     "decode_properties",
     "decode_property_list",
     "find_header",
@@ -41,6 +43,7 @@ __all__ = [
     "property_bytes",
     "property_octet",
     "property_shortstr",
+    "shared_properties",
     "without_header",
 ]
 
@@ -75,8 +78,10 @@ class Message:
     messages), and the exchange and routing key as interned strings (shared between
     messages). The decoded :attr:`properties` are not kept: they are decoded from
     ``raw_properties`` on each access (inspection, tests); the broker's own rules read
-    the few properties they need through the core's accessors (:func:`property_octet`,
-    :func:`property_shortstr`).
+    the few properties they need through the core's view of the list
+    (:class:`RawProperties`, parsed at most once per publish and handed along with the
+    message through routing to the queues) or its one-off accessors
+    (:func:`property_octet`).
 
     :param exchange: the exchange it was published to
     :param routing_key: the routing key it was published with

@@ -14,8 +14,8 @@ from .errors import internal_error, precondition_failed
 from .fieldtable import FieldTableError, FieldValue
 from .message import (
     Message,
-    PropertyList,
     PropertySlot,
+    RawProperties,
     find_header,
     header_routes,
     parse_expiration,
@@ -39,19 +39,23 @@ MAX_MESSAGE_SIZE = 134_217_728
 
 @dataclass(slots=True)
 class PreparedPublish:
-    """A publish that passed the checks: the message to store and its routing keys."""
+    """A publish that passed the checks: the message to store, its routing keys, and the
+    view of its property list (parsed at most once, shared by the routing and the queues)."""
 
     message: Message
     routing_keys: tuple[str, ...]
     wants_reply: bool
     headers: list[tuple[bytes, FieldValue]] | None
+    properties: RawProperties
 
 
-_NO_PROPERTIES = b"\x00\x00"
-
-
-def prepare_publish(message: Message, username: str) -> PreparedPublish:
+def prepare_publish(
+    message: Message, username: str, properties: RawProperties | None = None
+) -> PreparedPublish:
     """Check a publish's properties and strip BCC, as RabbitMQ does before routing.
+
+    :param properties: the core's view of ``message.raw_properties`` (made here if not
+        given): the property list is parsed only if some rule reads a property, once.
 
     :raises AmqpError: 406 for size, ``user_id``, ``expiration``, ``delivery_mode`` and
         CC/BCC type violations, with RabbitMQ's texts; 541 when the property list or its
@@ -62,10 +66,10 @@ def prepare_publish(message: Message, username: str) -> PreparedPublish:
             f"message size {len(message.body)} is larger than configured max size "
             f"{MAX_MESSAGE_SIZE}"
         )
-    if message.raw_properties == _NO_PROPERTIES:  # nothing to check or strip
-        return PreparedPublish(message, (message.routing_key,), wants_reply=False, headers=None)
+    props = properties if properties is not None else RawProperties(message.raw_properties)
+    if props.empty:  # nothing to check or strip
+        return PreparedPublish(message, (message.routing_key,), False, None, props)
     try:
-        props = PropertyList.parse(message.raw_properties)
         headers = props.header_entries()
     except (ValueError, IndexError, FieldTableError):
         raise internal_error() from None
@@ -84,19 +88,28 @@ def prepare_publish(message: Message, username: str) -> PreparedPublish:
     extra_keys = header_routes(headers)
     if headers is not None and find_header(headers, b"BCC") is not None:
         headers = without_header(headers, b"BCC")
-        props.set_header_entries(headers)
-        message = message.with_property_list(props, message.exchange, message.routing_key)
+        edited = props.edit()
+        edited.set_header_entries(headers)
+        message = message.with_property_list(edited, message.exchange, message.routing_key)
+        props = RawProperties(message.raw_properties, edited)
     reply_to = props.shortstr(PropertySlot.REPLY_TO)
     return PreparedPublish(
         message,
         (message.routing_key, *extra_keys),
         wants_reply=reply_to == REPLY_QUEUE.encode(),
         headers=headers,
+        properties=props,
     )
 
 
-def with_reply_to(message: Message, reply_to: str) -> Message:
-    """The message with its ``reply_to`` property replaced (direct reply-to)."""
-    props = PropertyList.parse(message.raw_properties)
-    props.set_shortstr(PropertySlot.REPLY_TO, reply_to.encode())
-    return message.with_property_list(props, message.exchange, message.routing_key)
+def with_reply_to(
+    message: Message, reply_to: str, properties: RawProperties
+) -> tuple[Message, RawProperties]:
+    """The message with its ``reply_to`` property replaced (direct reply-to), and its view.
+
+    :param properties: the view of ``message``'s property list
+    """
+    edited = properties.edit()
+    edited.set_shortstr(PropertySlot.REPLY_TO, reply_to.encode())
+    message = message.with_property_list(edited, message.exchange, message.routing_key)
+    return message, RawProperties(message.raw_properties, edited)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
-from .message import Message, PropertySlot, parse_expiration, property_octet, property_shortstr
+from .message import Message, PropertySlot, RawProperties, parse_expiration
 from .queuehooks import QueueTypeHooks
 from .queueitems import Consumer, DeathReason, PublishOutcome, QueuedMessage
 
@@ -101,10 +101,10 @@ class Queue(QueueTypeHooks):
 
     # ---- message store ----------------------------------------------------
 
-    def _priority_of(self, message: Message) -> int:
+    def _priority_of(self, properties: RawProperties) -> int:
         if self.settings.max_priority is None:
             return 0
-        value = property_octet(message.raw_properties, PropertySlot.PRIORITY)
+        value = properties.octet(PropertySlot.PRIORITY)
         return 0 if value is None else min(value, self.settings.max_priority)
 
     def insert_ready(self, item: QueuedMessage) -> None:
@@ -154,11 +154,20 @@ class Queue(QueueTypeHooks):
     # ---- publishing -------------------------------------------------------
 
     def new_item(
-        self, message: Message, routing_keys: tuple[str, ...], now: float
+        self,
+        message: Message,
+        routing_keys: tuple[str, ...],
+        now: float,
+        properties: RawProperties | None = None,
     ) -> QueuedMessage:
-        """Wrap a message for this queue, computing its position, priority and expiry."""
+        """Wrap a message for this queue, computing its position, priority and expiry.
+
+        :param properties: the view of ``message.raw_properties`` (made here if not given)
+        """
+        if properties is None:
+            properties = RawProperties(message.raw_properties)
         ttl = self.settings.message_ttl
-        expiration = property_shortstr(message.raw_properties, PropertySlot.EXPIRATION)
+        expiration = properties.shortstr(PropertySlot.EXPIRATION)
         if expiration:
             per_message = parse_expiration(expiration)
             ttl = per_message if ttl is None else min(ttl, per_message)
@@ -166,15 +175,22 @@ class Queue(QueueTypeHooks):
             message,
             routing_keys,
             self.take_seq(),
-            self._priority_of(message),
+            self._priority_of(properties),
             None if ttl is None else now + ttl / 1000.0,
         )
 
     def publish(
-        self, message: Message, routing_keys: tuple[str, ...], now: float
+        self,
+        message: Message,
+        routing_keys: tuple[str, ...],
+        now: float,
+        properties: RawProperties | None = None,
     ) -> PublishOutcome:
-        """Accept a routed message: overflow rules, direct delivery, else enqueue."""
-        item = self.new_item(message, routing_keys, now)
+        """Accept a routed message: overflow rules, direct delivery, else enqueue.
+
+        :param properties: the view of ``message.raw_properties`` (made if not given)
+        """
+        item = self.new_item(message, routing_keys, now, properties)
         overflow = self.settings.overflow
         if overflow is not Overflow.DROP_HEAD and self.rejects_publish(item):
             if overflow is Overflow.REJECT_PUBLISH_DLX:

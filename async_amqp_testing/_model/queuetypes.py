@@ -17,7 +17,7 @@ from enum import Enum
 
 from .errors import AmqpError, internal_error, precondition_failed
 from .fieldtable import BINARY_TAGS, FieldValue, Table, typed
-from .message import Message, PropertyList
+from .message import Message, RawProperties
 
 __all__ = [
     "QueueType",
@@ -187,14 +187,19 @@ def validate_type_properties(
         raise precondition_failed(f"invalid property 'non-durable' for {what}")
 
 
-def with_sorted_header(message: Message, key: bytes, value: FieldValue) -> Message:
+def with_sorted_header(
+    message: Message, key: bytes, value: FieldValue, properties: RawProperties | None = None
+) -> Message:
     """The message with header ``key`` set and the headers table sorted by key.
 
     Quorum queues (``x-delivery-count``) and streams (``x-stream-offset``) deliver
     their messages this way (observed: the publisher's header order is not kept).
+
+    :param properties: the view of ``message.raw_properties``, if the caller has one
     """
-    props = PropertyList.parse(message.raw_properties)
-    entries = [(k, v) for k, v in props.header_entries() or () if k != key]
+    view = properties if properties is not None else RawProperties(message.raw_properties)
+    props = view.edit()
+    entries = [(k, v) for k, v in view.header_entries() or () if k != key]
     entries.append((key, value))
     props.set_header_entries(sorted(entries, key=lambda entry: entry[0]))
     return message.with_property_list(props, message.exchange, message.routing_key)

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import internal_error, not_implemented, precondition_failed
 from .fieldtable import BINARY_TAGS, Table
-from .message import Message
+from .message import Message, RawProperties
 from .queue import Queue
 from .queueitems import Consumer, PublishOutcome, QueuedMessage
 from .queuetypes import QueueType, long_value, parse_interval_ms, with_sorted_header
@@ -50,11 +50,15 @@ class StreamQueue(Queue):
         return iter(self._log)
 
     def publish(
-        self, message: Message, routing_keys: tuple[str, ...], now: float
+        self,
+        message: Message,
+        routing_keys: tuple[str, ...],
+        now: float,
+        properties: RawProperties | None = None,
     ) -> PublishOutcome:
         """Append to the log and feed consumers waiting at the end."""
         offset = len(self._log)
-        stored = with_sorted_header(message, b"x-stream-offset", long_value(offset))
+        stored = with_sorted_header(message, b"x-stream-offset", long_value(offset), properties)
         self._log.append(QueuedMessage(stored, routing_keys, offset, 0, None))
         self._times.append(self.vhost.broker.system_time())
         self.run(now)

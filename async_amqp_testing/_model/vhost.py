@@ -16,7 +16,7 @@ from .deadletter import dead_letter_message, is_cycle
 from .errors import access_refused, not_found, precondition_failed
 from .exchange import Binding, DestinationKind, Exchange
 from .fieldtable import FieldValue
-from .message import Message, PropertyList
+from .message import Message, RawProperties
 from .queue import Queue
 from .queueitems import DeathReason, QueuedMessage
 from .routing import ExchangeType
@@ -227,7 +227,7 @@ class Vhost:
             return
         time = int(self.broker.system_time())
         for item in items:
-            message, keys = dead_letter_message(
+            message, keys, properties = dead_letter_message(
                 item.message,
                 routing_keys=item.routing_keys,
                 queue=queue.name,
@@ -236,11 +236,11 @@ class Vhost:
                 dead_letter_routing_key=queue.settings.dead_letter_routing_key,
                 time=time,
             )
-            headers = PropertyList.parse(message.raw_properties).header_entries()
+            headers = properties.header_entries()
             for target in self.route(dlx, keys, headers):
-                if reason is not DeathReason.REJECTED and is_cycle(target.name, message):
+                if reason is not DeathReason.REJECTED and is_cycle(target.name, properties):
                     continue
-                target.publish(message, keys, now)
+                target.publish(message, keys, now, properties)
 
     # ---- timers -----------------------------------------------------------
 
@@ -255,6 +255,7 @@ class Vhost:
     def publish_internal(self, message: Message, routing_keys: Sequence[str], now: float) -> None:
         """Route a message the broker itself publishes (no confirms, no returns)."""
         exchange = self.exchange(message.exchange)
-        headers = PropertyList.parse(message.raw_properties).header_entries()
+        properties = RawProperties(message.raw_properties)
+        headers = properties.header_entries()
         for queue in self.route(exchange, routing_keys, headers):
-            queue.publish(message, tuple(routing_keys), now)
+            queue.publish(message, tuple(routing_keys), now, properties)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pamqp import commands
 from pamqp.base import Frame
 
+from async_amqp._core import propview
 from async_amqp._core import server as sv
+from async_amqp._core.rawprops import PropertyList
 from async_amqp._core.wire import encode_content, encode_method
 from async_amqp_testing._model import Message
 
@@ -244,3 +247,67 @@ def test_deliveries_freed_by_acks_go_before_the_next_reply() -> None:
     )
     sent = rig.exchange(stream)
     assert [type(method).__name__ for method in sent] == ["Deliver", "OpenOk", "Deliver"]
+
+
+def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Record every split of a raw property list (``PropertyList.parse``) from now on."""
+    calls: list[bytes] = []
+    original = PropertyList.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[PropertyList], raw: bytes) -> PropertyList:
+        calls.append(raw)
+        return original(cls, raw)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(PropertyList, "parse", classmethod(counting))
+    return calls
+
+
+@pytest.mark.parametrize("general", [False, True], ids=["fast", "general"])
+def test_a_property_list_is_parsed_once_per_message(
+    monkeypatch: pytest.MonkeyPatch, general: bool
+) -> None:
+    """The core's check splits a published property list once; the model's rules (user_id,
+    expiration, delivery_mode, CC, reply_to, a headers exchange, a queue's TTL and
+    priority) read that same parse. A list accepted before is not checked again: the
+    view shared from its second message on is parsed once for all later ones."""
+    rig = DriverRig()
+    opened(rig)
+    rig.exchange(
+        encode_method(
+            1,
+            commands.Queue.Declare(
+                queue="q", arguments={"x-max-priority": 5, "x-message-ttl": 60000}
+            ),
+        )
+        + encode_method(1, commands.Exchange.Declare(exchange="hx", exchange_type="headers"))
+        + encode_method(
+            1,
+            commands.Queue.Bind(
+                queue="q", exchange="hx", arguments={"x-match": "any", "kind": "order"}
+            ),
+        )
+    )
+    monkeypatch.setattr(propview, "_shared", {})  # no list checked before
+    monkeypatch.setattr(propview, "_seen", set())
+    parses = _counting_parses(monkeypatch)
+    lists = [
+        commands.Basic.Properties(
+            message_id=f"id-{number}",
+            headers={"kind": "order", "CC": ["q"]},
+            priority=3,
+            delivery_mode=2,
+            expiration="1000",
+            user_id="guest",
+            reply_to="somewhere",
+        ).marshal()
+        for number in range(5)
+    ]
+    stream = b"".join(publish("", b"m", raw, exchange="hx", general=general) for raw in lists)
+    rig.driver.receive_data(stream, 0.0)
+    assert sorted(parses) == sorted(lists)  # one check each, nothing more
+    rig.driver.receive_data(stream, 0.0)  # the same lists again: shared views
+    assert sorted(parses) == sorted(lists + lists)
+    rig.driver.receive_data(stream, 0.0)  # and again: the shared views are parsed
+    assert sorted(parses) == sorted(lists + lists)
+    held_messages = held(rig, "q")
+    assert [message.raw_properties for message in held_messages] == lists * 3
