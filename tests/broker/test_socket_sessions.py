@@ -299,7 +299,8 @@ async def test_a_long_read_is_answered_in_several_writes_from_its_callback(
     harness.protocol.data_received(confirm_publishes(3 * INPUT_SLICE + 5, "q"))
     writes = [methods(data) for data in harness.transport.written]
     assert writes == [[commands.Basic.Ack]] * 4  # a confirm per slice, then the rest
-    acks = [decode_method(payload) for _, _, payload in FrameReader().feed(harness.transport.take())]
+    frames = FrameReader().feed(harness.transport.take())
+    acks = [decode_method(payload) for _, _, payload in frames]
     assert [(ack.delivery_tag, ack.multiple) for ack in acks] == [  # type: ignore[attr-defined]
         (INPUT_SLICE, True),
         (2 * INPUT_SLICE, True),
