@@ -37,7 +37,7 @@ __all__ = ["BARE_INTERNAL_ERROR", "INPUT_SLICE", "PublishSteps"]
 
 #: Publishes and acks read in a row before they are settled and their output (confirms,
 #: deliveries) is offered to the transport, while the rest of the read waits.
-INPUT_SLICE = 128
+INPUT_SLICE = 256
 
 #: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
 BARE_INTERNAL_ERROR = (
