@@ -7,7 +7,12 @@ here (a list RabbitMQ cannot read closes the connection with a bare 541). The
 model routes it at once; publish events (confirms, returns) and deliveries are
 encoded by :meth:`PublishSteps._after_publishes`, which the driver calls once for
 a run of publishes (and basic.acks, whose freed prefetch delivers more) read in a
-row, before anything else is handled.
+row, before anything else is handled. A long run is settled every
+:data:`INPUT_SLICE` publishes and acks, and what that encoded (confirms, returns,
+deliveries) is offered to the transport at once (``Transport.output_ready``): like
+RabbitMQ, which confirms as it goes, the broker answers the start of a big read
+while it reads the rest, so a publisher's confirm window keeps moving instead of
+waiting for the whole read to be processed.
 """
 
 from __future__ import annotations
@@ -26,8 +31,13 @@ from ._handlers import Reply, unimplemented
 from ._model import BrokerModel, ConnectionModel, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
+from ._ports import Transport
 
-__all__ = ["BARE_INTERNAL_ERROR", "PublishSteps"]
+__all__ = ["BARE_INTERNAL_ERROR", "INPUT_SLICE", "PublishSteps"]
+
+#: Publishes and acks read in a row before they are settled and their output (confirms,
+#: deliveries) is offered to the transport, while the rest of the read waits.
+INPUT_SLICE = 256
 
 #: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
 BARE_INTERNAL_ERROR = (
@@ -46,6 +56,10 @@ class PublishSteps:
 
     model: BrokerModel
     connection: ConnectionModel | None
+    core: sv.ServerConnection
+    transport: Transport
+    #: publishes and acks read since the last :meth:`_after_publishes`
+    _unsettled = 0
 
     if TYPE_CHECKING:
 
@@ -82,7 +96,7 @@ class PublishSteps:
         self, event: sv.PublishReceived, properties: RawProperties | None = None
     ) -> bool:
         """basic.publish; its deliveries wait for :meth:`_after_publishes` (True), unless an
-        error closed the channel or connection (False: already handled).
+        error closed the channel or connection or a slice ended (False: already handled).
 
         The model reads the property list through *properties*, the core's view of it
         (the slices the general path already split, else a view shared by every message
@@ -108,11 +122,12 @@ class PublishSteps:
         except FieldTableError:
             self._close_connection(*BARE_INTERNAL_ERROR)
             return False
-        return True
+        self._unsettled += 1
+        return self._unsettled < INPUT_SLICE or self._end_slice()
 
     def _on_ack(self, event: sv.MethodReceived) -> bool:
         """basic.ack (no reply); the deliveries it frees wait for :meth:`_after_publishes`
-        (True), unless an error closed the channel (False: already handled)."""
+        (True), unless an error closed the channel or a slice ended (False: already handled)."""
         connection = self.connection
         assert connection is not None
         method = cast(commands.Basic.Ack, event.method)
@@ -125,10 +140,20 @@ class PublishSteps:
             self._refuse(event.channel_id, method, error)
             self.model.dispatch()
             return False
-        return True
+        self._unsettled += 1
+        return self._unsettled < INPUT_SLICE or self._end_slice()
+
+    def _end_slice(self) -> bool:
+        """:data:`INPUT_SLICE` publishes and acks in a row: settle them and offer what
+        that encoded to the transport before reading on. False: nothing waits."""
+        self._after_publishes()
+        if self.core.has_data_to_send:
+            self.transport.output_ready()
+        return False
 
     def _after_publishes(self) -> None:
         """The ordering contract's end for publishes: their events, dispatch, deliveries."""
+        self._unsettled = 0
         self.drain_outbox()
         self.model.dispatch()
         self.drain_outbox()

@@ -42,7 +42,12 @@ __all__ = ["SHUTDOWN_TEXT", "SocketSession", "StreamSession", "loop_clock"]
 
 logger = logging.getLogger("async_amqp_testing")
 
-READ_SIZE = 1 << 18
+#: The most bytes a :class:`StreamSession` reads at once (about 170 small publishes): the
+#: output of one read (confirms, deliveries) is written before the next is processed, so
+#: a publisher's confirm window keeps moving while the broker reads a long backlog, as
+#: RabbitMQ confirms as it goes. (The asyncio protocol session writes between slices of a
+#: read instead: ``INPUT_SLICE`` in ``_publishing.py``.)
+READ_SIZE = 1 << 15
 #: RabbitMQ's text when the broker shuts down with connections open.
 SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 

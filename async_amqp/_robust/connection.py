@@ -140,13 +140,15 @@ class RobustConnection:
                 await supervisor_group.start(self._supervise)
                 async with anyio.create_task_group() as task_group:
                     self._block_scope = task_group.cancel_scope
-                    task_group.start_soon(self._tasks.serve_later)
+                    # Consumer callbacks' starter: only once the first is queued.
+                    self._tasks.serve_later_on_demand(task_group)
                     try:
                         yield self
                     finally:
                         self._block_scope = None
                         self._closed_by_user = self._fatal is None
                         self._stop_supervisor()
+                        self._tasks.stop()  # none starts on demand from now on
                         task_group.cancel_scope.cancel()  # consumer callbacks
         except BaseExceptionGroup as group:
             error = _sole(group)

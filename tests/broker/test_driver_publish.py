@@ -22,6 +22,7 @@ from async_amqp._core import server as sv
 from async_amqp._core.rawprops import PropertyList
 from async_amqp._core.wire import encode_content, encode_method
 from async_amqp_testing._model import Message
+from async_amqp_testing._publishing import INPUT_SLICE
 
 from .driverkit import DriverRig
 from .test_driver import opened
@@ -311,3 +312,80 @@ def test_a_property_list_is_parsed_once_per_message(
     assert sorted(parses) == sorted(lists + lists)
     held_messages = held(rig, "q")
     assert [message.raw_properties for message in held_messages] == lists * 3
+
+
+# -- a long read is settled and offered in slices (like RabbitMQ, which confirms as it goes)
+
+
+class SliceRecordingRig(DriverRig):
+    """A rig whose transport, at each ``output_ready``, records the frames then encoded
+    and how many messages queue "q" held (how far the read was processed)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.slices: list[tuple[list[Frame], int]] = []
+
+        def output_ready() -> None:
+            depth = self.model.vhosts["/"].queues["q"].message_count
+            self.slices.append((self.output(), depth))
+
+        self.transport.output_ready = output_ready  # type: ignore[method-assign]
+
+
+def summary(frames: list[Frame]) -> list[tuple[str, int, bool]]:
+    """(name, delivery tag, multiple) of confirms, (name, 0, False) of other methods."""
+    return [
+        (
+            type(frame).__name__,
+            getattr(frame, "delivery_tag", 0) or 0,
+            bool(getattr(frame, "multiple", False)),
+        )
+        for frame in frames
+    ]
+
+
+def test_a_long_read_of_publishes_is_confirmed_slice_by_slice() -> None:
+    rig = SliceRecordingRig()
+    opened(rig)
+    declared(rig, "q")
+    rig.exchange(encode_method(1, commands.Confirm.Select()))
+    count = 3 * INPUT_SLICE + 5
+    rest = rig.exchange(b"".join(publish("q", b"m") for _ in range(count)))
+    # Each slice's confirm was offered while the rest of the read was still unread.
+    assert [(summary(frames), depth) for frames, depth in rig.slices] == [
+        ([("Ack", n * INPUT_SLICE, True)], n * INPUT_SLICE) for n in (1, 2, 3)
+    ]
+    assert summary(rest) == [("Ack", count, True)]
+
+
+def test_a_return_at_a_slice_boundary_goes_before_its_ack() -> None:
+    rig = SliceRecordingRig()
+    opened(rig)
+    declared(rig, "q")
+    rig.exchange(encode_method(1, commands.Confirm.Select()))
+    stream = [publish("q", b"m") for _ in range(2 * INPUT_SLICE)]
+    stream[INPUT_SLICE - 1] = publish("nowhere", b"m", mandatory=True)  # the slice's last
+    stream[INPUT_SLICE] = publish("nowhere", b"m", mandatory=True)  # the next slice's first
+    rest = rig.exchange(b"".join(stream))
+    (first, _), (second, _) = rig.slices
+    assert summary(first) == [
+        ("Ack", INPUT_SLICE - 1, True),
+        ("Return", 0, False),
+        ("Ack", INPUT_SLICE, False),
+    ]
+    # The next slice's return goes first; its ack and the rest are coalesced.
+    assert summary(second) == [("Return", 0, False), ("Ack", 2 * INPUT_SLICE, True)]
+    assert rest == []
+
+
+def test_deliveries_of_a_long_read_are_offered_slice_by_slice() -> None:
+    rig = SliceRecordingRig()
+    opened(rig)
+    declared(rig, "q")
+    consume = commands.Basic.Consume(queue="q", consumer_tag="c", no_ack=True)
+    rig.exchange(encode_method(1, consume))
+    rest = rig.exchange(b"".join(publish("q", bytes([n % 256])) for n in range(INPUT_SLICE + 1)))
+    ((frames, depth),) = rig.slices
+    assert [type(frame) for frame in frames] == [commands.Basic.Deliver] * INPUT_SLICE
+    assert depth == 0  # delivered, the last publish not read yet
+    assert [type(frame) for frame in rest] == [commands.Basic.Deliver]

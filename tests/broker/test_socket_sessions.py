@@ -26,10 +26,11 @@ from async_amqp._core.wire import FRAME_METHOD, PROTOCOL_HEADER, encode_content,
 from async_amqp_testing import FakeBroker
 from async_amqp_testing._driver import OUTPUT_SLICE
 from async_amqp_testing._model import BrokerModel
+from async_amqp_testing._publishing import INPUT_SLICE
 from async_amqp_testing._runtime import BrokerRuntime
 from async_amqp_testing._socketloop import SocketSession, StreamSession
 from async_amqp_testing._transport_session import BrokerProtocol, TransportSession
-from async_amqp_testing.raw import encode_frame
+from async_amqp_testing.raw import RawConnection, encode_frame
 
 from .driverkit import DriverRig, settings
 from .test_driver import opened
@@ -64,6 +65,45 @@ async def test_a_burst_longer_than_a_slice_arrives_whole_and_in_order(
                     if len(received) == count:
                         break
     assert received == list(range(count))
+
+
+def confirm_publishes(count: int, routing_key: str) -> bytes:
+    """*count* plain 100-byte publishes on channel 1, in one piece."""
+    method = encode_method(1, commands.Basic.Publish(exchange="", routing_key=routing_key))
+    content = b"".join(bytes(piece) for piece in encode_content(1, b"\x00\x00", b"x" * 100, 131072))
+    return (method + content) * count
+
+
+async def test_a_long_read_of_publishes_is_confirmed_before_all_of_it_is_processed(
+    fake_broker: FakeBroker,
+) -> None:
+    """Like RabbitMQ, the broker confirms as it goes: a publisher's window keeps moving
+    while a long backlog is read (both session kinds, over a real socket)."""
+    count = 8 * INPUT_SLICE
+    async with await RawConnection.connect(fake_broker.host, fake_broker.port) as raw:
+        await raw.handshake()
+        await raw.open_channel(1)
+        await raw.call(1, commands.Queue.Declare(queue="window"), commands.Queue.DeclareOk)
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
+        (session,) = fake_broker._runtime.sessions
+        queue = fake_broker._runtime.model.vhosts["/"].queues["window"]
+        writes: list[tuple[list[type], int]] = []  # methods written, messages queued then
+        output = session._output
+
+        def recording_output(now: float) -> bytes:
+            data = output(now)
+            writes.append((methods(data), queue.message_count))
+            return data
+
+        session._output = recording_output  # type: ignore[method-assign]
+        await raw.send(confirm_publishes(count, "window"))
+        confirmed = 0
+        while confirmed < count:
+            ack = await raw.expect(commands.Basic.Ack, 1)
+            assert ack.multiple or ack.delivery_tag == confirmed + 1
+            confirmed = ack.delivery_tag
+    first_ack_depth = next(depth for sent, depth in writes if commands.Basic.Ack in sent)
+    assert first_ack_depth < count
 
 
 # -- the driver's slice hook --------------------------------------------------------------
@@ -234,6 +274,41 @@ async def test_replies_are_written_in_the_callback_that_received_the_request(
     assert methods(harness.transport.take()) == [commands.Connection.OpenOk]
 
 
+def open_channel_one(harness: Harness) -> None:
+    """Run the handshake and open channel 1 through the protocol's callbacks."""
+    harness.protocol.data_received(PROTOCOL_HEADER + start_ok())
+    tune_ok = commands.Connection.TuneOk(channel_max=16, frame_max=131072, heartbeat=0)
+    harness.protocol.data_received(
+        encode_method(0, tune_ok)
+        + encode_method(0, commands.Connection.Open(virtual_host="/"))
+        + encode_method(1, commands.Channel.Open())
+    )
+    harness.transport.take()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_long_read_is_answered_in_several_writes_from_its_callback(
+    harness: Harness,
+) -> None:
+    open_channel_one(harness)
+    harness.protocol.data_received(
+        encode_method(1, commands.Queue.Declare(queue="q"))
+        + encode_method(1, commands.Confirm.Select())
+    )
+    harness.transport.take()
+    harness.protocol.data_received(confirm_publishes(3 * INPUT_SLICE + 5, "q"))
+    writes = [methods(data) for data in harness.transport.written]
+    assert writes == [[commands.Basic.Ack]] * 4  # a confirm per slice, then the rest
+    frames = FrameReader().feed(harness.transport.take())
+    acks = [decode_method(payload) for _, _, payload in frames]
+    assert [(ack.delivery_tag, ack.multiple) for ack in acks] == [  # type: ignore[attr-defined]
+        (INPUT_SLICE, True),
+        (2 * INPUT_SLICE, True),
+        (3 * INPUT_SLICE, True),
+        (3 * INPUT_SLICE + 5, True),
+    ]
+
+
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_reading_pauses_while_the_write_buffer_is_full(harness: Harness) -> None:
     harness.protocol.data_received(PROTOCOL_HEADER)
@@ -247,14 +322,7 @@ async def test_reading_pauses_while_the_write_buffer_is_full(harness: Harness) -
 async def test_a_publish_during_an_alarm_pauses_reading_until_unblocked(
     harness: Harness,
 ) -> None:
-    harness.protocol.data_received(PROTOCOL_HEADER + start_ok())
-    tune_ok = commands.Connection.TuneOk(channel_max=16, frame_max=131072, heartbeat=0)
-    harness.protocol.data_received(
-        encode_method(0, tune_ok)
-        + encode_method(0, commands.Connection.Open(virtual_host="/"))
-        + encode_method(1, commands.Channel.Open())
-    )
-    harness.transport.take()
+    open_channel_one(harness)
     harness.runtime.blocked_reason = "low on memory"
     publish = encode_method(1, commands.Basic.Publish(exchange="", routing_key="nowhere"))
     header = encode_frame(2, 1, struct.pack(">HHQH", 60, 0, 0, 0))

@@ -349,3 +349,27 @@ async def test_cancelling_the_first_connection_attempts(proxied_broker: ProxiedB
     assert not robust.is_open
     with pytest.raises(async_amqp.ConnectionClosedError):
         await robust.wait_connected()
+
+
+async def test_the_callback_starter_starts_with_the_first_callback(
+    fake_broker: FakeBroker,
+) -> None:
+    """Like a plain connection's, the robust connection's consumer-callback starter is
+    not started until a callback is queued (most connections never queue one)."""
+    ran = anyio.Event()
+
+    async def on_message(chan: Any, body: bytes, envelope: Any, properties: Any) -> None:
+        ran.set()
+
+    with anyio.fail_after(10):
+        async with async_amqp.connect_robust(urls=[fake_broker.url]) as conn:
+            chan = await conn.channel()
+            tasks = conn._tasks
+            assert tasks._serve_later_in is not None  # kept for a start on demand
+            queue = await chan.queue_declare("", exclusive=True)
+            assert queue is not None
+            await chan.basic_consume(on_message, queue.name, no_ack=True)
+            await chan.publish(b"m", "", queue.name)
+            await ran.wait()
+            assert tasks._serve_later_in is None  # started
+        assert tasks._serve_later_in is None
