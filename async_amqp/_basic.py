@@ -145,7 +145,8 @@ class BasicMethods(ChannelCore):
             raise self._unavailable() from None
         delivery_tag = delivery_tag or 0
         token.sent_as(delivery_tag)
-        port.send_soon()
+        # Nobody waits for this publish: the writer sends the window's frames in batches.
+        port.wake_writer()
         await port.yield_sometimes()
         return delivery_tag
 
