@@ -70,42 +70,21 @@ class BasicMethods(ChannelCore):
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
         port = self.port
-        core = self._core
-        if port.blocked_reason is not None or core.pending_bytes > port.high_water:
-            await port.wait_publishable()
-        if not self._flow_active.is_set():
-            await self._flow_active.wait()
-        if not core.confirming(self.channel_id):
-            try:
-                core.publish(
-                    self.channel_id,
-                    exchange_name,
-                    routing_key,
-                    mandatory,
-                    immediate,
-                    properties_payload,
-                    body,
-                )
-            except UNAVAILABLE:
-                raise self._unavailable() from None
+        if not self._publishable():
+            await self._until_publishable()
+        if not self._core.confirming(self.channel_id):
+            self._queue(
+                None, exchange_name, routing_key, mandatory, immediate, properties_payload, body
+            )
             port.send_soon()
             await port.yield_sometimes()
             return
         token = _PublishWaiter()
-        try:
-            delivery_tag = core.publish(
-                self.channel_id,
-                exchange_name,
-                routing_key,
-                mandatory,
-                immediate,
-                properties_payload,
-                body,
-                token,
+        token.sent_as(
+            self._queue(
+                token, exchange_name, routing_key, mandatory, immediate, properties_payload, body
             )
-        except UNAVAILABLE:
-            raise self._unavailable() from None
-        token.sent_as(delivery_tag or 0)
+        )
         port.flush()
         await token.wait()
 
@@ -124,31 +103,59 @@ class BasicMethods(ChannelCore):
         await anyio.lowlevel.checkpoint_if_cancelled()
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
+        if not self._publishable():
+            await self._until_publishable()
+        delivery_tag = self._queue(
+            token, exchange_name, routing_key, mandatory, False, properties_payload, body
+        )
+        token.sent_as(delivery_tag)
+        # Nobody waits for this publish: the writer sends the window's frames in batches.
+        self.port.wake_writer()
+        await self.port.yield_sometimes()
+        return delivery_tag
+
+    def _publishable(self) -> bool:
+        """Whether a publish may go ahead now (checked before awaiting anything)."""
         port = self.port
-        core = self._core
-        if port.blocked_reason is not None or core.pending_bytes > port.high_water:
+        return (
+            port.blocked_reason is None
+            and self._core.pending_bytes <= port.high_water
+            and self._flow_active.is_set()
+        )
+
+    async def _until_publishable(self) -> None:
+        """Wait while the broker blocks publishing, the write buffer is full or flow is off."""
+        port = self.port
+        if port.blocked_reason is not None or self._core.pending_bytes > port.high_water:
             await port.wait_publishable()
         if not self._flow_active.is_set():
             await self._flow_active.wait()
+
+    def _queue(
+        self,
+        token: Any,
+        exchange_name: str,
+        routing_key: str,
+        mandatory: bool,
+        immediate: bool,
+        properties_payload: bytes,
+        body: bytes,
+    ) -> int:
+        """Queue the frames of one publish (synchronously); its confirm sequence number or 0."""
         try:
-            delivery_tag = core.publish(
+            delivery_tag = self._core.publish(
                 self.channel_id,
                 exchange_name,
                 routing_key,
                 mandatory,
-                False,
+                immediate,
                 properties_payload,
                 body,
                 token,
             )
         except UNAVAILABLE:
             raise self._unavailable() from None
-        delivery_tag = delivery_tag or 0
-        token.sent_as(delivery_tag)
-        # Nobody waits for this publish: the writer sends the window's frames in batches.
-        port.wake_writer()
-        await port.yield_sometimes()
-        return delivery_tag
+        return delivery_tag or 0
 
     def confirm_window(self, size: int = 1000) -> ConfirmWindow:
         """A window of publishes with at most *size* confirms outstanding.
