@@ -45,14 +45,13 @@ class FrameSplitter:
     The first 8 bytes (the protocol header) are one piece.
     """
 
-    __slots__ = ("_frame_type", "_head", "_remaining", "_whole")
+    __slots__ = ("_frame_type", "_head", "_remaining")
 
     def __init__(self, header_size: int = 8) -> None:
         """:param header_size: the protocol header's size (8 on a broker, 0 on a client)."""
         self._remaining = header_size
         self._frame_type = -1
         self._head = b""
-        self._whole = False
 
     @property
     def at_boundary(self) -> bool:
@@ -97,27 +96,10 @@ class FrameSplitter:
         """
         pieces: list[tuple[int, bytes, bool]] = []
         position = 0
-        start = 0
-        size = len(data)
-        while position < size:
-            if self._remaining:
-                step = min(self._remaining, size - position)
-                position += step
-                self._remaining -= step
-                if not self._remaining:
-                    pieces.append((self._frame_type, data[start:position], self._whole))
-                    start = position
-                continue
-            self._whole = not self._head and position == start
-            wanted = 7 - len(self._head)
-            self._head += data[position : position + wanted]
-            position = min(position + wanted, size)
-            if len(self._head) < 7:
-                break
-            self._frame_type = self._head[0]
-            self._remaining = int.from_bytes(self._head[3:7], "big") + 1
-            self._head = b""
-        if start < size:
-            pieces.append((-1, data[start:], False))  # an unfinished frame
-            self._whole = False  # its end, in a later chunk, is not a whole frame
+        while position < len(data):
+            starts_frame = self.at_boundary
+            frame_type, end = self.cut(data, position)
+            complete = self.at_boundary  # else: a frame still unfinished
+            pieces.append((frame_type, data[position:end], starts_frame and complete))
+            position = end
         return pieces
