@@ -161,17 +161,8 @@ class TransportSession(SocketSession):
 
     def received(self, data: bytes) -> None:
         """Bytes arrived: process them and write the replies, now."""
-        if self.driver.aborted:
-            return
-        self._processing = True
-        try:
-            self._take_input(data, self._now())
-            self._after_input()
-        except Exception:
-            logger.exception("%s: internal error in the fake broker", self.name)
-            self.abort()
-        finally:
-            self._processing = False
+        if not self.driver.aborted:
+            self._process(data)
 
     def input_ended(self, error: Exception | None) -> None:
         """The client closed the socket (*error*: how it broke, if it did)."""
@@ -226,11 +217,19 @@ class TransportSession(SocketSession):
 
     def _resume_held(self) -> None:
         driver = self.driver
-        if driver.aborted or driver.reading_blocked:
-            return
+        if not (driver.aborted or driver.reading_blocked):
+            self._process(None)
+
+    def _process(self, data: bytes | None) -> None:
+        """Feed *data* (``None``: what an alarm held back) to the driver, then write.
+
+        An error here is the broker's own bug: it is logged and ends this session only.
+        """
         self._processing = True
         try:
-            if driver.has_held_input:
+            if data is not None:
+                self._take_input(data, self._now())
+            elif self.driver.has_held_input:
                 self._take_held(self._now())
             self._after_input()
         except Exception:
