@@ -390,6 +390,26 @@ async def test_mandatory_return_comes_before_the_confirm(wire_target: WireTarget
         await raw.close()
 
 
+async def test_a_burst_of_confirmed_publishes_is_acked_in_order(wire_target: WireTarget) -> None:
+    # Both brokers may fold confirms into multiple acks; every tag is settled once, in order.
+    count = 600
+    async with wire_target.opened(1) as raw:
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
+        publish = encode_method(1, commands.Basic.Publish(routing_key="no-such-queue"))
+        content = b"".join(
+            bytes(piece) for piece in encode_content(1, EMPTY_PROPERTIES, b"m", 4096)
+        )
+        await raw.send((publish + content) * count)
+        settled = 0
+        while settled < count:
+            ack = await raw.expect(commands.Basic.Ack, 1)
+            assert ack.delivery_tag > settled
+            assert ack.multiple or ack.delivery_tag == settled + 1
+            settled = ack.delivery_tag
+        assert settled == count
+        await raw.close()
+
+
 async def test_unknown_delivery_tag(wire_target: WireTarget) -> None:
     async with wire_target.opened(1) as raw:
         await raw.send_method(1, commands.Basic.Ack(delivery_tag=5))
