@@ -200,6 +200,7 @@ class BasicMethods(ChannelCore):
         if isinstance(reply.method, commands.Basic.GetEmpty):
             raise exceptions.EmptyQueueError(f"queue {queue_name!r} is empty")
         method = checked_reply(reply, commands.Basic.GetOk)
+        self._core.delivered(self.channel_id, method.delivery_tag or 0, no_ack)
         return {
             "routing_key": method.routing_key,
             "redelivered": method.redelivered,

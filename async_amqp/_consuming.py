@@ -296,14 +296,16 @@ class ConsumerTable:
         method = event.method
         tag = method.consumer_tag or ""
         consumer = self._consumers.get(tag)
+        requests = self._requests
         if consumer is None:
-            no_ack = self._orphans.get(tag, True)
-            if not no_ack:  # nobody listens any more: give it back to the queue now
-                self._requests.core.send(
-                    self._requests.channel_id,
-                    commands.Basic.Reject(method.delivery_tag, requeue=True),
+            no_ack = self._orphans.get(tag)  # None: a tag never ours, left unacknowledged
+            requests.core.delivered(requests.channel_id, method.delivery_tag or 0, no_ack is True)
+            if no_ack is False:  # nobody listens any more: give it back to the queue now
+                requests.core.send(
+                    requests.channel_id, commands.Basic.Reject(method.delivery_tag, requeue=True)
                 )
             return
+        requests.core.delivered(requests.channel_id, method.delivery_tag or 0, consumer.no_ack)
         consumer.push(
             (
                 event.body,

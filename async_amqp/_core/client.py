@@ -19,6 +19,7 @@ from typing import Any
 from pamqp import commands
 from pamqp.base import Frame
 
+from .acks import AckQueue, note_settling
 from .client_channel import ChannelState, ChannelUnavailable, ClientChannel, whole_delivery
 from .client_connection import ConnectionMethods, ConnectionState
 from .codes import REPLY_CODES, ReplyCode
@@ -47,7 +48,6 @@ from .wire import (
     PROTOCOL_HEADER,
     FrameReader,
     decode_method,
-    encode_ack,
     encode_content,
     encode_method,
     encode_publish,
@@ -128,6 +128,7 @@ class ClientConnection(ConnectionMethods):
         self._received: list[bytes] = []
         self._events: deque[Event] = deque()
         self._received_at = 0.0
+        self._acks = AckQueue()
 
     # -- output ---------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class ClientConnection(ConnectionMethods):
         if type(method) is commands.Confirm.Select and channel.confirms is None:
             channel.confirms = ConfirmTracker()  # no_wait select: numbering starts now
         self._outgoing.append(encode_method(channel_id, method))
+        note_settling(channel.acks, method)
 
     def ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
         """Send basic.ack (hot path of :meth:`send`).
@@ -213,7 +215,13 @@ class ClientConnection(ConnectionMethods):
         channel = self._channels.get(channel_id)
         if channel is None or channel.state is not ChannelState.OPEN:
             raise ChannelUnavailable(channel_id, channel.state if channel else None)
-        self._outgoing.append(encode_ack(channel_id, delivery_tag, multiple))
+        self._acks.queue(self._outgoing, channel.acks, channel_id, delivery_tag, multiple)
+
+    def delivered(self, channel_id: int, delivery_tag: int, no_ack: bool) -> None:
+        """The client took a delivery of *channel_id* (for merging acks, see :mod:`.acks`)."""
+        channel = self._channels.get(channel_id)
+        if channel is not None:
+            channel.acks.delivered(delivery_tag, no_ack)
 
     def publish(
         self,

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from pamqp import commands
 from pamqp.base import Frame
 
+from .acks import AckTracker, note_settling
 from .codes import ReplyCode, class_id_of, method_id_of
 from .confirms import ConfirmTracker
 from .content import ContentAssembler, decode_message_properties
@@ -75,6 +76,7 @@ class ClientChannel:
     __slots__ = (
         "_channels",
         "_outgoing",
+        "acks",
         "channel_id",
         "confirms",
         "content",
@@ -94,6 +96,8 @@ class ClientChannel:
         self.replies = ReplyQueue()
         self.content = ContentAssembler()
         self.confirms: ConfirmTracker | None = None
+        #: which deliveries are settled (consecutive acks merge, see :mod:`.acks`)
+        self.acks = AckTracker()
         #: the basic.get whose get-ok content is being assembled
         self.get_slot: PendingReply | None = None
         self._outgoing = outgoing
@@ -110,6 +114,7 @@ class ClientChannel:
             self._outgoing.append(frame)
             return self.replies.expect_sent(method_class, waiter)
         slot = self.replies.expect(method_class, waiter, frame)
+        note_settling(self.acks, method)  # basic.recover, tx.select
         self.send_next_request()
         return slot
 
