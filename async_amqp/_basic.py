@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, overload
 
-import anyio
-import anyio.lowlevel
 from pamqp import commands
 
 from . import exceptions
@@ -66,7 +64,7 @@ class BasicMethods(ChannelCore):
         :raises MessageReturnedError: a mandatory message was unroutable (confirm mode)
         :raises ConnectionBlockedError: the broker blocked publishing past ``blocked_timeout``
         """
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        await self.port.checkpoint_if_cancelled()
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
         port = self.port
@@ -100,7 +98,7 @@ class BasicMethods(ChannelCore):
         mandatory: bool,
     ) -> int:
         """Queue a confirm-mode publish whose outcome *token* receives; return its tag."""
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        await self.port.checkpoint_if_cancelled()
         body = encode_payload(payload)
         properties_payload = encode_properties(properties)
         if not self._publishable():
@@ -215,7 +213,7 @@ class BasicMethods(ChannelCore):
 
     async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """Acknowledge a delivery (``multiple``: and every earlier one)."""
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        await self.port.checkpoint_if_cancelled()
         try:
             self._core.ack(self.channel_id, delivery_tag, multiple)
         except UNAVAILABLE:

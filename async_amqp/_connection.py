@@ -198,6 +198,7 @@ class AmqpProtocol:
         with deadline.stage(lambda: CONNECTING):
             stream = await self._stream_factory()
         self._stream = stream
+        self._port.bind_backend()
         io = self._io = ConnectionIO(
             stream, self._port, self._events, trace=self._trace, address=(self.host, self.port)
         )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.lowlevel
+import sniffio
 
 from . import exceptions
 from ._core import events as ev
@@ -81,6 +82,9 @@ class ChannelPort(Protocol):
     def wake_writer(self) -> None:
         """Let the writer send what the core has buffered."""
 
+    async def checkpoint_if_cancelled(self) -> None:
+        """Raise if the caller's scope is cancelled (without letting other tasks run)."""
+
     def flush(self) -> None:
         """Send what the core has buffered now, if it can; else let the writer send it."""
 
@@ -113,6 +117,7 @@ class ConnectionPort:
         "_yield_budget",
         "blocked_reason",
         "blocked_timeout",
+        "checkpoint_if_cancelled",
         "core",
         "failure",
         "high_water",
@@ -139,6 +144,10 @@ class ConnectionPort:
         self._yield_budget = YIELD_EVERY
         self._send_now: Callable[[], bool] | None = None
         self._last_sent_now = 0.0
+        #: the running backend's own check, once :meth:`bind_backend` has run
+        self.checkpoint_if_cancelled: Callable[[], Awaitable[None]] = (
+            anyio.lowlevel.checkpoint_if_cancelled
+        )
 
     # -- the channel's side ------------------------------------------------------------
 
@@ -229,6 +238,18 @@ class ConnectionPort:
             self.check_usable()
 
     # -- the connection's side ---------------------------------------------------------
+
+    def bind_backend(self) -> None:
+        """Use the running event loop's own cancellation check (called inside it).
+
+        On trio that is ``trio.lowlevel.checkpoint_if_cancelled``, which anyio's
+        check calls after finding the backend, on every call; on asyncio anyio's
+        check is the only one that knows anyio's cancel scopes.
+        """
+        if sniffio.current_async_library() == "trio":
+            import trio.lowlevel  # trio is optional: imported only when it runs
+
+            self.checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
 
     def attach_sender(self, send_now: Callable[[], bool]) -> None:
         """The writer's synchronous send (:meth:`~._connection_io.ConnectionIO.send_now`)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import anyio.lowlevel
 from pamqp import commands
 from pamqp.base import Frame
 
@@ -66,7 +65,7 @@ class ChannelRequests:
 
     async def call(self, method: Frame, context: Any = None) -> ev.ReplyArrived:
         """Send a synchronous request and wait for its reply."""
-        await anyio.lowlevel.checkpoint_if_cancelled()  # cancelled before sending: send nothing
+        await self.port.checkpoint_if_cancelled()  # cancelled before sending: send nothing
         waiter = Waiter(context)
         try:
             slot = self.core.call(self.channel_id, method, waiter)
@@ -96,7 +95,7 @@ class ChannelRequests:
 
     async def send(self, method: Frame) -> None:
         """Send a method that gets no reply."""
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        await self.port.checkpoint_if_cancelled()
         try:
             self.core.send(self.channel_id, method)
         except UNAVAILABLE:

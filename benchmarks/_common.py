@@ -14,9 +14,12 @@ one number means the same thing for every client:
 ``consume``
     the queue is pre-filled (untimed) with ``count`` messages; from
     ``basic.consume`` until the last message was received (and acked, one ack
-    per message, unless ``no_ack``) and a synchronous round trip on the same
+    call per message, unless ``no_ack``) and a synchronous round trip on the same
     channel (a passive ``queue.declare``) came back, so the broker has
-    processed every ack.
+    processed every ack. What goes on the wire is the client's business:
+    async_amqp merges acks queued together in delivery order into one
+    ``multiple`` ack; pika, aiormq, aio-pika and the raw socket send one
+    frame per ack.
 ``rpc``
     a consumer on the same connection (its own channel) replies to each
     request on a reply queue; one request at a time; per-request latency
@@ -188,7 +191,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "consume-ack",
         "consume",
-        "consume a pre-filled queue, prefetch 1000, one basic.ack per message",
+        "consume a pre-filled queue, prefetch 1000, one ack call per message",
         Params(count=20_000, body_size=100, prefetch=1000),
         Params(count=5_000, body_size=100, prefetch=1000),
         THROUGHPUT,

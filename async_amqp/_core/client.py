@@ -50,7 +50,7 @@ from .wire import (
     decode_method,
     encode_content,
     encode_method,
-    encode_publish,
+    publish_frame,
 )
 
 __all__ = [
@@ -246,11 +246,8 @@ class ClientConnection(ConnectionMethods):
         channel = self._channels.get(channel_id)
         if channel is None or channel.state is not ChannelState.OPEN:
             raise ChannelUnavailable(channel_id, channel.state if channel else None)
-        method_frame = encode_publish(
-            channel_id, exchange.encode(), routing_key.encode(), mandatory, immediate
-        )
         outgoing = self._outgoing
-        outgoing.append(method_frame)
+        outgoing.append(publish_frame(channel_id, exchange, routing_key, mandatory, immediate))
         outgoing.extend(encode_content(channel_id, properties_payload, body, self.frame_max))
         self._pending_size += len(body) + 64
         confirms = channel.confirms
