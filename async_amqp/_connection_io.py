@@ -9,11 +9,13 @@ them raises: what ends them is recorded through the connection's events as fatal
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 
 import anyio
 import anyio.abc
+import sniffio
 
 from . import exceptions
 from ._connection_events import ConnectionEvents
@@ -51,6 +53,9 @@ class ConnectionIO:
         self._writer_idle = False
         #: what :meth:`send_now` could not send: the writer sends it first
         self._leftover = b""
+        #: what went wrong handling bytes pushed by the stream (see :meth:`_on_pushed`)
+        self._pushed_error: BaseException | None = None
+        self._stop_pushing: Callable[[], None] = getattr(stream, "stop_pushing", lambda: None)
         port.attach_sender(self.send_now)
 
     @property
@@ -121,13 +126,20 @@ class ConnectionIO:
                 return
 
     async def read_loop(self) -> None:
-        """The reader: bytes to core events to waiters and buffers; never awaits user code."""
+        """The reader: bytes to core events to waiters and buffers; never awaits user code.
+
+        On a stream that can push (plain TCP on asyncio), what arrives while the reader
+        waits is handled at once, in the event loop's callback for it
+        (:meth:`_on_pushed`), a turn of the loop sooner than this task could.
+        """
         stream = self._stream
-        core = self._core
-        dispatch = self._events.dispatch
+        receive_or_push = getattr(stream, "receive_or_push", None)
         while True:
             try:
-                data = await stream.receive(READ_SIZE)
+                if receive_or_push is not None and self._pushed_error is None:
+                    data = await receive_or_push(READ_SIZE, self._on_pushed)
+                else:
+                    data = await stream.receive(READ_SIZE)
             except (
                 anyio.EndOfStream,
                 anyio.BrokenResourceError,
@@ -136,20 +148,54 @@ class ConnectionIO:
             ) as error:
                 self._events.on_eof(error)
                 return
-            if self._trace is not None:
-                self._trace[1].feed(data)
-            try:
-                events = core.receive(data, anyio.current_time())
-            except ProtocolError as error:
-                core.fail(error)
-                self._port.wake_writer()
-                await self._flush_quietly()
-                self._events.die(violation_error(error, *self._address))
+            failed = self._pushed_error
+            if failed is None:
+                try:
+                    self._handle(data, anyio.current_time())
+                except ProtocolError as error:
+                    failed = error
+            if isinstance(failed, ProtocolError):
+                await self._fail(failed)
                 return
-            for event in events:
-                dispatch[type(event)](event)
-            if core.has_data_to_send:
-                self._port.flush()
+            if failed is not None:
+                raise failed  # a bug: the connection's guard records it as fatal
+
+    def _handle(self, data: bytes, now: float) -> None:
+        """Bytes received: to the core, its events to their handlers, replies out.
+
+        :raises ProtocolError: when the broker broke the protocol
+        """
+        if self._trace is not None:
+            self._trace[1].feed(data)
+        core = self._core
+        dispatch = self._events.dispatch
+        for event in core.receive(data, now):
+            dispatch[type(event)](event)
+        if core.has_data_to_send:
+            self._port.flush()
+
+    def _on_pushed(self, data: bytes) -> None:
+        """The stream's callback for bytes that arrived while the reader waits (asyncio).
+
+        It runs outside any task: sniffio is told which library runs it, so that what
+        the handlers create (an ``anyio.Event``) finds its backend. A failure stops the
+        pushing and wakes the reader, which handles it as if it had read the bytes.
+        """
+        token = sniffio.current_async_library_cvar.set("asyncio")
+        try:
+            self._handle(data, asyncio.get_running_loop().time())
+        except BaseException as error:
+            self._pushed_error = error
+            self._stop_pushing()
+        finally:
+            sniffio.current_async_library_cvar.reset(token)
+
+    async def _fail(self, error: ProtocolError) -> None:
+        """The broker broke the protocol: send our connection.close, then end."""
+        self._core.fail(error)
+        self._port.wake_writer()
+        await self._flush_quietly()
+        self._events.die(violation_error(error, *self._address))
 
     async def _flush_quietly(self) -> None:
         """Let the writer send what is queued (a connection.close), for at most a second."""

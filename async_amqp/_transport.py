@@ -5,7 +5,10 @@ resumes it around every wait (two ``epoll_ctl`` calls per wait), and its ``send`
 ends with an extra turn of the event loop. For a connection whose reader is
 always waiting, both are pure cost: this stream keeps reading enabled, buffers
 what arrives until ``receive`` takes it, and returns from ``send`` at once unless
-the transport's write buffer is over its high-water mark.
+the transport's write buffer is over its high-water mark. While the connection's
+reader waits, what arrives is handed to it in the transport's own callback
+(:meth:`AsyncioTransportStream.receive_or_push`): waking the reader task would take
+one more turn of the event loop per read (6.1 turns per RPC round trip instead of 4.1).
 
 On trio, anyio's socket stream goes through trio's ``SocketStream``, whose every
 ``send`` that completes at once ends with a yield to the scheduler (one more turn of
@@ -61,6 +64,8 @@ class _ReadingProtocol(asyncio.BufferedProtocol):
     def __init__(self) -> None:
         self._buffer = read_buffer()
         self.chunks: deque[bytes] = deque()
+        #: while set, what arrives goes to it at once instead of to ``chunks``
+        self.receiver: Callable[[bytes], None] | None = None
         self.eof = False
         self.error: BaseException | None = None
         self.closed = False
@@ -72,18 +77,23 @@ class _ReadingProtocol(asyncio.BufferedProtocol):
         return self._buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.chunks.append(self._buffer[:nbytes].tobytes())
-        self._wake_reader()
+        data = self._buffer[:nbytes].tobytes()
+        receiver = self.receiver
+        if receiver is not None:
+            receiver(data)
+            return
+        self.chunks.append(data)
+        self.wake_reader()
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake_reader()
+        self.wake_reader()
         return False  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.error = exc
-        self._wake_reader()
+        self.wake_reader()
         self._wake_writer()
 
     def pause_writing(self) -> None:
@@ -93,7 +103,7 @@ class _ReadingProtocol(asyncio.BufferedProtocol):
         self.writing_paused = False
         self._wake_writer()
 
-    def _wake_reader(self) -> None:
+    def wake_reader(self) -> None:
         waiter = self.read_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -112,6 +122,7 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
         self._protocol = protocol
         self._loop = asyncio.get_running_loop()
         self._closing = False
+        self._pushing_stopped = False
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         """Return what has arrived (at most *max_bytes*), waiting if nothing has."""
@@ -138,6 +149,41 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
             chunks.append(data[max_bytes:])
             data = data[:max_bytes]
         return data
+
+    async def receive_or_push(self, max_bytes: int, receiver: Callable[[bytes], None]) -> bytes:
+        """Like :meth:`receive`, but while it waits, what arrives goes to *receiver*.
+
+        *receiver* runs in the event loop's callback for the received bytes, which
+        saves the turn of the loop that waking this task would take. It must not
+        raise; to stop receiving it calls :meth:`stop_pushing`, which also ends this
+        wait (returning ``b""`` when nothing was buffered since).
+        """
+        protocol = self._protocol
+        while not protocol.chunks:
+            if self._closing:
+                raise anyio.ClosedResourceError
+            if protocol.eof or protocol.closed:
+                return await self.receive(max_bytes)  # raises why the stream ended
+            waiter = self._loop.create_future()
+            protocol.read_waiter = waiter
+            protocol.receiver = receiver
+            try:
+                await waiter
+            finally:
+                protocol.read_waiter = None
+                protocol.receiver = None
+            if self._pushing_stopped:
+                self._pushing_stopped = False
+                if not protocol.chunks:
+                    return b""
+        return await self.receive(max_bytes)
+
+    def stop_pushing(self) -> None:
+        """Stop handing received bytes to the receiver; wake :meth:`receive_or_push`."""
+        protocol = self._protocol
+        protocol.receiver = None
+        self._pushing_stopped = True
+        protocol.wake_reader()
 
     async def send(self, item: bytes) -> None:
         """Hand *item* to the transport; wait only while its write buffer is full."""

@@ -204,3 +204,38 @@ async def test_what_a_waiting_caller_cannot_send_is_left_to_the_writer(
             got = await chan.basic_get(queue, no_ack=True)
         assert got is not None
         assert got["message"] == body
+
+
+async def test_a_bug_in_an_event_handler_ends_the_connection_with_it(
+    amqp_broker: BrokerTarget,
+) -> None:
+    # On asyncio the reply is handled in the transport's callback, outside any task:
+    # the error must still reach the connection (not the event loop's log) and end it.
+    from async_amqp import _core
+
+    def broken(event: object) -> None:
+        raise RuntimeError("a handler's bug")
+
+    with anyio.fail_after(10), pytest.raises(RuntimeError, match="a handler's bug"):
+        async with amqp_broker.connect() as conn:
+            conn._events.dispatch[_core.events.ReplyArrived] = broken
+            async with conn.new_channel():
+                pytest.fail("the channel's open-ok never reached it")
+    assert not conn.is_open
+
+
+async def test_bytes_arriving_while_the_reader_waits_are_handled_in_order(
+    amqp_broker: BrokerTarget,
+) -> None:
+    queue = amqp_broker.queue_name()
+    async with amqp_broker.connect() as conn, conn.new_channel() as chan:
+        await chan.queue_declare(queue, exclusive=True)
+        for index in range(200):
+            await chan.publish(str(index).encode(), "", queue)
+        received = []
+        async with chan.new_consumer(queue_name=queue, no_ack=True) as listener:
+            async for body, _envelope, _properties in listener:
+                received.append(body)
+                if len(received) == 200:
+                    break
+        assert received == [str(index).encode() for index in range(200)]
