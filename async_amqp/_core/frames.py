@@ -27,6 +27,7 @@ FRAME_MIN_SIZE: Final = 4096
 PROTOCOL_HEADER: Final = b"AMQP\x00\x00\x09\x01"
 
 _frame_head = struct.Struct(">BHI")
+_FRAME_TYPES: Final = frozenset((FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT))
 EMPTY_PROPERTIES: Final = b"\x00\x00"
 
 RawFrame = tuple[int, int, bytes]
@@ -81,52 +82,67 @@ class FrameReader:
         :raises FrameError: on an oversized frame, a bad end octet or an unknown frame type
         """
         buffer = self._buffer
-        buffer += data
+        if buffer:
+            if len(buffer) >= 7:  # a frame is pending: is it complete now?
+                size = _frame_head.unpack_from(buffer)[2]
+                if len(buffer) + len(data) < size + FRAME_OVERHEAD:
+                    buffer += data  # not yet: no need to look at it again
+                    return []
+            buffer += data
+            data = bytes(buffer)
+            buffer.clear()
         frames: list[RawFrame] = []
-        available = len(buffer)
+        available = len(data)
         offset = 0
         # Like RabbitMQ: a payload may be as large as frame_max itself, although the error
         # text names frame_max - 8 as the limit.
         limit = self.max_frame_size
-        view = memoryview(buffer)
-        try:
-            while available - offset >= 7:
-                frame_type, channel_id, size = _frame_head.unpack_from(buffer, offset)
-                if frame_type not in (FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT):
-                    if self.eager:
-                        raise FrameError(_unknown_frame_text(frame_type, channel_id, size))
-                    end = offset + 7 + size
-                    if available < end:
-                        break
-                    payload = view[offset + 7 : end].tobytes()
-                    raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
-                if limit and size > limit:
-                    raise FrameError(
-                        frame_error_text(
-                            frame_type,
-                            b"",
-                            ("frame_too_large", str(size), str(limit - FRAME_OVERHEAD)),
-                        ),
-                        policy=ClosePolicy.CLOSE_THEN_DROP,
-                    )
-                end = offset + 7 + size
-                if available <= end:
-                    break
-                if buffer[end] != FRAME_END:
-                    payload = view[offset + 7 : end].tobytes()
-                    raise FrameError(
-                        frame_error_text(
-                            frame_type, payload, ("invalid_frame_end_marker", str(buffer[end]))
-                        ),
-                        policy=ClosePolicy.CLOSE_THEN_DROP,
-                    )
-                frames.append((frame_type, channel_id, view[offset + 7 : end].tobytes()))
-                offset = end + 1
-        finally:
-            view.release()
-        if offset:
-            del buffer[:offset]
+        unpack_head = _frame_head.unpack_from
+        while available - offset >= 7:
+            frame_type, channel_id, size = unpack_head(data, offset)
+            if frame_type not in _FRAME_TYPES:
+                self._unknown_type(data, offset, frame_type, channel_id, size)
+                break  # the rest of its payload has not arrived yet
+            if limit and size > limit:
+                raise FrameError(
+                    frame_error_text(
+                        frame_type,
+                        b"",
+                        ("frame_too_large", str(size), str(limit - FRAME_OVERHEAD)),
+                    ),
+                    policy=ClosePolicy.CLOSE_THEN_DROP,
+                )
+            end = offset + 7 + size
+            if available <= end:
+                break
+            if data[end] != FRAME_END:
+                raise FrameError(
+                    frame_error_text(
+                        frame_type,
+                        data[offset + 7 : end],
+                        ("invalid_frame_end_marker", str(data[end])),
+                    ),
+                    policy=ClosePolicy.CLOSE_THEN_DROP,
+                )
+            frames.append((frame_type, channel_id, data[offset + 7 : end]))
+            offset = end + 1
+        if offset < available:
+            buffer += memoryview(data)[offset:]
         return frames
+
+    def _unknown_type(
+        self, data: bytes, offset: int, frame_type: int, channel_id: int, size: int
+    ) -> None:
+        """An unknown frame type: refuse it (eager), or once its payload is here (to quote it).
+
+        :raises FrameError: at once when eager, else once the payload has arrived
+        """
+        if self.eager:
+            raise FrameError(_unknown_frame_text(frame_type, channel_id, size))
+        end = offset + 7 + size
+        if len(data) >= end:
+            payload = data[offset + 7 : end]
+            raise FrameError(frame_error_text(frame_type, payload, "unknown_frame"))
 
 
 def _unknown_frame_text(frame_type: int, channel_id: int, size: int) -> str:
