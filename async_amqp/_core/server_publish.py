@@ -23,7 +23,7 @@ import sys
 from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
-from .propview import accepted_properties, known_properties
+from .propview import accepted_properties
 from .server_events import PublishReceived
 
 __all__ = [
@@ -101,8 +101,8 @@ def _frame(
 
 
 def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
-    """The commonest command in one pass: all received, a property list accepted before,
-    the body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
+    """The commonest command in one pass: all received, an accepted property list, the
+    body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
     available = len(data)
     _, channel_id, size = _frame_head.unpack_from(data, offset)
     start = offset + 7
@@ -128,10 +128,8 @@ def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         or data[header_end] != FRAME_END
     ):
         return None
-    raw_properties = data[header + 19 : header_end]
     body = header_end + 1
-    properties = known_properties(raw_properties)
-    if properties is None or not body_size or available - body < 7:
+    if not body_size or available - body < 7:
         return None
     kind, channel, size = _frame_head.unpack_from(data, body)
     body_end = body + 7 + size
@@ -143,6 +141,10 @@ def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         or body_end >= available
         or data[body_end] != FRAME_END
     ):
+        return None
+    raw_properties = data[header + 19 : header_end]
+    properties = accepted_properties(raw_properties)
+    if properties is None:
         return None
     bits = data[end - 1]
     event = PublishReceived(
