@@ -30,7 +30,7 @@ from async_amqp._core.wire import make_method
 from ._framelog import describe_event, describe_reply
 from ._handlers import HANDLERS, Reply, encode_event, unimplemented
 from ._handshake import HandshakeSteps
-from ._model import BrokerModel, ConnectionModel, Event, Message
+from ._model import BrokerModel, ConnectionModel, Deliver, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
@@ -345,28 +345,43 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
     # -- output --------------------------------------------------------------------------
 
     def drain_outbox(self) -> None:
-        """Encode the model's queued events."""
+        """Encode the model's queued events (deliveries straight to the core's encoder)."""
         connection = self.connection
         if connection is None or not connection.outbox:
             return
         outbox = connection.outbox
-        if self.core.state is not sv.ServerState.OPEN:
+        core = self.core
+        if core.state is not sv.ServerState.OPEN:
             outbox.clear()
             return
         transport = self.transport
+        is_open = core.channel_is_open
+        send_deliver = core.send_deliver
+        debug = logger.isEnabledFor(logging.DEBUG)
         encoded = 0
         while outbox:
-            self._encode(outbox.popleft())
+            event = outbox.popleft()
+            if is_open(event.channel_id):
+                if debug:
+                    logger.debug("%s: sending %s", self.name, describe_event(event))
+                if type(event) is Deliver:
+                    message = event.message
+                    send_deliver(
+                        event.channel_id,
+                        event.consumer_tag,
+                        event.delivery_tag,
+                        event.redelivered,
+                        event.exchange,
+                        event.routing_key,
+                        message.raw_properties,
+                        message.body,
+                    )
+                else:
+                    encode_event(core, event)
             encoded += 1
             if encoded == OUTPUT_SLICE:
                 encoded = 0
                 transport.output_ready()
-
-    def _encode(self, event: Event) -> None:
-        if self.core.channel_is_open(event.channel_id):
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s: sending %s", self.name, describe_event(event))
-            encode_event(self.core, event)
 
     # -- blocking (resource alarm) -------------------------------------------------------
 
