@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,7 @@ from async_amqp_testing._settings import ConnectionSettings
 from async_amqp_testing.raw import plain_response
 
 READ_SIZE = 256 * 1024
+_runs = itertools.count()
 FRAME_MAX = 131072
 
 
@@ -70,7 +72,7 @@ class _Host:
     def connection_opened(self, driver: ConnectionDriver) -> None: ...
 
 
-def _driver() -> ConnectionDriver:
+def _driver(replies: str = "replies") -> ConnectionDriver:
     settings = ConnectionSettings(server_properties=server_properties("broker-cpu"), heartbeat=0)
     model = BrokerModel(users={"guest": "guest"})
     driver = ConnectionDriver(settings, model, _Host(), _Transport(), "broker-cpu")
@@ -88,7 +90,7 @@ def _driver() -> ConnectionDriver:
         encode_method(1, commands.Channel.Open()),
         encode_method(2, commands.Channel.Open()),
         encode_method(1, commands.Queue.Declare(queue="requests")),
-        encode_method(2, commands.Queue.Declare(queue="replies")),
+        encode_method(2, commands.Queue.Declare(queue=replies)),
         encode_method(1, commands.Queue.Declare(queue="parked")),
     ]
     for data in handshake:
@@ -122,16 +124,20 @@ def _properties(**values: str) -> bytes:
 
 
 def rpc(count: int) -> Callable[[], None]:
-    driver = _driver()
+    # As in run.py: the reply queue's name is new in every run, so every request's
+    # property list is one the broker has not seen; the replies' lists (correlation ids
+    # only) repeat from run to run.
+    replies_queue = f"replies-{next(_runs)}"
+    driver = _driver(replies_queue)
     _consume(driver, 1, "requests")
-    _consume(driver, 2, "replies")
+    _consume(driver, 2, replies_queue)
     body = b"x" * 100
     requests = [
-        _publish(2, "requests", _properties(correlation_id=str(i), reply_to="replies"), body)
+        _publish(2, "requests", _properties(correlation_id=str(i), reply_to=replies_queue), body)
         for i in range(count)
     ]
     replies = [
-        _publish(1, "replies", _properties(correlation_id=str(i)), body) for i in range(count)
+        _publish(1, replies_queue, _properties(correlation_id=str(i)), body) for i in range(count)
     ]
 
     def run() -> None:

@@ -185,10 +185,11 @@ class ServerInput:
         """Join to what is left of this chunk (a publish command cut at its end) the bytes
         of the next chunk that the command needs, as far as its frame headers tell."""
         following, start = self._later.popleft()
-        leftover = self._inbox[self._position :]
-        wanted = publish_wanted(leftover, 0) - len(leftover)
+        inbox, position = self._inbox, self._position
+        wanted = publish_wanted(inbox, position) - (len(inbox) - position)
         end = min(len(following), start + max(wanted, 1))
-        self._inbox = leftover + following[start:end]
+        # One copy of each part (no slices copied first: a cut command may be a large body).
+        self._inbox = b"".join((memoryview(inbox)[position:], memoryview(following)[start:end]))
         self._position = 0
         if end < len(following):
             self._later.appendleft((following, end))
