@@ -37,7 +37,8 @@ from .server_publish import (
     PUBLISH_INDEX,
     WAIT_MAX,
     publish_wanted,
-    take_publish,
+    take_general,
+    take_simple,
 )
 
 __all__ = ["ServerInput"]
@@ -155,7 +156,7 @@ class ServerInput:
             return False
         limit = self._reader.max_frame_size
         if data[position + 7 : position + 11] == PUBLISH_INDEX and not self.pause_after_content:
-            taken = take_publish(data, position, limit)
+            taken = take_simple(data, position, limit) or take_general(data, position, limit)
             if isinstance(taken, tuple):
                 self._events.append(taken[0])
                 self._position = taken[1]

@@ -33,7 +33,9 @@ __all__ = [
     "WAIT_MAX",
     "Unread",
     "publish_wanted",
+    "take_general",
     "take_publish",
+    "take_simple",
 ]
 
 _frame_head: Final = struct.Struct(">BHI")
@@ -100,7 +102,7 @@ def _frame(
     return (start, end) if data[end] == FRAME_END else NOT_PLAIN
 
 
-def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
+def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
     """The commonest command in one pass: all received, an accepted property list, the
     body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
     available = len(data)
@@ -170,9 +172,11 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         :data:`INCOMPLETE` (wait for more bytes: nothing would happen before the
         command is complete) or :data:`NOT_PLAIN` (the general path must read it)
     """
-    simple = _take_simple(data, offset, limit)
-    if simple is not None:
-        return simple
+    return take_simple(data, offset, limit) or take_general(data, offset, limit)
+
+
+def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
+    """:func:`take_publish` for any plain command (:func:`take_simple` takes the commonest)."""
     channel_id = int.from_bytes(data[offset + 1 : offset + 3], "big")
     frame = _frame(data, offset, limit, FRAME_METHOD, channel_id)
     if not isinstance(frame, tuple):
