@@ -9,8 +9,9 @@ tree). The client (async_amqp of the working tree) runs each scenario against
 each broker and RabbitMQ in turn, the order shifting every round, and the table
 gives medians and per-round ratios: new ÷ base and new ÷ RabbitMQ ("how many
 times faster", as everywhere in these benchmarks). Each fake broker's own CPU per
-operation is read from ``/proc/PID/schedstat`` around each run (the time its
-process spent on a CPU, in ns): steadier than wall-clock on this shared machine.
+operation is read from ``/proc/PID/schedstat`` around each client run (the time its
+process spent on a CPU, in ns; queue setup, pre-filling and cleanup excluded):
+steadier than wall-clock on this shared machine.
 The quick counts of ``run.py`` are used unless ``--full``.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import io
 import shutil
 import statistics
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,8 +35,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _async_amqp
-from benchmarks._common import SCENARIOS, Metric, Metrics, Params, Scenario
+from benchmarks import _admin, _async_amqp
+from benchmarks._common import SCENARIOS, Client, Metric, Metrics, Params, Scenario
 from benchmarks._fakebroker import REPO, FakeBrokerProcess
 from benchmarks.run import run_once
 
@@ -61,6 +64,28 @@ def cpu_ns(pid: int) -> int:
 
 def operations(scenario: Scenario, count: int) -> int:
     return 1 if scenario.kind == "connect" else count
+
+
+def _measure(scenario: Scenario, client: Client, params: Params, pid: int, index: int) -> Metrics:
+    """:func:`~benchmarks.run.run_once`, with the broker's CPU read around the client's run
+    only (not the queue setup, pre-filling and cleanup)."""
+    unique = f"bench.ab.{scenario.name}.{uuid.uuid4().hex[:8]}"
+    params = replace(params, queue=unique, port=client.port or params.port)
+    queues = [unique]
+    if scenario.needs_reply_queue:
+        params = replace(params, reply_queue=unique + ".reply")
+        queues.append(params.reply_queue)
+    _admin.declare_queues(params, queues, prefill=params.count if scenario.prefill else 0)
+    try:
+        gc.collect()
+        before = cpu_ns(pid) if pid else 0
+        metrics = dict(client.kinds[scenario.kind](params))
+        if pid:
+            spent = (cpu_ns(pid) - before) / 1e9
+            metrics[BROKER_CPU] = spent / operations(scenario, params.count)
+        return metrics
+    finally:
+        _admin.delete_queues(params, queues)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,12 +137,7 @@ def _compare(
         shift = index % len(names)
         for name in [*names[shift:], *names[:shift]]:
             port, pid = brokers[name]
-            before = cpu_ns(pid) if pid else 0
-            metrics = dict(run_once(scenario, replace(client, port=port), params, f"r{index}"))
-            if pid:
-                spent = (cpu_ns(pid) - before) / 1e9
-                metrics[BROKER_CPU] = spent / operations(scenario, params.count)
-            runs[name].append(metrics)
+            runs[name].append(_measure(scenario, replace(client, port=port), params, pid, index))
     broker_metric = Metric(BROKER_CPU, "broker CPU", "µs/op", higher_is_better=False, scale=1e6)
     for metric in [*scenario.metrics, broker_metric]:
         cells = []
