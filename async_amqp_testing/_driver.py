@@ -28,25 +28,21 @@ from async_amqp._core.errors import ClosePolicy, ProtocolError
 from async_amqp._core.wire import make_method
 
 from ._framelog import describe_event, describe_reply
-from ._handlers import HANDLERS, Reply, encode_event, unimplemented
+from ._handlers import HANDLERS, Reply, unimplemented
 from ._handshake import HandshakeSteps
-from ._model import BrokerModel, ConnectionModel, Event, Message
+from ._model import BrokerModel, ConnectionModel, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
-from ._publishing import BARE_INTERNAL_ERROR, PublishSteps
+from ._publishing import BARE_INTERNAL_ERROR, OUTPUT_SLICE, PublishSteps
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["ConnectionDriver"]
+__all__ = ["OUTPUT_SLICE", "ConnectionDriver"]
 
 
 logger = logging.getLogger("async_amqp_testing")
 
-#: Events encoded between two chances for the transport to write out what is encoded
-#: (:meth:`~._ports.Transport.output_ready`): a long burst of deliveries reaches the
-#: client in slices while the rest is encoded, not in one write at the end.
-OUTPUT_SLICE = 256
 
 #: States in which RabbitMQ answers errors with a silent close after a delay (before
 #: tune-ok); from "opening" on, it sends connection.close.
@@ -341,32 +337,6 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         connection.close()
         connection.outbox.clear()
         self.model.dispatch()
-
-    # -- output --------------------------------------------------------------------------
-
-    def drain_outbox(self) -> None:
-        """Encode the model's queued events."""
-        connection = self.connection
-        if connection is None or not connection.outbox:
-            return
-        outbox = connection.outbox
-        if self.core.state is not sv.ServerState.OPEN:
-            outbox.clear()
-            return
-        transport = self.transport
-        encoded = 0
-        while outbox:
-            self._encode(outbox.popleft())
-            encoded += 1
-            if encoded == OUTPUT_SLICE:
-                encoded = 0
-                transport.output_ready()
-
-    def _encode(self, event: Event) -> None:
-        if self.core.channel_is_open(event.channel_id):
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s: sending %s", self.name, describe_event(event))
-            encode_event(self.core, event)
 
     # -- blocking (resource alarm) -------------------------------------------------------
 

@@ -12,11 +12,14 @@ row, before anything else is handled. A long run is settled every
 deliveries) is offered to the transport at once (``Transport.output_ready``): like
 RabbitMQ, which confirms as it goes, the broker answers the start of a big read
 while it reads the rest, so a publisher's confirm window keeps moving instead of
-waiting for the whole read to be processed.
+waiting for the whole read to be processed. :meth:`PublishSteps.drain_outbox`
+encodes the model's events (every method's, not only publishes'), deliveries
+straight through the core's basic.deliver encoder.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,17 +30,25 @@ from async_amqp._core import server as sv
 from async_amqp._core.codes import REPLY_CODES, ReplyCode
 from async_amqp._core.propview import RawProperties, accepted_properties, shared_properties
 
-from ._handlers import Reply, unimplemented
-from ._model import BrokerModel, ConnectionModel, Message
+from ._framelog import describe_event
+from ._handlers import Reply, encode_event, unimplemented
+from ._model import BrokerModel, ConnectionModel, Deliver, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import Transport
 
-__all__ = ["BARE_INTERNAL_ERROR", "INPUT_SLICE", "PublishSteps"]
+__all__ = ["BARE_INTERNAL_ERROR", "INPUT_SLICE", "OUTPUT_SLICE", "PublishSteps"]
+
+logger = logging.getLogger("async_amqp_testing")
 
 #: Publishes and acks read in a row before they are settled and their output (confirms,
 #: deliveries) is offered to the transport, while the rest of the read waits.
 INPUT_SLICE = 256
+
+#: Events encoded between two chances for the transport to write out what is encoded
+#: (:meth:`~._ports.Transport.output_ready`): a long burst of deliveries reaches the
+#: client in slices while the rest is encoded, not in one write at the end.
+OUTPUT_SLICE = 256
 
 #: connection.close arguments of a crash inside RabbitMQ: a bare 541 naming no method.
 BARE_INTERNAL_ERROR = (
@@ -58,6 +69,7 @@ class PublishSteps:
     connection: ConnectionModel | None
     core: sv.ServerConnection
     transport: Transport
+    name: str
     #: publishes and acks read since the last :meth:`_after_publishes`
     _unsettled = 0
 
@@ -68,7 +80,6 @@ class PublishSteps:
         def _close_connection(
             self, reply_code: int, reply_text: str, class_id: int, method_id: int
         ) -> None: ...
-        def drain_outbox(self) -> None: ...
 
     def _on_content(self, event: sv.ContentReceived) -> None:
         """A publish the fast path left to the general one (or another content method)."""
@@ -157,3 +168,42 @@ class PublishSteps:
         self.drain_outbox()
         self.model.dispatch()
         self.drain_outbox()
+
+    def drain_outbox(self) -> None:
+        """Encode the model's queued events (deliveries straight to the core's encoder)."""
+        connection = self.connection
+        if connection is None or not connection.outbox:
+            return
+        outbox = connection.outbox
+        core = self.core
+        if core.state is not sv.ServerState.OPEN:
+            outbox.clear()
+            return
+        transport = self.transport
+        is_open = core.channel_is_open
+        send_deliver = core.send_deliver
+        debug = logger.isEnabledFor(logging.DEBUG)
+        encoded = 0
+        while outbox:
+            event = outbox.popleft()
+            if is_open(event.channel_id):
+                if debug:
+                    logger.debug("%s: sending %s", self.name, describe_event(event))
+                if type(event) is Deliver:
+                    message = event.message
+                    send_deliver(
+                        event.channel_id,
+                        event.consumer_tag,
+                        event.delivery_tag,
+                        event.redelivered,
+                        event.exchange,
+                        event.routing_key,
+                        message.raw_properties,
+                        message.body,
+                    )
+                else:
+                    encode_event(core, event)
+            encoded += 1
+            if encoded == OUTPUT_SLICE:
+                encoded = 0
+                transport.output_ready()

@@ -21,14 +21,16 @@ _URL = re.compile(rb"amqp://[^@]+@127\.0\.0\.1:(\d+)/")
 class FakeBrokerProcess:
     """Start the fake broker on a free port; stop it (SIGTERM, then kill) on exit."""
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, pythonpath: Path | None = None) -> None:
         self.extra_args = extra_args
+        #: where async_amqp_testing is imported from (default: this repository)
+        self.source = pythonpath or REPO
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> FakeBrokerProcess:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.source), env.get("PYTHONPATH")]))
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -43,6 +45,7 @@ class FakeBrokerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
+            cwd=self.source,  # ``-m`` puts the working directory first on sys.path
         )
         self._process = process
         assert process.stdout is not None

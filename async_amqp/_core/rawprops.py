@@ -157,6 +157,24 @@ def _value_end(raw: bytes, offset: int, kind: str | int) -> int:
     return end
 
 
+_flags_word = struct.Struct(">H")
+_table_size = struct.Struct(">I")
+#: Each slot's width as :meth:`PropertyList.split` reads it: 0 a shortstr, -1 a table, else fixed.
+_WIDTHS: tuple[int, ...] = (0, 0, -1, 1, 1, 0, 0, 0, 0, 8, 0, 0, 0, 0)
+#: Per flags word (its 14 property bits): the slot and width of each property present.
+_layouts: dict[int, tuple[tuple[int, int], ...]] = {}
+
+
+def _layout(word: int) -> tuple[tuple[int, int], ...]:
+    layout = _layouts.get(word)
+    if layout is None:
+        layout = tuple(
+            (index, width) for index, width in enumerate(_WIDTHS) if word & (1 << (15 - index))
+        )
+        _layouts[word] = layout
+    return layout
+
+
 class PropertyList:
     """The 14 basic properties as raw encoded slices (``None`` = absent)."""
 
@@ -173,26 +191,40 @@ class PropertyList:
 
         :raises ValueError: when the encoding is truncated.
         """
-        (word,) = struct.unpack_from(">H", raw, 0)
+        return cls.split(raw)[0]
+
+    @classmethod
+    def split(cls, raw: bytes) -> tuple[PropertyList, int]:
+        """:meth:`parse`, and the offset where the list's last value ends.
+
+        :raises ValueError: when the encoding is truncated.
+        """
+        (word,) = _flags_word.unpack_from(raw, 0)
         offset = 2
         extra = b""
         if word & 1:
             # Continuation words carry no known property; keep them verbatim.
             start = offset
             while True:
-                (more,) = struct.unpack_from(">H", raw, offset)
+                (more,) = _flags_word.unpack_from(raw, offset)
                 offset += 2
                 if not more & 1:
                     break
             extra = raw[start:offset]
         slots: list[bytes | None] = [None] * _COUNT
-        for index, kind in enumerate(_KINDS):
-            if not word & (1 << (15 - index)):
-                continue
-            end = _value_end(raw, offset, kind)
+        size = len(raw)
+        for index, width in _layout(word & 0xFFFC):
+            if not width:
+                end = offset + 1 + raw[offset]
+            elif width < 0:
+                end = offset + 4 + _table_size.unpack_from(raw, offset)[0]
+            else:
+                end = offset + width
+            if end > size:
+                raise ValueError("truncated property list")
             slots[index] = raw[offset:end]
             offset = end
-        return cls(slots, extra)
+        return cls(slots, extra), offset
 
     def encode(self) -> bytes:
         """Flags plus the raw slices, in wire order."""
@@ -247,10 +279,11 @@ def check_publish_properties(raw: bytes) -> PropertyList:
     if len(raw) < 2 or raw[1] & 1:
         raise ValueError("property flags are truncated or continued")
     try:
-        slots = PropertyList.parse(raw)
+        slots, end = PropertyList.split(raw)
     except (ValueError, IndexError, struct.error) as error:
         raise ValueError(f"property list does not decode: {error}") from error
-    if slots.encode() != raw:
+    if raw[1] & 2 or end != len(raw):
+        # What the slices would not encode back to: a reserved flag, or bytes after them.
         raise ValueError("bytes after the property list")
     headers = slots.slots[PropertySlot.HEADERS]
     if headers is not None:

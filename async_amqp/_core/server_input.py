@@ -37,7 +37,8 @@ from .server_publish import (
     PUBLISH_INDEX,
     WAIT_MAX,
     publish_wanted,
-    take_publish,
+    take_general,
+    take_simple,
 )
 
 __all__ = ["ServerInput"]
@@ -155,7 +156,7 @@ class ServerInput:
             return False
         limit = self._reader.max_frame_size
         if data[position + 7 : position + 11] == PUBLISH_INDEX and not self.pause_after_content:
-            taken = take_publish(data, position, limit)
+            taken = take_simple(data, position, limit) or take_general(data, position, limit)
             if isinstance(taken, tuple):
                 self._events.append(taken[0])
                 self._position = taken[1]
@@ -185,10 +186,11 @@ class ServerInput:
         """Join to what is left of this chunk (a publish command cut at its end) the bytes
         of the next chunk that the command needs, as far as its frame headers tell."""
         following, start = self._later.popleft()
-        leftover = self._inbox[self._position :]
-        wanted = publish_wanted(leftover, 0) - len(leftover)
+        inbox, position = self._inbox, self._position
+        wanted = publish_wanted(inbox, position) - (len(inbox) - position)
         end = min(len(following), start + max(wanted, 1))
-        self._inbox = leftover + following[start:end]
+        # One copy of each part (no slices copied first: a cut command may be a large body).
+        self._inbox = b"".join((memoryview(inbox)[position:], memoryview(following)[start:end]))
         self._position = 0
         if end < len(following):
             self._later.appendleft((following, end))

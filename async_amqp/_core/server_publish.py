@@ -23,7 +23,7 @@ import sys
 from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
-from .propview import accepted_properties, known_properties
+from .propview import accepted_properties
 from .server_events import PublishReceived
 
 __all__ = [
@@ -33,7 +33,9 @@ __all__ = [
     "WAIT_MAX",
     "Unread",
     "publish_wanted",
+    "take_general",
     "take_publish",
+    "take_simple",
 ]
 
 _frame_head: Final = struct.Struct(">BHI")
@@ -100,9 +102,9 @@ def _frame(
     return (start, end) if data[end] == FRAME_END else NOT_PLAIN
 
 
-def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
-    """The commonest command in one pass: all received, a property list accepted before,
-    the body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
+def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
+    """The commonest command in one pass: all received, an accepted property list, the
+    body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
     available = len(data)
     _, channel_id, size = _frame_head.unpack_from(data, offset)
     start = offset + 7
@@ -128,10 +130,8 @@ def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         or data[header_end] != FRAME_END
     ):
         return None
-    raw_properties = data[header + 19 : header_end]
     body = header_end + 1
-    properties = known_properties(raw_properties)
-    if properties is None or not body_size or available - body < 7:
+    if not body_size or available - body < 7:
         return None
     kind, channel, size = _frame_head.unpack_from(data, body)
     body_end = body + 7 + size
@@ -143,6 +143,10 @@ def _take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         or body_end >= available
         or data[body_end] != FRAME_END
     ):
+        return None
+    raw_properties = data[header + 19 : header_end]
+    properties = accepted_properties(raw_properties)
+    if properties is None:
         return None
     bits = data[end - 1]
     event = PublishReceived(
@@ -168,9 +172,11 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         :data:`INCOMPLETE` (wait for more bytes: nothing would happen before the
         command is complete) or :data:`NOT_PLAIN` (the general path must read it)
     """
-    simple = _take_simple(data, offset, limit)
-    if simple is not None:
-        return simple
+    return take_simple(data, offset, limit) or take_general(data, offset, limit)
+
+
+def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
+    """:func:`take_publish` for any plain command (:func:`take_simple` takes the commonest)."""
     channel_id = int.from_bytes(data[offset + 1 : offset + 3], "big")
     frame = _frame(data, offset, limit, FRAME_METHOD, channel_id)
     if not isinstance(frame, tuple):

@@ -251,15 +251,16 @@ def test_deliveries_freed_by_acks_go_before_the_next_reply() -> None:
 
 
 def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Record every split of a raw property list (``PropertyList.parse``) from now on."""
+    """Record every split of a raw property list (``PropertyList.split``, which ``parse``
+    calls too) from now on."""
     calls: list[bytes] = []
-    original = PropertyList.parse.__func__  # type: ignore[attr-defined]
+    original = PropertyList.split.__func__  # type: ignore[attr-defined]
 
-    def counting(cls: type[PropertyList], raw: bytes) -> PropertyList:
+    def counting(cls: type[PropertyList], raw: bytes) -> tuple[PropertyList, int]:
         calls.append(raw)
         return original(cls, raw)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(PropertyList, "parse", classmethod(counting))
+    monkeypatch.setattr(PropertyList, "split", classmethod(counting))
     return calls
 
 

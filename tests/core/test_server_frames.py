@@ -82,3 +82,11 @@ def test_send_deliver_equals_method_and_content_frames(
     )
     content = encode_content(channel_id, properties, body, frame_max)
     assert output.data_to_send(0.0) == method + b"".join(bytes(piece) for piece in content)
+    # Again, from the parts kept for this channel, consumer tag, exchange and key.
+    output.send_deliver(
+        channel_id, consumer_tag, delivery_tag + 1, redelivered, exchange, "key", properties, body
+    )
+    method = encode_deliver(
+        channel_id, consumer_tag.encode(), delivery_tag + 1, redelivered, exchange.encode(), b"key"
+    )
+    assert output.data_to_send(0.0) == method + b"".join(bytes(piece) for piece in content)

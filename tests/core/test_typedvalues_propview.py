@@ -114,14 +114,15 @@ RICH = Basic.Properties(
 
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Record every split of a raw list (``PropertyList.split``, which ``parse`` calls)."""
     calls: list[bytes] = []
-    original = PropertyList.parse.__func__  # type: ignore[attr-defined]
+    original = PropertyList.split.__func__  # type: ignore[attr-defined]
 
-    def counting(cls: type[PropertyList], raw: bytes) -> PropertyList:
+    def counting(cls: type[PropertyList], raw: bytes) -> tuple[PropertyList, int]:
         calls.append(raw)
         return original(cls, raw)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(PropertyList, "parse", classmethod(counting))
+    monkeypatch.setattr(PropertyList, "split", classmethod(counting))
     return calls
 
 
