@@ -117,8 +117,8 @@ def _publish(channel_id: int, routing_key: str, properties: bytes, body: bytes) 
 
 def _properties(**values: str) -> bytes:
     """A property list with these short strings (reply_to, correlation_id) set."""
-    order = ("content_type", "content_encoding", "headers", "delivery_mode", "priority")
-    order += ("correlation_id", "reply_to", "expiration", "message_id", "timestamp")
+    order: tuple[str, ...] = ("content_type", "content_encoding", "headers", "delivery_mode")
+    order += ("priority", "correlation_id", "reply_to", "expiration", "message_id", "timestamp")
     order += ("message_type", "user_id", "app_id", "cluster_id")
     return encode_values(tuple(values.get(name) for name in order))
 
