@@ -180,14 +180,24 @@ class BrokerModel:
     # ---- timers -----------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """The earliest clock() value at which `run_timers` has work, if any."""
-        deadlines = [
-            deadline
-            for vhost in self.vhosts.values()
-            for queue in vhost.queues.values()
-            if (deadline := queue.next_deadline()) is not None
-        ]
-        return min(deadlines) if deadlines else None
+        """The earliest clock() value at which `run_timers` has work, if any.
+
+        Called after every read: it looks only at the queues that may have a deadline
+        (``Vhost.timed``), and forgets those that turn out to have none, so a broker
+        whose queues have no TTL and no idle x-expires looks at none.
+        """
+        earliest: float | None = None
+        for vhost in self.vhosts.values():
+            timed = vhost.timed
+            if not timed:
+                continue
+            for queue in list(timed):
+                deadline = None if queue.deleted else queue.next_deadline()
+                if deadline is None:
+                    timed.discard(queue)
+                elif earliest is None or deadline < earliest:
+                    earliest = deadline
+        return earliest
 
     def run_timers(self) -> None:
         """Expire messages at queue heads and delete expired queues (then dispatch)."""

@@ -73,6 +73,8 @@ class Queue(QueueTypeHooks):
         self.unacked_count = 0
         self.deleted = False
         self.last_used = now
+        if settings.expires is not None:
+            vhost.timed.add(self)
         self._levels: dict[int, deque[QueuedMessage]] = {}
         self._priorities: list[int] = []  # descending
         self._ready_count = 0
@@ -121,6 +123,8 @@ class Queue(QueueTypeHooks):
         self._ready_bytes += item.size
         if self._ready_count > self._peak_ready:
             self._peak_ready = self._ready_count
+        if item.expires_at is not None:
+            self.vhost.timed.add(self)
 
     def _head(self) -> QueuedMessage | None:
         for priority in self._priorities:
@@ -294,6 +298,8 @@ class Queue(QueueTypeHooks):
         self._priorities_differ = len({c.priority for c in self.consumers}) > 1
         if not self.consumers:
             self.last_used = now
+            if self.settings.expires is not None:
+                self.vhost.timed.add(self)  # its lease runs from now
 
     def _active_consumers(self) -> list[Consumer]:
         if self.settings.single_active_consumer:
@@ -368,6 +374,8 @@ class Queue(QueueTypeHooks):
         for item in kept:
             self.insert_ready(item)
         self.last_used = now
+        if self.settings.expires is not None:
+            self.vhost.timed.add(self)
         return dropped
 
     def drain_consumers(self) -> list[Consumer]:

@@ -53,6 +53,9 @@ class Vhost:
         )
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
+        #: queues that may have a deadline (a message that expires, or x-expires without
+        #: consumers): all the broker's next_deadline looks at, which drops those with none
+        self.timed: set[Queue] = set()
         # Bindings by destination, so deleting a queue or exchange finds them.
         self._inbound: dict[tuple[DestinationKind, str], dict[Binding, None]] = {}
         for name_, type_, internal in BUILTIN_EXCHANGES:

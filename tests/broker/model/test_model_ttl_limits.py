@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from async_amqp_testing._model import BrokerModel, PublisherAck, PublisherNack, Return
+from async_amqp_testing._model.queue import Queue
 
 from .modelkit import Client, FakeClock, raw_props_with_headers
 
@@ -204,3 +207,44 @@ def test_max_length_zero_still_reaches_a_ready_consumer(client: Client) -> None:
     client.call(ch.basic_consume, "q", "c", no_ack=True)
     client.publish("", "q", b"m")
     assert [d.message.body for d in client.deliveries()] == [b"m"]
+
+
+def test_a_queue_whose_deadlines_ended_gets_one_again(
+    client: Client, clock: FakeClock, broker: BrokerModel
+) -> None:
+    ch = client.channel()
+    ch.queue_declare("q", arguments={"x-message-ttl": 1000})
+    assert broker.next_deadline() is None  # empty: nothing to expire
+    client.publish("", "q", b"a")
+    assert broker.next_deadline() == clock.now + 1
+    got = ch.basic_get("q")
+    assert got is not None
+    assert broker.next_deadline() is None
+    ch.basic_reject(got.delivery_tag, requeue=True)  # back at the head, same expiry
+    assert broker.next_deadline() == clock.now + 1
+
+
+def test_next_deadline_looks_only_at_queues_that_may_have_one(
+    client: Client, broker: BrokerModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ch = client.channel()
+    for index in range(100):
+        ch.queue_declare(f"plain{index}")
+        client.call(ch.basic_consume, f"plain{index}", f"c{index}")
+    ch.queue_declare("idle", arguments={"x-expires": 5000})
+    looked_at: list[str] = []
+    real = Queue.next_deadline
+
+    def counting(queue: Queue) -> float | None:
+        looked_at.append(queue.name)
+        return real(queue)
+
+    monkeypatch.setattr(Queue, "next_deadline", counting)
+    assert broker.next_deadline() is not None
+    assert looked_at == ["idle"]
+    client.call(ch.basic_consume, "idle", "keeps-it")
+    assert broker.next_deadline() is None
+    looked_at.clear()
+    client.publish("", "plain0", b"m")  # no TTL: no deadline to look at
+    assert broker.next_deadline() is None
+    assert looked_at == []
