@@ -20,7 +20,7 @@ from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from .fieldtable import BINARY_TAGS, FieldValue, erlang_term
-from .routing import XMatch, headers_match, parse_x_match
+from .routing import HeadersRule, XMatch, parse_x_match
 
 if TYPE_CHECKING:
     from .exchange import Binding
@@ -143,13 +143,14 @@ class TopicTrie:
 class HeadersIndex:
     """Headers bindings filed by a header they need, plus the ones to always check."""
 
-    __slots__ = ("_by_name", "_by_value", "_unfiled", "_where")
+    __slots__ = ("_by_name", "_by_value", "_rules", "_unfiled", "_where")
 
     def __init__(self) -> None:
         self._by_value: dict[tuple[str, Hashable], dict[Binding, int]] = {}
         self._by_name: dict[str, dict[Binding, int]] = {}
         self._unfiled: dict[Binding, int] = {}
         self._where: dict[Binding, list[dict[Binding, int]]] = {}
+        self._rules: dict[Binding, HeadersRule] = {}
 
     def add(self, binding: Binding, order: int) -> None:
         """File *binding* (``order``: its position among the exchange's bindings)."""
@@ -159,29 +160,38 @@ class HeadersIndex:
         for place in places:
             place[binding] = order
         self._where[binding] = places
+        self._rules[binding] = HeadersRule(binding.arguments)
 
     def remove(self, binding: Binding) -> None:
         """Forget *binding*."""
         for place in self._where.pop(binding, ()):
             place.pop(binding, None)
+        self._rules.pop(binding, None)
 
     def match(
         self, headers: Sequence[tuple[bytes, FieldValue]] | None, into: dict[Binding, int]
     ) -> None:
         """Add the bindings matching a message's *headers* to *into*."""
         candidates: dict[Binding, int] = dict(self._unfiled)
+        present: dict[str, FieldValue] = {}  # the first occurrence of each name counts
+        terms: dict[str, object] = {}
         for raw_key, value in headers or ():
             key = raw_key.decode("utf-8", "surrogateescape")
+            if key in present:
+                continue
+            present[key] = value
             named = self._by_name.get(key)
             if named:
                 candidates.update(named)
             term = _hashable_term(value)
             if term is not None:
+                terms[key] = term
                 valued = self._by_value.get((key, term))
                 if valued:
                     candidates.update(valued)
+        rules = self._rules
         for binding, order in candidates.items():
-            if binding not in into and headers_match(binding.arguments, headers):
+            if binding not in into and rules[binding].matches(present, terms):
                 into[binding] = order
 
     def _place(self, key: str, value: FieldValue | None) -> dict[Binding, int]:

@@ -18,7 +18,9 @@ from .fieldtable import FieldValue, Table, erlang_term
 
 __all__ = [
     "ExchangeType",
+    "HeadersRule",
     "XMatch",
+    "first_headers",
     "headers_match",
     "parse_x_match",
     "topic_match",
@@ -104,29 +106,55 @@ def _erlang_repr(value: FieldValue) -> str:
     return str(value.value)
 
 
-def headers_match(arguments: Table, headers: Sequence[tuple[bytes, FieldValue]] | None) -> bool:
-    """Whether a headers binding (its arguments) matches a message's headers."""
-    mode = parse_x_match(arguments)
-    with_x = mode in (XMatch.ALL_WITH_X, XMatch.ANY_WITH_X)
-    wanted = [
-        (key, value)
-        for key, value in arguments.items()
-        if key != "x-match" and (with_x or not key.startswith("x-"))
-    ]
+class HeadersRule:
+    """A headers binding's arguments, read once: its mode and the pairs it tests.
+
+    ``wanted`` holds each tested key with the Erlang term its value must equal, or
+    None where the value is void (presence only, whatever the header's type).
+    """
+
+    __slots__ = ("match_all", "wanted")
+
+    def __init__(self, arguments: Table) -> None:
+        mode = parse_x_match(arguments)
+        with_x = mode in (XMatch.ALL_WITH_X, XMatch.ANY_WITH_X)
+        self.match_all = mode in (XMatch.ALL, XMatch.ALL_WITH_X)
+        self.wanted = tuple(
+            (key, None if value.tag == "V" else erlang_term(value))
+            for key, value in arguments.items()
+            if key != "x-match" and (with_x or not key.startswith("x-"))
+        )
+
+    def matches(self, present: dict[str, FieldValue], terms: dict[str, object]) -> bool:
+        """Whether a message whose headers are *present* (first occurrence of each key)
+        matches; *terms* caches their Erlang terms across the rules of one message."""
+        match_all = self.match_all
+        for key, expected in self.wanted:
+            actual = present.get(key)
+            if actual is None:
+                hit = False
+            elif expected is None:
+                hit = True
+            else:
+                term = terms.get(key)
+                if term is None:
+                    term = terms[key] = erlang_term(actual)
+                hit = term == expected
+            if hit is not match_all:  # all: the first miss decides; any: the first hit
+                return hit
+        return match_all
+
+
+def first_headers(headers: Sequence[tuple[bytes, FieldValue]] | None) -> dict[str, FieldValue]:
+    """A message's headers by name, the first occurrence of each (as RabbitMQ reads them)."""
     present: dict[str, FieldValue] = {}
     for raw_key, value in headers or ():
         key = raw_key.decode("utf-8", "surrogateescape")
-        if (with_x or not key.startswith("x-")) and key not in present:
+        if key not in present:
             present[key] = value
-    if mode in (XMatch.ALL, XMatch.ALL_WITH_X):
-        return all(_value_matches(expected, present.get(key)) for key, expected in wanted)
-    return any(_value_matches(expected, present.get(key)) for key, expected in wanted)
+    return present
 
 
-def _value_matches(expected: FieldValue, actual: FieldValue | None) -> bool:
-    if actual is None:
-        return False
-    if expected.tag == "V":
-        # A void binding value tests presence only, whatever the header's type.
-        return True
-    return bool(erlang_term(expected) == erlang_term(actual))
+def headers_match(arguments: Table, headers: Sequence[tuple[bytes, FieldValue]] | None) -> bool:
+    """Whether a headers binding (its arguments) matches a message's headers."""
+    return HeadersRule(arguments).matches(first_headers(headers), {})
