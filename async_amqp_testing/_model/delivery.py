@@ -218,26 +218,51 @@ class DeliveryChannel:
             self._settle(kind, entries)
 
     def _settle(self, kind: Settle, entries: list[Unacked]) -> None:
+        """Settle deliveries the way RabbitMQ's channel does: one step per (queue, consumer)
+        group, groups in name and tag order (basic.get's first), each freeing its
+        consumer's prefetch and running its queue before the next group is settled; the
+        channel-global prefetch is freed after all of them. So a nack of several
+        consumers' deliveries redelivers the first consumer's messages before the next
+        consumer's, not round-robin.
+        """
         now = self._now()
-        touched: dict[int, Queue] = {}
-        requeues: dict[int, list[QueuedMessage]] = {}
-        for entry in entries:
-            queue = entry.queue
-            if entry.consumer is not None:
-                entry.consumer.unacked -= 1
-                self._consumer_unacked -= 1
-            touched[id(queue)] = queue
+        released = 0
+        for group in _settle_groups(entries):
+            queue = group[0].queue
+            consumer = group[0].consumer
+            if consumer is not None:
+                consumer.unacked -= len(group)
+                released += len(group)
             if kind is Settle.REQUEUE:
-                requeues.setdefault(id(queue), []).append(entry.item)
-                continue
-            queue.settle()
-            if kind is Settle.DISCARD and not queue.deleted:
-                self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
-        for key, items in requeues.items():
-            touched[key].requeue(items, now, explicit=True)
-        for queue in touched.values():
+                queue.requeue([entry.item for entry in group], now, explicit=True)
+            else:
+                for entry in group:
+                    queue.settle()
+                    if kind is Settle.DISCARD and not queue.deleted:
+                        self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
             queue.run(now)
-        self._run_consumer_queues(touched)
+        if released:
+            self._consumer_unacked -= released
+            if self.global_prefetch_count:
+                for queue in {id(e.queue): e.queue for e in entries}.values():
+                    queue.run(now)
+                self._run_consumer_queues()
+
+
+def _settle_groups(entries: list[Unacked]) -> list[list[Unacked]]:
+    """Entries grouped by (queue, consumer), ordered as RabbitMQ's channel settles them."""
+    if len(entries) == 1:
+        return [entries]
+    groups: dict[tuple[int, int], list[Unacked]] = {}
+    for entry in entries:
+        groups.setdefault((id(entry.queue), id(entry.consumer)), []).append(entry)
+    return sorted(groups.values(), key=_group_order)
+
+
+def _group_order(group: list[Unacked]) -> tuple[str, bool, str]:
+    consumer = group[0].consumer
+    tag = "" if consumer is None else consumer.consumer_tag
+    return (group[0].queue.name, consumer is not None, tag)
 
 
 def _rejectable(entries: list[Unacked]) -> list[Unacked]:

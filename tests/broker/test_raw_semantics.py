@@ -131,3 +131,77 @@ async def test_declaring_a_reply_to_key_is_ok_while_live_else_not_found(
             50,
             10,
         )
+
+
+async def deliveries(raw: RawConnection, count: int) -> list[tuple[str, int, bool, bytes]]:
+    """The next *count* deliveries: (consumer tag, delivery tag, redelivered, body)."""
+    got = []
+    for _ in range(count):
+        deliver = await raw.expect(commands.Basic.Deliver)
+        _, body = await raw.expect_content()
+        got.append((deliver.consumer_tag, deliver.delivery_tag, deliver.redelivered, body))
+    return got
+
+
+async def consume(raw: RawConnection, channel_id: int, queue: str, tag: str) -> None:
+    await raw.call(
+        channel_id,
+        commands.Basic.Consume(queue=queue, consumer_tag=tag),
+        commands.Basic.ConsumeOk,
+    )
+
+
+async def test_a_nack_of_two_consumers_requeues_and_redelivers_one_consumer_at_a_time(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await exclusive_queue(raw)
+        await raw.call(1, commands.Basic.Qos(prefetch_count=2), commands.Basic.QosOk)
+        await consume(raw, 1, queue, "a")
+        await consume(raw, 1, queue, "b")
+        for body in (b"0", b"1", b"2", b"3"):
+            await raw.publish(1, body, routing_key=queue)
+        assert [(c, b) for c, _, _, b in await deliveries(raw, 4)] == [
+            ("a", b"0"),
+            ("b", b"1"),
+            ("a", b"2"),
+            ("b", b"3"),
+        ]
+        await raw.send_method(1, commands.Basic.Nack(delivery_tag=0, multiple=True))
+        # RabbitMQ settles per consumer: a's messages are requeued and redelivered first.
+        assert await deliveries(raw, 4) == [
+            ("a", 5, True, b"0"),
+            ("a", 6, True, b"2"),
+            ("b", 7, True, b"1"),
+            ("b", 8, True, b"3"),
+        ]
+
+
+async def test_a_consumer_found_full_rejoins_the_rotation_behind_the_others(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await exclusive_queue(raw)
+        await raw.call(1, commands.Basic.Qos(prefetch_count=2), commands.Basic.QosOk)
+        await consume(raw, 1, queue, "a")
+        await consume(raw, 1, queue, "b")
+        for body in (b"0", b"1", b"2", b"3", b"4"):
+            await raw.publish(1, body, routing_key=queue)
+        assert [(c, b) for c, _, _, b in await deliveries(raw, 4)] == [
+            ("a", b"0"),
+            ("b", b"1"),
+            ("a", b"2"),
+            ("b", b"3"),
+        ]
+        # "4" found both full; a's ack lets a take it.
+        await raw.send_method(1, commands.Basic.Ack(delivery_tag=1))
+        assert await deliveries(raw, 1) == [("a", 5, False, b"4")]
+        await raw.send_method(1, commands.Basic.Ack(delivery_tag=3))
+        await raw.send_method(1, commands.Basic.Nack(delivery_tag=0, multiple=True))
+        # a's "4" first (a then has room for one more); b's "1" and "3" make b runnable
+        # again behind a, so a takes "1".
+        assert await deliveries(raw, 3) == [
+            ("a", 6, True, b"4"),
+            ("a", 7, True, b"1"),
+            ("b", 8, True, b"3"),
+        ]
