@@ -58,11 +58,7 @@ class ChannelModel(TopologyChannel):
         """basic.qos. :raises AmqpError: 540 for prefetch_size != 0."""
         if prefetch_size != 0:
             raise not_implemented(f"prefetch_size!=0 ({prefetch_size})")
-        if global_:
-            self.global_prefetch_count = prefetch_count
-            self._run_consumer_queues()
-        else:
-            self.prefetch_count = prefetch_count
+        self.set_prefetch(prefetch_count, global_)
 
     def basic_consume(
         self,
@@ -320,7 +316,7 @@ class ChannelModel(TopologyChannel):
             requeues.setdefault(id(entry.queue), (entry.queue, []))[1].append(entry.item)
         for queue, items in requeues.values():
             queue.requeue(items, now)
-        self._consumer_unacked = 0
+        self._global_volume = 0
         for consumer in consumers:
             self._detach(consumer)
         for queue in {id(e.queue): e.queue for e in collected}.values():

@@ -77,7 +77,9 @@ class DeliveryChannel:
         self.global_prefetch_count = 0
         self.closed = False
         self._next_delivery_tag = 1
-        self._consumer_unacked = 0
+        # RabbitMQ's channel limiter: the deliveries counted against the global prefetch
+        # (see `set_prefetch`).
+        self._global_volume = 0
         self._tx_settles: list[tuple[Settle, list[Unacked]]] = []
         self.reply_consumer_tag: str | None = None
         self.reply_key: str | None = None
@@ -100,13 +102,14 @@ class DeliveryChannel:
     # ConsumerChannel protocol, used by queues.
 
     def consumer_has_capacity(self, consumer: Consumer) -> bool:
-        """Whether prefetch (per-consumer and channel-global) allows another delivery."""
-        if consumer.no_ack:
-            return True
-        if consumer.prefetch_count and consumer.unacked >= consumer.prefetch_count:
+        """Whether prefetch (per-consumer and channel-global) allows another delivery.
+
+        A full global limit holds no-ack consumers back too (they just do not count).
+        """
+        if self.global_prefetch_count and self._global_volume >= self.global_prefetch_count:
             return False
-        return not (
-            self.global_prefetch_count and self._consumer_unacked >= self.global_prefetch_count
+        return consumer.no_ack or not (
+            consumer.prefetch_count and consumer.unacked >= consumer.prefetch_count
         )
 
     def deliver(self, consumer: Consumer, queue: Queue, item: QueuedMessage) -> None:
@@ -114,7 +117,7 @@ class DeliveryChannel:
         tag = self._take_tag()
         if not consumer.no_ack:
             self.unacked[tag] = Unacked(tag, queue, item, consumer)
-            self._consumer_unacked += 1
+            self._global_volume += 1
         message = queue.outgoing(item)
         self.connection.stage(
             Deliver(
@@ -152,6 +155,26 @@ class DeliveryChannel:
                 message,
             )
         )
+
+    def set_prefetch(self, prefetch_count: int, global_: bool) -> None:
+        """basic.qos as RabbitMQ 3.10's channel applies it to its limiter.
+
+        A global limit set from none starts counting every unacked delivery, basic.get's
+        too (whose acks never free a slot); a global 0, and also any per-consumer qos,
+        lifts the global limit and forgets the count.
+        """
+        if not global_:
+            self.prefetch_count = prefetch_count
+            prefetch_count = 0
+        if prefetch_count == 0:
+            self._global_volume = 0
+        elif self.global_prefetch_count == 0:
+            buffered = sum(len(entries) for _, entries in self._tx_settles)
+            self._global_volume = len(self.unacked) + buffered
+        lifted = prefetch_count == 0 and self.global_prefetch_count != 0
+        self.global_prefetch_count = prefetch_count
+        if global_ or lifted:
+            self._run_consumer_queues()
 
     def _take_tag(self) -> int:
         tag = self._next_delivery_tag
@@ -241,12 +264,11 @@ class DeliveryChannel:
                     if kind is Settle.DISCARD and not queue.deleted:
                         self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
             queue.run(now)
-        if released:
-            self._consumer_unacked -= released
-            if self.global_prefetch_count:
-                for queue in {id(e.queue): e.queue for e in entries}.values():
-                    queue.run(now)
-                self._run_consumer_queues()
+        if released and self.global_prefetch_count:
+            self._global_volume -= released
+            for queue in {id(e.queue): e.queue for e in entries}.values():
+                queue.run(now)
+            self._run_consumer_queues()
 
 
 def _settle_groups(entries: list[Unacked]) -> list[list[Unacked]]:

@@ -205,3 +205,53 @@ async def test_a_consumer_found_full_rejoins_the_rotation_behind_the_others(
             ("a", 7, True, b"1"),
             ("b", 8, True, b"3"),
         ]
+
+
+async def filled_queue(raw: RawConnection, count: int) -> str:
+    queue = await exclusive_queue(raw)
+    for index in range(count):
+        await raw.publish(1, str(index).encode(), routing_key=queue)
+    return queue
+
+
+async def ready_count(raw: RawConnection, queue: str) -> int:
+    """The queue's ready count; its declare-ok also proves no delivery came before it."""
+    ok = await raw.call(
+        1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+    )
+    assert ok.message_count is not None
+    return ok.message_count
+
+
+async def test_a_per_consumer_qos_lifts_the_global_prefetch_limit(wire_target: WireTarget) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await filled_queue(raw, 4)
+        await raw.call(1, commands.Basic.Qos(prefetch_count=2, global_=True), commands.Basic.QosOk)
+        await raw.call(1, commands.Basic.Qos(prefetch_count=0), commands.Basic.QosOk)
+        await consume(raw, 1, queue, "a")
+        assert [body for *_, body in await deliveries(raw, 4)] == [b"0", b"1", b"2", b"3"]
+
+
+async def test_a_global_limit_counts_earlier_gets_and_their_acks_free_nothing(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await filled_queue(raw, 6)
+        for tag in (1, 2):
+            await raw.send_method(1, commands.Basic.Get(queue=queue))
+            assert (await raw.expect(commands.Basic.GetOk, 1)).delivery_tag == tag
+            await raw.expect_content()
+        await raw.call(1, commands.Basic.Qos(prefetch_count=3, global_=True), commands.Basic.QosOk)
+        await consume(raw, 1, queue, "a")
+        assert await deliveries(raw, 1) == [("a", 3, False, b"2")]
+        await raw.send_method(1, commands.Basic.Ack(delivery_tag=2, multiple=True))
+        assert await ready_count(raw, queue) == 3
+        # A full global limit holds back a no-ack consumer too.
+        await raw.call(
+            1,
+            commands.Basic.Consume(queue=queue, consumer_tag="n", no_ack=True),
+            commands.Basic.ConsumeOk,
+        )
+        assert await ready_count(raw, queue) == 3
+        await raw.call(1, commands.Basic.Qos(prefetch_count=0, global_=True), commands.Basic.QosOk)
+        assert sorted(body for *_, body in await deliveries(raw, 3)) == [b"3", b"4", b"5"]
