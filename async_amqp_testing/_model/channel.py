@@ -120,7 +120,7 @@ class ChannelModel(TopologyChannel):
             return
         consumer = self.consumers.pop(consumer_tag, None)
         if consumer is not None:
-            self._detach(consumer)
+            self._detach(consumer, cancelled=True)
 
     # ---- get --------------------------------------------------------------
 

@@ -89,14 +89,15 @@ class DeliveryChannel:
     def _now(self) -> float:
         return self.broker.now()
 
-    def _detach(self, consumer: Consumer) -> None:
+    def _detach(self, consumer: Consumer, *, cancelled: bool = False) -> None:
+        """Remove a consumer (``cancelled``: by basic.cancel, not by the channel closing)."""
         queue = consumer.queue
         if queue.deleted:
             return
         queue.remove_consumer(consumer, self._now())
         if queue.auto_delete and not queue.consumers:
             self.vhost.delete_queue(queue)
-        else:
+        elif not cancelled or queue.runs_after_cancel:
             queue.run(self._now())
 
     # ConsumerChannel protocol, used by queues.
@@ -263,6 +264,8 @@ class DeliveryChannel:
                     queue.settle()
                     if kind is Settle.DISCARD and not queue.deleted:
                         self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
+                if consumer is None or self.consumers.get(consumer.consumer_tag) is not consumer:
+                    continue  # frees no consumer's prefetch: RabbitMQ does not run the queue
             queue.run(now)
         if released and self.global_prefetch_count:
             self._global_volume -= released

@@ -202,6 +202,15 @@ class Queue(QueueTypeHooks):
                 # max-length are considered: TTL 0 still reaches such a consumer.
                 self._deliver(consumer, item)
                 return PublishOutcome.ACCEPTED
+        elif (
+            self.settings.single_active_consumer
+            and not self.runs_after_cancel
+            and self._pick_consumer() is not None
+        ):
+            # Only after a basic.cancel left a single active consumer's backlog waiting:
+            # RabbitMQ's classic queue process crashes delivering past its backlog.
+            self.vhost.restart_queue(self, now)  # the message is lost, yet confirmed
+            return PublishOutcome.ACCEPTED
         self.insert_ready(item)
         self.drop_heads(now)
         if item.expires_at is not None and item.expires_at <= now:

@@ -156,6 +156,28 @@ class Vhost:
         if exchange.name in self.exchanges:
             self._remove_exchange(exchange)
 
+    def restart_queue(self, queue: Queue, now: float) -> None:
+        """A classic queue's process crashed: it restarts empty under the same declaration.
+
+        Its ready messages are lost (not dead-lettered), its consumers are cancelled
+        (notified if they asked), and its unacked deliveries are forgotten: settling them
+        later does nothing. Its bindings stay.
+        """
+        queue.deleted = True
+        queue.purge()
+        for consumer in queue.drain_consumers():
+            consumer.channel.server_cancel(consumer)
+        self.queues[queue.name] = type(queue)(
+            self,
+            queue.name,
+            durable=queue.durable,
+            exclusive_owner=queue.exclusive_owner,
+            auto_delete=queue.auto_delete,
+            arguments=queue.arguments,
+            settings=queue.settings,
+            now=now,
+        )
+
     def delete_queue(self, queue: Queue) -> int:
         """Delete a queue: cancel its consumers, drop its bindings and ready messages.
 

@@ -9,6 +9,7 @@ test on RabbitMQ.
 
 from __future__ import annotations
 
+import anyio
 from pamqp import commands
 
 from async_amqp_testing.raw import RawConnection
@@ -255,3 +256,89 @@ async def test_a_global_limit_counts_earlier_gets_and_their_acks_free_nothing(
         assert await ready_count(raw, queue) == 3
         await raw.call(1, commands.Basic.Qos(prefetch_count=0, global_=True), commands.Basic.QosOk)
         assert sorted(body for *_, body in await deliveries(raw, 3)) == [b"3", b"4", b"5"]
+
+
+async def sac_backlog_after_cancel(raw: RawConnection) -> str:
+    """A single-active-consumer queue: a (prefetch 1) takes "1", then is cancelled while
+    "2" and "3" wait; b (channel 2) becomes the active consumer."""
+    queue = await exclusive_queue(raw, **{"x-single-active-consumer": True})
+    await raw.call(1, commands.Basic.Qos(prefetch_count=1), commands.Basic.QosOk)
+    await consume(raw, 1, queue, "a")
+    await raw.open_channel(2)
+    await consume(raw, 2, queue, "b")
+    await raw.open_channel(3)
+    await raw.call(3, commands.Confirm.Select(), commands.Confirm.SelectOk)
+    for body in (b"1", b"2", b"3"):
+        await raw.publish(3, body, routing_key=queue)
+    # Confirmed means enqueued: the cancel below must not overtake the publishes.
+    confirmed, delivered = 0, []
+    while confirmed < 3 or not delivered:
+        frame = await raw.receive_frame()
+        if isinstance(frame.method, commands.Basic.Ack):
+            confirmed = frame.method.delivery_tag
+        else:
+            assert isinstance(frame.method, commands.Basic.Deliver)
+            delivered.append((frame.method.consumer_tag, (await raw.expect_content())[1]))
+    assert delivered == [("a", b"1")]
+    await raw.call(1, commands.Basic.Cancel(consumer_tag="a"), commands.Basic.CancelOk)
+    return queue
+
+
+async def test_a_cancelled_single_active_consumer_leaves_the_backlog_until_a_requeue(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await sac_backlog_after_cancel(raw)
+        # Neither the cancel nor an ack of a's message hands the backlog to b.
+        await raw.send_method(1, commands.Basic.Ack(delivery_tag=1))
+        assert await ready_count(raw, queue) == 2
+        await raw.send_method(1, commands.Basic.Get(queue=queue))
+        assert (await raw.expect(commands.Basic.GetOk, 1)).delivery_tag == 2
+        await raw.expect_content()
+        # A requeue runs the queue: b gets everything.
+        await raw.send_method(1, commands.Basic.Reject(delivery_tag=2, requeue=True))
+        assert await deliveries(raw, 2) == [("b", 1, True, b"2"), ("b", 2, False, b"3")]
+
+
+async def declare_after_restart(raw: RawConnection, queue: str) -> commands.Queue.DeclareOk:
+    """A passive declare on channel 4 once the queue is back. While RabbitMQ restarts it
+    (a few ms), a declare closes the channel with a 404 ("has crashed"): try again."""
+    crashed = f"NOT_FOUND - queue '{queue}' in vhost '/' has crashed and failed to restart"
+    await raw.open_channel(4)
+    for _ in range(100):
+        await raw.send_method(4, commands.Queue.Declare(queue=queue, passive=True))
+        frame = await raw.receive_frame()
+        if isinstance(frame.method, commands.Queue.DeclareOk):
+            return frame.method
+        assert isinstance(frame.method, commands.Channel.Close)
+        assert (frame.method.reply_code, frame.method.reply_text) == (404, crashed)
+        await raw.send_method(4, commands.Channel.CloseOk())
+        await raw.open_channel(4)
+        await anyio.sleep(0.05)
+    raise AssertionError(f"{queue} did not come back")
+
+
+async def test_a_publish_past_a_single_active_consumers_backlog_restarts_the_queue_empty(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await sac_backlog_after_cancel(raw)
+        await raw.publish(3, b"4", routing_key=queue)
+        # RabbitMQ's classic queue process crashes: b is cancelled; the publish is lost but
+        # confirmed all the same.
+        got = {}
+        for _ in range(2):
+            frame = await raw.receive_frame()
+            got[type(frame.method).__name__] = (frame.channel_id, dict(frame.method or {}))
+        assert got == {
+            "Cancel": (2, {"consumer_tag": "b", "nowait": True}),
+            "Ack": (3, {"delivery_tag": 4, "multiple": False}),
+        }
+        ok = await declare_after_restart(raw, queue)
+        assert (ok.message_count, ok.consumer_count) == (0, 0)
+        # The restarted queue works, and a's old delivery can still be acked (a no-op).
+        await raw.send_method(1, commands.Basic.Ack(delivery_tag=1))
+        await raw.publish(3, b"5", routing_key=queue)
+        assert await raw.expect(commands.Basic.Ack, 3)
+        await consume(raw, 1, queue, "c")
+        assert await deliveries(raw, 1) == [("c", 2, False, b"5")]
