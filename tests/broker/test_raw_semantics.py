@@ -342,3 +342,34 @@ async def test_a_publish_past_a_single_active_consumers_backlog_restarts_the_que
         assert await raw.expect(commands.Basic.Ack, 3)
         await consume(raw, 1, queue, "c")
         assert await deliveries(raw, 1) == [("c", 2, False, b"5")]
+
+
+async def test_a_non_array_x_death_is_replaced_without_first_death_headers(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        target = await exclusive_queue(raw)
+        source = await exclusive_queue(
+            raw, **{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": target}
+        )
+        await raw.publish(
+            1,
+            b"x",
+            routing_key=source,
+            properties=commands.Basic.Properties(headers={"x-death": "bogus", "k": "v"}),
+        )
+        await raw.send_method(1, commands.Basic.Get(queue=source))
+        await raw.expect(commands.Basic.GetOk, 1)
+        await raw.expect_content()
+        await raw.call(
+            1,
+            commands.Basic.Consume(queue=target, consumer_tag="t", no_ack=True),
+            commands.Basic.ConsumeOk,
+        )
+        await raw.send_method(1, commands.Basic.Reject(delivery_tag=1, requeue=False))
+        await raw.expect(commands.Basic.Deliver, 1)
+        properties, _ = await raw.expect_content()
+        headers = dict(properties.headers or {})
+        deaths = headers.pop("x-death")
+        assert headers == {"k": "v"}  # no x-first-death-*: the message "had died before"
+        assert [(d["count"], d["reason"], d["queue"]) for d in deaths] == [(1, "rejected", source)]
