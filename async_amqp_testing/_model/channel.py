@@ -120,7 +120,7 @@ class ChannelModel(TopologyChannel):
             return
         consumer = self.consumers.pop(consumer_tag, None)
         if consumer is not None:
-            self._detach(consumer, cancelled=True)
+            self._detach(consumer, run=consumer.queue.runs_after_cancel)
 
     # ---- get --------------------------------------------------------------
 
@@ -306,6 +306,9 @@ class ChannelModel(TopologyChannel):
         self.reply_consumer_tag = None
         consumers = list(self.consumers.values())
         self.consumers.clear()
+        # The consumers go first: a requeue must not be handed back to this channel.
+        for consumer in consumers:
+            self._detach(consumer, run=False)
         collected = list(self.unacked.values())
         self.unacked.clear()
         now = self._now()
@@ -317,7 +320,6 @@ class ChannelModel(TopologyChannel):
         for queue, items in requeues.values():
             queue.requeue(items, now)
         self._global_volume = 0
-        for consumer in consumers:
-            self._detach(consumer)
-        for queue in {id(e.queue): e.queue for e in collected}.values():
+        touched = [*(e.queue for e in collected), *(c.queue for c in consumers)]
+        for queue in {id(queue): queue for queue in touched}.values():
             queue.run(now)

@@ -89,15 +89,16 @@ class DeliveryChannel:
     def _now(self) -> float:
         return self.broker.now()
 
-    def _detach(self, consumer: Consumer, *, cancelled: bool = False) -> None:
-        """Remove a consumer (``cancelled``: by basic.cancel, not by the channel closing)."""
+    def _detach(self, consumer: Consumer, *, run: bool) -> None:
+        """Remove a consumer from its queue (deleting an auto-delete queue it leaves
+        unused); ``run``: then look for deliveries to the queue's other consumers."""
         queue = consumer.queue
         if queue.deleted:
             return
         queue.remove_consumer(consumer, self._now())
         if queue.auto_delete and not queue.consumers:
             self.vhost.delete_queue(queue)
-        elif not cancelled or queue.runs_after_cancel:
+        elif run:
             queue.run(self._now())
 
     # ConsumerChannel protocol, used by queues.

@@ -373,3 +373,26 @@ async def test_a_non_array_x_death_is_replaced_without_first_death_headers(
         deaths = headers.pop("x-death")
         assert headers == {"k": "v"}  # no x-first-death-*: the message "had died before"
         assert [(d["count"], d["reason"], d["queue"]) for d in deaths] == [(1, "rejected", source)]
+
+
+async def test_a_closing_channel_requeues_to_the_queue_not_to_its_own_other_consumer(
+    wire_target: WireTarget,
+) -> None:
+    async with wire_target.opened(1) as raw:
+        queue = await exclusive_queue(raw)
+        await raw.open_channel(2)
+        await consume(raw, 2, queue, "a")
+        await consume(raw, 2, queue, "b")
+        for body in (b"0", b"1"):
+            await raw.publish(1, body, routing_key=queue)
+        assert [(c, b) for c, _, _, b in await deliveries(raw, 2)] == [("a", b"0"), ("b", b"1")]
+        await raw.send_method(2, commands.Basic.Ack(delivery_tag=99))
+        assert await channel_error(raw, 2) == (
+            406,
+            "PRECONDITION_FAILED - unknown delivery tag 99",
+            60,
+            80,
+        )
+        # (No message count here: RabbitMQ requeues once the channel process is gone.)
+        await consume(raw, 1, queue, "c")
+        assert await deliveries(raw, 2) == [("c", 1, True, b"0"), ("c", 2, True, b"1")]
