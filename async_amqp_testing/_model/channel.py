@@ -58,11 +58,7 @@ class ChannelModel(TopologyChannel):
         """basic.qos. :raises AmqpError: 540 for prefetch_size != 0."""
         if prefetch_size != 0:
             raise not_implemented(f"prefetch_size!=0 ({prefetch_size})")
-        if global_:
-            self.global_prefetch_count = prefetch_count
-            self._run_consumer_queues()
-        else:
-            self.prefetch_count = prefetch_count
+        self.set_prefetch(prefetch_count, global_)
 
     def basic_consume(
         self,
@@ -124,7 +120,7 @@ class ChannelModel(TopologyChannel):
             return
         consumer = self.consumers.pop(consumer_tag, None)
         if consumer is not None:
-            self._detach(consumer)
+            self._detach(consumer, run=consumer.queue.runs_after_cancel)
 
     # ---- get --------------------------------------------------------------
 
@@ -310,6 +306,9 @@ class ChannelModel(TopologyChannel):
         self.reply_consumer_tag = None
         consumers = list(self.consumers.values())
         self.consumers.clear()
+        # The consumers go first: a requeue must not be handed back to this channel.
+        for consumer in consumers:
+            self._detach(consumer, run=False)
         collected = list(self.unacked.values())
         self.unacked.clear()
         now = self._now()
@@ -320,8 +319,7 @@ class ChannelModel(TopologyChannel):
             requeues.setdefault(id(entry.queue), (entry.queue, []))[1].append(entry.item)
         for queue, items in requeues.values():
             queue.requeue(items, now)
-        self._consumer_unacked = 0
-        for consumer in consumers:
-            self._detach(consumer)
-        for queue in {id(e.queue): e.queue for e in collected}.values():
+        self._global_volume = 0
+        touched = [*(e.queue for e in collected), *(c.queue for c in consumers)]
+        for queue in {id(queue): queue for queue in touched}.values():
             queue.run(now)

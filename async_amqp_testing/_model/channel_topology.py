@@ -19,7 +19,7 @@ from .delivery import DeliveryChannel
 from .errors import not_found
 from .exchange import DestinationKind
 from .fieldtable import to_table
-from .publish import REPLY_QUEUE
+from .publish import REPLY_PREFIX, REPLY_QUEUE
 from .queue import Queue
 
 if TYPE_CHECKING:
@@ -126,8 +126,8 @@ class TopologyChannel(DeliveryChannel):
 
         :raises AmqpError: 403/404/405/406, 540 unsupported queue types.
         """
-        if passive and name == REPLY_QUEUE:
-            return REPLY_QUEUE, 0, 1
+        if name == REPLY_QUEUE or name.startswith(REPLY_PREFIX):
+            return self._declare_reply_queue(name)
         now = self._now()
         queue = declare.queue_declare(
             self.vhost,
@@ -146,6 +146,16 @@ class TopologyChannel(DeliveryChannel):
         self._last_queue = queue.name
         queue.expire(now)
         return queue.name, queue.message_count, queue.consumer_count
+
+    def _declare_reply_queue(self, name: str) -> tuple[str, int, int]:
+        """Any declare of ``amq.rabbitmq.reply-to``, or of a live reply key, is ``(name, 0, 1)``
+        whatever its flags; another ``amq.rabbitmq.reply-to.*`` name is 404, never 403.
+
+        :raises AmqpError: 404 ``no queue``.
+        """
+        if name != REPLY_QUEUE and self.broker.reply_channel(name) is None:
+            self.vhost.queue(name)  # raises 404 (no queue can have this name)
+        return name, 0, 1
 
     def queue_bind(
         self,

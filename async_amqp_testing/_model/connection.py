@@ -74,8 +74,10 @@ class ConnectionModel:
         for channel_id in list(self.channels):
             self.close_channel(channel_id)
         self.closed = True
-        for queue in list(self.exclusive_queues.values()):
-            if not queue.deleted:
+        for name in list(self.exclusive_queues):
+            # By name: a queue restarted after a crash is a new object (`Vhost.restart_queue`).
+            queue = self.vhost.queues.get(name)
+            if queue is not None and queue.exclusive_owner is self:
                 self.vhost.delete_queue(queue)
         self.exclusive_queues.clear()
         self._staged.clear()

@@ -66,9 +66,10 @@ def _str_field(table: FieldValue, key: str) -> bytes | None:
 def _update_x_death(headers: Entries, info: Entries, queue: str, reason: str) -> Entries:
     existing = find_header(headers, b"x-death")
     if existing is None or existing.tag != "A":
-        headers = _set(headers, b"x-first-death-reason", typed("S", reason))
-        headers = _set(headers, b"x-first-death-queue", typed("S", queue))
-        headers = _set(headers, b"x-first-death-exchange", info[3][1])
+        if existing is None:  # an x-death that is not an array is replaced, but counts
+            headers = _set(headers, b"x-first-death-reason", typed("S", reason))
+            headers = _set(headers, b"x-first-death-queue", typed("S", queue))
+            headers = _set(headers, b"x-first-death-exchange", info[3][1])
         entry = _table([(b"count", typed("l", 1)), *info])
         return _set(headers, b"x-death", typed("A", [entry]))
     deaths = list(existing.value)

@@ -132,6 +132,8 @@ def exchange_delete(vhost: Vhost, name: str, *, if_unused: bool) -> None:
     """
     if name == "":
         raise access_refused(DEFAULT_EXCHANGE_REFUSAL)
+    if name.startswith("amq."):  # refused by name, even when no such exchange exists
+        raise access_refused(f"deletion of system {vhost.describe_exchange(name)} not allowed")
     exchange = vhost.exchanges.get(name)
     if exchange is None:
         return
@@ -312,12 +314,19 @@ def unbind(
 ) -> None:
     """queue.unbind / exchange.unbind; a missing binding, queue or exchange is fine.
 
+    Another connection's exclusive queue is refused only when the binding exists (RabbitMQ
+    checks exclusivity after finding the binding).
+
     :raises AmqpError: 403 default exchange, 405 exclusive queue.
     """
     if source == "" or (kind is DestinationKind.EXCHANGE and destination == ""):
         raise access_refused(DEFAULT_EXCHANGE_REFUSAL)
+    binding = _binding(vhost, kind, destination, source, routing_key, arguments)
+    exchange = vhost.exchanges.get(source)
+    if exchange is None or binding not in exchange.bindings:
+        return
     if kind is DestinationKind.QUEUE:
         queue = vhost.queues.get(destination)
         if queue is not None:
             check_exclusive(vhost, queue, connection)
-    vhost.remove_binding(_binding(vhost, kind, destination, source, routing_key, arguments))
+    vhost.remove_binding(binding)

@@ -77,7 +77,9 @@ class DeliveryChannel:
         self.global_prefetch_count = 0
         self.closed = False
         self._next_delivery_tag = 1
-        self._consumer_unacked = 0
+        # RabbitMQ's channel limiter: the deliveries counted against the global prefetch
+        # (see `set_prefetch`).
+        self._global_volume = 0
         self._tx_settles: list[tuple[Settle, list[Unacked]]] = []
         self.reply_consumer_tag: str | None = None
         self.reply_key: str | None = None
@@ -87,26 +89,29 @@ class DeliveryChannel:
     def _now(self) -> float:
         return self.broker.now()
 
-    def _detach(self, consumer: Consumer) -> None:
+    def _detach(self, consumer: Consumer, *, run: bool) -> None:
+        """Remove a consumer from its queue (deleting an auto-delete queue it leaves
+        unused); ``run``: then look for deliveries to the queue's other consumers."""
         queue = consumer.queue
         if queue.deleted:
             return
         queue.remove_consumer(consumer, self._now())
         if queue.auto_delete and not queue.consumers:
             self.vhost.delete_queue(queue)
-        else:
+        elif run:
             queue.run(self._now())
 
     # ConsumerChannel protocol, used by queues.
 
     def consumer_has_capacity(self, consumer: Consumer) -> bool:
-        """Whether prefetch (per-consumer and channel-global) allows another delivery."""
-        if consumer.no_ack:
-            return True
-        if consumer.prefetch_count and consumer.unacked >= consumer.prefetch_count:
+        """Whether prefetch (per-consumer and channel-global) allows another delivery.
+
+        A full global limit holds no-ack consumers back too (they just do not count).
+        """
+        if self.global_prefetch_count and self._global_volume >= self.global_prefetch_count:
             return False
-        return not (
-            self.global_prefetch_count and self._consumer_unacked >= self.global_prefetch_count
+        return consumer.no_ack or not (
+            consumer.prefetch_count and consumer.unacked >= consumer.prefetch_count
         )
 
     def deliver(self, consumer: Consumer, queue: Queue, item: QueuedMessage) -> None:
@@ -114,7 +119,7 @@ class DeliveryChannel:
         tag = self._take_tag()
         if not consumer.no_ack:
             self.unacked[tag] = Unacked(tag, queue, item, consumer)
-            self._consumer_unacked += 1
+            self._global_volume += 1
         message = queue.outgoing(item)
         self.connection.stage(
             Deliver(
@@ -152,6 +157,26 @@ class DeliveryChannel:
                 message,
             )
         )
+
+    def set_prefetch(self, prefetch_count: int, global_: bool) -> None:
+        """basic.qos as RabbitMQ 3.10's channel applies it to its limiter.
+
+        A global limit set from none starts counting every unacked delivery, basic.get's
+        too (whose acks never free a slot); a global 0, and also any per-consumer qos,
+        lifts the global limit and forgets the count.
+        """
+        if not global_:
+            self.prefetch_count = prefetch_count
+            prefetch_count = 0
+        if prefetch_count == 0:
+            self._global_volume = 0
+        elif self.global_prefetch_count == 0:
+            buffered = sum(len(entries) for _, entries in self._tx_settles)
+            self._global_volume = len(self.unacked) + buffered
+        lifted = prefetch_count == 0 and self.global_prefetch_count != 0
+        self.global_prefetch_count = prefetch_count
+        if global_ or lifted:
+            self._run_consumer_queues()
 
     def _take_tag(self) -> int:
         tag = self._next_delivery_tag
@@ -218,26 +243,52 @@ class DeliveryChannel:
             self._settle(kind, entries)
 
     def _settle(self, kind: Settle, entries: list[Unacked]) -> None:
+        """Settle deliveries the way RabbitMQ's channel does: one step per (queue, consumer)
+        group, groups in name and tag order (basic.get's first), each freeing its
+        consumer's prefetch and running its queue before the next group is settled; the
+        channel-global prefetch is freed after all of them. So a nack of several
+        consumers' deliveries redelivers the first consumer's messages before the next
+        consumer's, not round-robin.
+        """
         now = self._now()
-        touched: dict[int, Queue] = {}
-        requeues: dict[int, list[QueuedMessage]] = {}
-        for entry in entries:
-            queue = entry.queue
-            if entry.consumer is not None:
-                entry.consumer.unacked -= 1
-                self._consumer_unacked -= 1
-            touched[id(queue)] = queue
+        released = 0
+        for group in _settle_groups(entries):
+            queue = group[0].queue
+            consumer = group[0].consumer
+            if consumer is not None:
+                consumer.unacked -= len(group)
+                released += len(group)
             if kind is Settle.REQUEUE:
-                requeues.setdefault(id(queue), []).append(entry.item)
-                continue
-            queue.settle()
-            if kind is Settle.DISCARD and not queue.deleted:
-                self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
-        for key, items in requeues.items():
-            touched[key].requeue(items, now, explicit=True)
-        for queue in touched.values():
+                queue.requeue([entry.item for entry in group], now, explicit=True)
+            else:
+                for entry in group:
+                    queue.settle()
+                    if kind is Settle.DISCARD and not queue.deleted:
+                        self.vhost.dead_letter(queue, [entry.item], DeathReason.REJECTED, now)
+                if consumer is None or self.consumers.get(consumer.consumer_tag) is not consumer:
+                    continue  # frees no consumer's prefetch: RabbitMQ does not run the queue
             queue.run(now)
-        self._run_consumer_queues(touched)
+        if released and self.global_prefetch_count:
+            self._global_volume -= released
+            for queue in {id(e.queue): e.queue for e in entries}.values():
+                queue.run(now)
+            self._run_consumer_queues()
+
+
+def _settle_groups(entries: list[Unacked]) -> list[list[Unacked]]:
+    """Entries grouped by (queue, consumer), ordered as RabbitMQ's channel settles them."""
+    if len(entries) == 1:
+        return [entries]
+    groups: dict[tuple[int, int], list[Unacked]] = {}
+    for entry in entries:
+        groups.setdefault((id(entry.queue), id(entry.consumer)), []).append(entry)
+    return sorted(groups.values(), key=_group_order)
+
+
+def _group_order(group: list[Unacked]) -> tuple[str, bool, str]:
+    consumer = group[0].consumer
+    tag = "" if consumer is None else consumer.consumer_tag
+    return (group[0].queue.name, consumer is not None, tag)
 
 
 def _rejectable(entries: list[Unacked]) -> list[Unacked]:

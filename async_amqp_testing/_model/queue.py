@@ -21,7 +21,7 @@ from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
 from .message import Message, PropertySlot, RawProperties, parse_expiration
 from .queuehooks import QueueTypeHooks
-from .queueitems import Consumer, DeathReason, PublishOutcome, QueuedMessage
+from .queueitems import Consumer, ConsumerRotation, DeathReason, PublishOutcome, QueuedMessage
 
 if TYPE_CHECKING:
     from .vhost import Vhost
@@ -81,8 +81,7 @@ class Queue(QueueTypeHooks):
         self._ready_bytes = 0
         self._peak_ready = 0
         self._next_seq = 0
-        self._round_robin: list[Consumer] = []
-        self._priorities_differ = False  # consumers of more than one priority
+        self._rotation = ConsumerRotation()
 
     # ---- inspection -------------------------------------------------------
 
@@ -207,6 +206,15 @@ class Queue(QueueTypeHooks):
                 # max-length are considered: TTL 0 still reaches such a consumer.
                 self._deliver(consumer, item)
                 return PublishOutcome.ACCEPTED
+        elif (
+            self.settings.single_active_consumer
+            and not self.runs_after_cancel
+            and self._pick_consumer() is not None
+        ):
+            # Only after a basic.cancel left a single active consumer's backlog waiting:
+            # RabbitMQ's classic queue process crashes delivering past its backlog.
+            self.vhost.restart_queue(self, now)  # the message is lost, yet confirmed
+            return PublishOutcome.ACCEPTED
         self.insert_ready(item)
         self.drop_heads(now)
         if item.expires_at is not None and item.expires_at <= now:
@@ -288,36 +296,25 @@ class Queue(QueueTypeHooks):
     def add_consumer(self, consumer: Consumer) -> None:
         """Register a consumer (deliveries start at the next `run`)."""
         self.consumers.append(consumer)
-        self._round_robin.append(consumer)
-        self._priorities_differ = len({c.priority for c in self.consumers}) > 1
+        self._rotation.add(consumer)
 
     def remove_consumer(self, consumer: Consumer, now: float) -> None:
         """Unregister a consumer; the x-expires lease restarts when the last one goes."""
         self.consumers.remove(consumer)
-        self._round_robin.remove(consumer)
-        self._priorities_differ = len({c.priority for c in self.consumers}) > 1
+        self._rotation.remove(consumer)
         if not self.consumers:
             self.last_used = now
             if self.settings.expires is not None:
                 self.vhost.timed.add(self)  # its lease runs from now
 
-    def _active_consumers(self) -> list[Consumer]:
-        if self.settings.single_active_consumer:
-            return self.consumers[:1]
-        if self._priorities_differ:
-            return sorted(self._round_robin, key=lambda c: -c.priority)
-        return self._round_robin
-
     def _pick_consumer(self) -> Consumer | None:
-        for consumer in self._active_consumers():
-            if consumer.channel.consumer_has_capacity(consumer):
-                return consumer
-        return None
+        if self.settings.single_active_consumer:
+            first = self.consumers[:1]
+            return first[0] if first and first[0].channel.consumer_has_capacity(first[0]) else None
+        return self._rotation.pick()
 
     def _deliver(self, consumer: Consumer, item: QueuedMessage) -> None:
-        # Round robin: the consumer that just got a message goes to the back.
-        self._round_robin.remove(consumer)
-        self._round_robin.append(consumer)
+        self._rotation.delivered(consumer)
         if not consumer.no_ack:
             consumer.unacked += 1
             self.unacked_count += 1
@@ -382,6 +379,5 @@ class Queue(QueueTypeHooks):
         """Detach every consumer (queue deletion); returns them."""
         consumers = list(self.consumers)
         self.consumers.clear()
-        self._round_robin.clear()
-        self._priorities_differ = False
+        self._rotation.clear()
         return consumers

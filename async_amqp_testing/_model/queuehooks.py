@@ -29,6 +29,11 @@ class QueueTypeHooks:
     """Classic-queue behaviour of the points where queue types differ."""
 
     queue_type = QueueType.CLASSIC
+    #: Whether a basic.cancel makes the queue look for deliveries. RabbitMQ 3.10's classic
+    #: queue process does not: with a single active consumer, the next consumer gets the
+    #: backlog only at the next consume, requeue or channel close, and a publish meanwhile
+    #: crashes the queue (`Queue.publish`).
+    runs_after_cancel = False
     #: The arguments compared on redeclare, in RabbitMQ's order.
     equivalence_keys: tuple[str, ...] = EQUIVALENCE_KEYS
     name: str

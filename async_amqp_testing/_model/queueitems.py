@@ -20,7 +20,14 @@ from .message import Message
 if TYPE_CHECKING:
     from .queue import Queue
 
-__all__ = ["Consumer", "ConsumerChannel", "DeathReason", "PublishOutcome", "QueuedMessage"]
+__all__ = [
+    "Consumer",
+    "ConsumerChannel",
+    "ConsumerRotation",
+    "DeathReason",
+    "PublishOutcome",
+    "QueuedMessage",
+]
 
 
 class DeathReason(Enum):
@@ -121,3 +128,67 @@ class Consumer:
     prefetch_count: int
     arguments: Table = field(default_factory=dict)
     unacked: int = 0
+
+
+class ConsumerRotation:
+    """A queue's consumers in RabbitMQ's delivery order: by priority, round robin.
+
+    A consumer found without capacity leaves the rotation ("blocked") and rejoins it at
+    the back once it has capacity again, as in RabbitMQ's queue process: so after a
+    requeue, a consumer that was blocked comes after one that just took a message.
+    """
+
+    __slots__ = ("_blocked", "_priorities_differ", "_rotation")
+
+    def __init__(self) -> None:
+        self._rotation: list[Consumer] = []
+        self._blocked: list[Consumer] = []
+        self._priorities_differ = False  # consumers of more than one priority
+
+    def add(self, consumer: Consumer) -> None:
+        self._rotation.append(consumer)
+        self._update_priorities()
+
+    def remove(self, consumer: Consumer) -> None:
+        if consumer in self._blocked:
+            self._blocked.remove(consumer)
+        else:
+            self._rotation.remove(consumer)
+        self._update_priorities()
+
+    def clear(self) -> None:
+        self._rotation.clear()
+        self._blocked.clear()
+        self._priorities_differ = False
+
+    def _update_priorities(self) -> None:
+        self._priorities_differ = len({c.priority for c in (*self._rotation, *self._blocked)}) > 1
+
+    def pick(self) -> Consumer | None:
+        """The next consumer with capacity; those passed over without capacity are blocked."""
+        rotation, blocked = self._rotation, self._blocked
+        if blocked:
+            for consumer in [c for c in blocked if c.channel.consumer_has_capacity(c)]:
+                blocked.remove(consumer)
+                rotation.append(consumer)
+        candidates = sorted(rotation, key=_by_priority) if self._priorities_differ else rotation
+        for index, consumer in enumerate(candidates):
+            if consumer.channel.consumer_has_capacity(consumer):
+                self._block(candidates[:index])
+                return consumer
+        self._block(list(candidates))
+        return None
+
+    def _block(self, consumers: list[Consumer]) -> None:
+        for consumer in consumers:
+            self._rotation.remove(consumer)
+            self._blocked.append(consumer)
+
+    def delivered(self, consumer: Consumer) -> None:
+        """The consumer just took a message: it goes to the back of the rotation."""
+        self._rotation.remove(consumer)
+        self._rotation.append(consumer)
+
+
+def _by_priority(consumer: Consumer) -> int:
+    return -consumer.priority

@@ -48,6 +48,7 @@ class QuorumQueue(Queue):
     """A quorum queue (``x-queue-type: quorum``)."""
 
     queue_type = QueueType.QUORUM
+    runs_after_cancel = True
 
     equivalence_keys = _EQUIVALENCE_KEYS
     # Returned messages wait in their own FIFO ahead of every other message.

@@ -33,6 +33,7 @@ class StreamQueue(Queue):
     """A stream (``x-queue-type: stream``)."""
 
     queue_type = QueueType.STREAM
+    runs_after_cancel = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

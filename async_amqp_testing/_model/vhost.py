@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .deadletter import dead_letter_message, is_cycle
-from .errors import access_refused, not_found, precondition_failed
+from .errors import not_found, precondition_failed
 from .exchange import Binding, DestinationKind, Exchange
 from .fieldtable import FieldValue
 from .message import Message, RawProperties
@@ -138,14 +138,12 @@ class Vhost:
     # ---- deletion ---------------------------------------------------------
 
     def check_exchange_deletable(self, exchange: Exchange, if_unused: bool) -> None:
-        """Refuse deleting a system exchange or, with if_unused, one that is a binding source.
+        """Refuse deleting, with if_unused, an exchange that is a binding source.
 
-        :raises AmqpError: 403 for ``amq.*`` built-ins, 406 ``in use``.
+        (``amq.*`` names are refused by name before the lookup: `declare.exchange_delete`.)
+
+        :raises AmqpError: 406 ``in use``.
         """
-        if exchange.name.startswith("amq."):
-            raise access_refused(
-                f"deletion of system {self.describe_exchange(exchange.name)} not allowed"
-            )
         if if_unused and exchange.bindings:
             raise precondition_failed(f"{self.describe_exchange(exchange.name)} in use")
 
@@ -160,6 +158,28 @@ class Vhost:
         """Delete an exchange and every binding it is part of."""
         if exchange.name in self.exchanges:
             self._remove_exchange(exchange)
+
+    def restart_queue(self, queue: Queue, now: float) -> None:
+        """A classic queue's process crashed: it restarts empty under the same declaration.
+
+        Its ready messages are lost (not dead-lettered), its consumers are cancelled
+        (notified if they asked), and its unacked deliveries are forgotten: settling them
+        later does nothing. Its bindings stay.
+        """
+        queue.deleted = True
+        queue.purge()
+        for consumer in queue.drain_consumers():
+            consumer.channel.server_cancel(consumer)
+        self.queues[queue.name] = type(queue)(
+            self,
+            queue.name,
+            durable=queue.durable,
+            exclusive_owner=queue.exclusive_owner,
+            auto_delete=queue.auto_delete,
+            arguments=queue.arguments,
+            settings=queue.settings,
+            now=now,
+        )
 
     def delete_queue(self, queue: Queue) -> int:
         """Delete a queue: cancel its consumers, drop its bindings and ready messages.
