@@ -9,6 +9,8 @@ test on RabbitMQ.
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 from pamqp import commands
 
@@ -23,7 +25,7 @@ LOCKED = (
 )
 
 
-async def exclusive_queue(raw: RawConnection, channel_id: int = 1, **arguments: object) -> str:
+async def exclusive_queue(raw: RawConnection, channel_id: int = 1, /, **arguments: Any) -> str:
     ok = await raw.call(
         channel_id,
         commands.Queue.Declare(queue="", exclusive=True, arguments=dict(arguments)),
@@ -136,11 +138,13 @@ async def test_declaring_a_reply_to_key_is_ok_while_live_else_not_found(
 
 async def deliveries(raw: RawConnection, count: int) -> list[tuple[str, int, bool, bytes]]:
     """The next *count* deliveries: (consumer tag, delivery tag, redelivered, body)."""
-    got = []
+    got: list[tuple[str, int, bool, bytes]] = []
     for _ in range(count):
         deliver = await raw.expect(commands.Basic.Deliver)
         _, body = await raw.expect_content()
-        got.append((deliver.consumer_tag, deliver.delivery_tag, deliver.redelivered, body))
+        got.append(
+            (deliver.consumer_tag or "", deliver.delivery_tag or 0, deliver.redelivered, body)
+        )
     return got
 
 
@@ -271,7 +275,7 @@ async def sac_backlog_after_cancel(raw: RawConnection) -> str:
     for body in (b"1", b"2", b"3"):
         await raw.publish(3, body, routing_key=queue)
     # Confirmed means enqueued: the cancel below must not overtake the publishes.
-    confirmed, delivered = 0, []
+    confirmed, delivered = 0, list[Any]()
     while confirmed < 3 or not delivered:
         frame = await raw.receive_frame()
         if isinstance(frame.method, commands.Basic.Ack):
@@ -370,7 +374,7 @@ async def test_a_non_array_x_death_is_replaced_without_first_death_headers(
         await raw.expect(commands.Basic.Deliver, 1)
         properties, _ = await raw.expect_content()
         headers = dict(properties.headers or {})
-        deaths = headers.pop("x-death")
+        deaths: Any = headers.pop("x-death")
         assert headers == {"k": "v"}  # no x-first-death-*: the message "had died before"
         assert [(d["count"], d["reason"], d["queue"]) for d in deaths] == [(1, "rejected", source)]
 
