@@ -33,7 +33,7 @@ from ._model import (
 )
 from ._model.errors import AmqpError, ReplyCode
 
-__all__ = ["HANDLERS", "Handler", "Reply", "encode_event", "typed_arguments"]
+__all__ = ["HANDLERS", "Handler", "Reply", "encode_deliver", "encode_event", "typed_arguments"]
 
 #: A synchronous reply: a method, or a method with content (basic.get-ok).
 Reply = Frame | tuple[Frame, Message] | None
@@ -305,7 +305,8 @@ HANDLERS: Final[dict[type[Frame], Handler]] = {
 # -- events from the model ---------------------------------------------------------------
 
 
-def _deliver(core: ServerConnection, event: Deliver) -> None:
+def encode_deliver(core: ServerConnection, event: Deliver) -> None:
+    """Encode a delivery: basic.deliver, its header and body frames."""
     message = event.message
     core.send_deliver(
         event.channel_id,
@@ -351,7 +352,7 @@ def _cancel(core: ServerConnection, event: CancelNotify) -> None:
 
 
 _ENCODERS: Final[dict[type[Any], Callable[[ServerConnection, Any], None]]] = {
-    Deliver: _deliver,
+    Deliver: encode_deliver,
     Return: _return,
     PublisherAck: _ack,
     PublisherNack: _nack,

@@ -31,7 +31,7 @@ from async_amqp._core.codes import REPLY_CODES, ReplyCode
 from async_amqp._core.propview import RawProperties, accepted_properties, shared_properties
 
 from ._framelog import describe_event
-from ._handlers import Reply, encode_event, unimplemented
+from ._handlers import Reply, encode_deliver, encode_event, unimplemented
 from ._model import BrokerModel, ConnectionModel, Deliver, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
@@ -181,7 +181,6 @@ class PublishSteps:
             return
         transport = self.transport
         is_open = core.channel_is_open
-        send_deliver = core.send_deliver
         debug = logger.isEnabledFor(logging.DEBUG)
         encoded = 0
         while outbox:
@@ -190,17 +189,7 @@ class PublishSteps:
                 if debug:
                     logger.debug("%s: sending %s", self.name, describe_event(event))
                 if type(event) is Deliver:
-                    message = event.message
-                    send_deliver(
-                        event.channel_id,
-                        event.consumer_tag,
-                        event.delivery_tag,
-                        event.redelivered,
-                        event.exchange,
-                        event.routing_key,
-                        message.raw_properties,
-                        message.body,
-                    )
+                    encode_deliver(core, event)
                 else:
                     encode_event(core, event)
             encoded += 1

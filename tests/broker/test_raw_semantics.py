@@ -156,22 +156,28 @@ async def consume(raw: RawConnection, channel_id: int, queue: str, tag: str) -> 
     )
 
 
+async def two_consumers_each_holding_two(raw: RawConnection, bodies: tuple[bytes, ...]) -> str:
+    """Consumers a and b (prefetch 2) on a new queue, *bodies* published: each holds two."""
+    queue = await exclusive_queue(raw)
+    await raw.call(1, commands.Basic.Qos(prefetch_count=2), commands.Basic.QosOk)
+    await consume(raw, 1, queue, "a")
+    await consume(raw, 1, queue, "b")
+    for body in bodies:
+        await raw.publish(1, body, routing_key=queue)
+    assert [(c, b) for c, _, _, b in await deliveries(raw, 4)] == [
+        ("a", b"0"),
+        ("b", b"1"),
+        ("a", b"2"),
+        ("b", b"3"),
+    ]
+    return queue
+
+
 async def test_a_nack_of_two_consumers_requeues_and_redelivers_one_consumer_at_a_time(
     wire_target: WireTarget,
 ) -> None:
     async with wire_target.opened(1) as raw:
-        queue = await exclusive_queue(raw)
-        await raw.call(1, commands.Basic.Qos(prefetch_count=2), commands.Basic.QosOk)
-        await consume(raw, 1, queue, "a")
-        await consume(raw, 1, queue, "b")
-        for body in (b"0", b"1", b"2", b"3"):
-            await raw.publish(1, body, routing_key=queue)
-        assert [(c, b) for c, _, _, b in await deliveries(raw, 4)] == [
-            ("a", b"0"),
-            ("b", b"1"),
-            ("a", b"2"),
-            ("b", b"3"),
-        ]
+        await two_consumers_each_holding_two(raw, (b"0", b"1", b"2", b"3"))
         await raw.send_method(1, commands.Basic.Nack(delivery_tag=0, multiple=True))
         # RabbitMQ settles per consumer: a's messages are requeued and redelivered first.
         assert await deliveries(raw, 4) == [
@@ -186,18 +192,7 @@ async def test_a_consumer_found_full_rejoins_the_rotation_behind_the_others(
     wire_target: WireTarget,
 ) -> None:
     async with wire_target.opened(1) as raw:
-        queue = await exclusive_queue(raw)
-        await raw.call(1, commands.Basic.Qos(prefetch_count=2), commands.Basic.QosOk)
-        await consume(raw, 1, queue, "a")
-        await consume(raw, 1, queue, "b")
-        for body in (b"0", b"1", b"2", b"3", b"4"):
-            await raw.publish(1, body, routing_key=queue)
-        assert [(c, b) for c, _, _, b in await deliveries(raw, 4)] == [
-            ("a", b"0"),
-            ("b", b"1"),
-            ("a", b"2"),
-            ("b", b"3"),
-        ]
+        await two_consumers_each_holding_two(raw, (b"0", b"1", b"2", b"3", b"4"))
         # "4" found both full; a's ack lets a take it.
         await raw.send_method(1, commands.Basic.Ack(delivery_tag=1))
         assert await deliveries(raw, 1) == [("a", 5, False, b"4")]
