@@ -53,8 +53,8 @@ class RawProperties:
             parsed = self._parsed = PropertyList.parse(self.raw)
         return parsed
 
-    def shortstr(self, slot: int) -> bytes | None:
-        """A shortstr property as bytes (without its length octet); ``None`` when absent.
+    def _slot(self, slot: int) -> bytes | None:
+        """The raw bytes of property *slot*; ``None`` when absent (an empty list is not parsed).
 
         :raises ValueError: for a truncated list
         """
@@ -63,7 +63,14 @@ class RawProperties:
             if self.raw == EMPTY_PROPERTIES:
                 return None
             parsed = self._slices()
-        value = parsed.slots[slot]
+        return parsed.slots[slot]
+
+    def shortstr(self, slot: int) -> bytes | None:
+        """A shortstr property as bytes (without its length octet); ``None`` when absent.
+
+        :raises ValueError: for a truncated list
+        """
+        value = self._slot(slot)
         return None if value is None else value[1:]
 
     def octet(self, slot: int) -> int | None:
@@ -71,12 +78,7 @@ class RawProperties:
 
         :raises ValueError: for a truncated list
         """
-        parsed = self._parsed
-        if parsed is None:
-            if self.raw == EMPTY_PROPERTIES:
-                return None
-            parsed = self._slices()
-        value = parsed.slots[slot]
+        value = self._slot(slot)
         return None if value is None else value[0]
 
     def header_entries(self) -> list[tuple[bytes, FieldValue]] | None:

@@ -19,10 +19,10 @@ from pamqp.base import Frame
 
 from async_amqp._core import propview
 from async_amqp._core import server as sv
-from async_amqp._core.rawprops import PropertyList
 from async_amqp._core.wire import encode_content, encode_method
 from async_amqp_testing._model import Message
 from async_amqp_testing._publishing import INPUT_SLICE
+from tests.core.propcount import count_parses
 
 from .driverkit import DriverRig
 from .test_driver import opened
@@ -250,20 +250,6 @@ def test_deliveries_freed_by_acks_go_before_the_next_reply() -> None:
     assert [type(method).__name__ for method in sent] == ["Deliver", "OpenOk", "Deliver"]
 
 
-def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Record every split of a raw property list (``PropertyList.split``, which ``parse``
-    calls too) from now on."""
-    calls: list[bytes] = []
-    original = PropertyList.split.__func__  # type: ignore[attr-defined]
-
-    def counting(cls: type[PropertyList], raw: bytes) -> tuple[PropertyList, int]:
-        calls.append(raw)
-        return original(cls, raw)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(PropertyList, "split", classmethod(counting))
-    return calls
-
-
 @pytest.mark.parametrize("general", [False, True], ids=["fast", "general"])
 def test_a_property_list_is_parsed_once_per_message(
     monkeypatch: pytest.MonkeyPatch, general: bool
@@ -291,7 +277,7 @@ def test_a_property_list_is_parsed_once_per_message(
     )
     monkeypatch.setattr(propview, "_shared", {})  # no list checked before
     monkeypatch.setattr(propview, "_seen", set())
-    parses = _counting_parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     lists = [
         commands.Basic.Properties(
             message_id=f"id-{number}",

@@ -18,8 +18,10 @@ from async_amqp._core.propview import (
     known_properties,
     shared_properties,
 )
-from async_amqp._core.rawprops import PropertyList, PropertySlot, check_publish_properties
+from async_amqp._core.rawprops import PropertySlot, check_publish_properties
 from async_amqp._core.typedvalues import to_table, typed, typed_value
+
+from .propcount import count_parses
 
 
 @pytest.mark.parametrize(
@@ -113,21 +115,8 @@ RICH = Basic.Properties(
 ).marshal()
 
 
-def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Record every split of a raw list (``PropertyList.split``, which ``parse`` calls)."""
-    calls: list[bytes] = []
-    original = PropertyList.split.__func__  # type: ignore[attr-defined]
-
-    def counting(cls: type[PropertyList], raw: bytes) -> tuple[PropertyList, int]:
-        calls.append(raw)
-        return original(cls, raw)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(PropertyList, "split", classmethod(counting))
-    return calls
-
-
 def test_a_view_parses_its_list_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    parses = _count_parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     view = RawProperties(RICH)
     assert parses == []  # nothing read yet
     assert view.shortstr(PropertySlot.EXPIRATION) == b"60000"
@@ -144,7 +133,7 @@ def test_a_view_parses_its_list_once_and_only_when_read(monkeypatch: pytest.Monk
 
 
 def test_a_view_of_no_properties_never_parses(monkeypatch: pytest.MonkeyPatch) -> None:
-    parses = _count_parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     view = RawProperties(b"\x00\x00")
     assert view.empty
     assert view.shortstr(PropertySlot.EXPIRATION) is None
@@ -155,7 +144,7 @@ def test_a_view_of_no_properties_never_parses(monkeypatch: pytest.MonkeyPatch) -
 
 def test_a_view_takes_the_slices_the_core_already_split(monkeypatch: pytest.MonkeyPatch) -> None:
     slices = check_publish_properties(RICH)
-    parses = _count_parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     view = RawProperties(RICH, slices)
     assert view.shortstr(PropertySlot.REPLY_TO) == b"r"
     assert view.header_entries() is not None
@@ -190,7 +179,7 @@ def test_a_truncated_list_raises_when_read() -> None:
 def test_an_accepted_view_holds_the_checks_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(propview, "_shared", {})
     monkeypatch.setattr(propview, "_seen", set())
-    parses = _count_parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     view = accepted_properties(RICH)
     assert view is not None
     assert view.shortstr(PropertySlot.EXPIRATION) == b"60000"
@@ -210,7 +199,7 @@ def test_short_lists_accepted_again_share_one_view_and_long_ones_do_not(
 ) -> None:
     monkeypatch.setattr(propview, "_shared", {})
     monkeypatch.setattr(propview, "_seen", set())
-    parses = _count_parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     short = Basic.Properties(content_type="application/json", delivery_mode=2).marshal()
     assert known_properties(short) is None
     once = accepted_properties(short)  # checked; its parse is not kept for later
