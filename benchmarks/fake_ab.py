@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import gc
 import io
 import shutil
 import statistics
@@ -27,7 +26,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,10 +33,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _admin, _async_amqp
+from benchmarks import _async_amqp
 from benchmarks._common import SCENARIOS, Client, Metric, Metrics, Params, Scenario
 from benchmarks._fakebroker import REPO, FakeBrokerProcess
-from benchmarks.run import run_once
+from benchmarks.run import run_once, scenario_queues
 
 BROKER_CPU = "broker_cpu"
 
@@ -69,23 +67,13 @@ def operations(scenario: Scenario, count: int) -> int:
 def _measure(scenario: Scenario, client: Client, params: Params, pid: int, index: int) -> Metrics:
     """:func:`~benchmarks.run.run_once`, with the broker's CPU read around the client's run
     only (not the queue setup, pre-filling and cleanup)."""
-    unique = f"bench.ab.{scenario.name}.{uuid.uuid4().hex[:8]}"
-    params = replace(params, queue=unique, port=client.port or params.port)
-    queues = [unique]
-    if scenario.needs_reply_queue:
-        params = replace(params, reply_queue=unique + ".reply")
-        queues.append(params.reply_queue)
-    _admin.declare_queues(params, queues, prefill=params.count if scenario.prefill else 0)
-    try:
-        gc.collect()
+    with scenario_queues(scenario, client, params, f"ab{index}") as prepared:
         before = cpu_ns(pid) if pid else 0
-        metrics = dict(client.kinds[scenario.kind](params))
+        metrics = dict(client.kinds[scenario.kind](prepared))
         if pid:
             spent = (cpu_ns(pid) - before) / 1e9
-            metrics[BROKER_CPU] = spent / operations(scenario, params.count)
+            metrics[BROKER_CPU] = spent / operations(scenario, prepared.count)
         return metrics
-    finally:
-        _admin.delete_queues(params, queues)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,16 +18,15 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _admin, _async_amqp, _pika, _raw
+from benchmarks import _async_amqp, _pika, _raw
 from benchmarks._common import SCENARIOS, Client
+from benchmarks.run import scenario_queues
 
 #: The clients compared: ours on both backends, the fastest peer, the raw-socket ceiling.
 CLIENTS: tuple[Client, ...] = (
@@ -65,15 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenario = next(s for s in SCENARIOS if s.name == name)
         for _ in range(args.rounds):
             for client in CLIENTS:
-                p = replace(scenario.full, queue=f"bench.cpu.{uuid.uuid4().hex[:8]}")
-                _admin.declare_queues(p, [p.queue], prefill=p.count if scenario.prefill else 0)
-                try:
+                with scenario_queues(scenario, client, scenario.full, "cpu") as p:
                     broker_before, wall_before = cpu_seconds(pid), time.perf_counter()
                     metrics = client.kinds[scenario.kind](p)
                     broker = cpu_seconds(pid) - broker_before
                     wall = time.perf_counter() - wall_before
-                finally:
-                    _admin.delete_queues(p, [p.queue])
                 print(
                     f"{name:13} {client.name:19} {metrics['rate']:9,.0f} msg/s  "
                     f"client {metrics['cpu'] * 1e6:5.2f} µs/msg  "

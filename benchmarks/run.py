@@ -28,7 +28,8 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -100,8 +101,12 @@ class ScenarioResults:
     rounds: dict[str, list[Metrics | None]] = field(default_factory=dict)
 
 
-def run_once(scenario: Scenario, client: Client, params: Params, tag: str) -> Metrics:
-    """Set up fresh queues, run one measurement, clean up."""
+@contextmanager
+def scenario_queues(
+    scenario: Scenario, client: Client, params: Params, tag: str
+) -> Iterator[Params]:
+    """Fresh queues for one measurement (pre-filled if the scenario wants it): the
+    parameters naming them, for the client; the queues are deleted afterwards."""
     from benchmarks import _admin
 
     unique = f"bench.{scenario.name}.{client.name.replace('/', '-')}.{tag}.{uuid.uuid4().hex[:8]}"
@@ -115,9 +120,15 @@ def run_once(scenario: Scenario, client: Client, params: Params, tag: str) -> Me
     _admin.declare_queues(params, queues, prefill=params.count if scenario.prefill else 0)
     try:
         gc.collect()
-        return client.kinds[scenario.kind](params)
+        yield params
     finally:
         _admin.delete_queues(params, queues)
+
+
+def run_once(scenario: Scenario, client: Client, params: Params, tag: str) -> Metrics:
+    """Set up fresh queues, run one measurement, clean up."""
+    with scenario_queues(scenario, client, params, tag) as prepared:
+        return client.kinds[scenario.kind](prepared)
 
 
 def run_scenario(
