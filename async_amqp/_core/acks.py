@@ -6,7 +6,7 @@ in about the time of one single ack, so a run of single acks queued together cos
 broker many times what one multiple ack does. When the user acknowledges tag *t* and
 
 * every delivery tag below *t* is already settled: acknowledged, rejected or nacked by
-  a frame queued earlier, delivered with ``no_ack``, or made void by basic.recover;
+  a frame queued earlier, or delivered with ``no_ack``;
 * *t* was delivered to be acknowledged and is not settled yet;
 * the last frame waiting for the socket is an ack of ours on the same channel,
 
@@ -15,9 +15,12 @@ exactly what the separate frames would have settled, in the same order relative 
 every other frame, with the same outcome for an invalid tag (it is never merged).
 
 :class:`AckTracker` keeps the first two facts per channel; the connection core checks
-the third. A channel in a transaction does not merge (a rollback makes acknowledged
-deliveries unacknowledged again), nor does one whose settled tags stop being contiguous
-for long (:data:`MAX_GAPS`).
+the third. Some channels stop merging for good: one in a transaction (a rollback makes
+acknowledged deliveries unacknowledged again); one that sent basic.recover, an ack or
+nack of *everything* (tag 0, ``multiple``) or one naming a tag it has not received yet,
+because the broker applies those to what it has delivered when it reads them,
+deliveries still on their way to us included, so we cannot tell which tags they
+settled; and one whose settled tags stop being contiguous for long (:data:`MAX_GAPS`).
 """
 
 from __future__ import annotations
@@ -64,8 +67,11 @@ class AckTracker:
         Returns True when every tag up to *tag* is settled now and *tag* itself was the
         first unsettled delivery: an ack of it may merge with the ack queued before it.
         """
-        if tag > self.delivered_max or tag <= self.settled_through:
-            return False  # not delivered, or settled already: the broker will refuse it
+        if tag > self.delivered_max:
+            self.disable()  # not delivered yet: the broker may have sent it already
+            return False
+        if tag <= self.settled_through:
+            return False  # settled already: the broker will refuse it
         if tag == self.settled_through + 1:
             self.settled_through = tag
             if self._above:
@@ -76,20 +82,16 @@ class AckTracker:
 
     def settle_up_to(self, tag: int) -> None:
         """A ``multiple`` ack or nack of *tag* (0: everything delivered) was queued."""
-        if tag == 0:
-            tag = self.delivered_max
+        if tag == 0 or tag > self.delivered_max:
+            self.disable()  # it covers deliveries we have not seen yet
+            return
         if self.settled_through < tag <= self.delivered_max:
             self.settled_through = tag
             self._above = {above for above in self._above if above > tag}
             self._advance()
 
-    def void(self) -> None:
-        """basic.recover: every delivery so far is settled or void (redelivered anew)."""
-        self.settled_through = self.delivered_max
-        self._above.clear()
-
     def disable(self) -> None:
-        """Never merge on this channel again (it is transactional)."""
+        """Never merge on this channel again (see the module for when)."""
         self.enabled = False
         self._above.clear()
 
@@ -166,7 +168,7 @@ def note_settling(tracker: AckTracker, method: Frame) -> None:
             tracker.settle_up_to(method.delivery_tag or 0)
         else:
             tracker.settle_one(method.delivery_tag or 0)
-    elif isinstance(method, (commands.Basic.Recover, commands.Basic.RecoverAsync)):
-        tracker.void()
-    elif isinstance(method, commands.Tx.Select):
+    elif isinstance(
+        method, (commands.Basic.Recover, commands.Basic.RecoverAsync, commands.Tx.Select)
+    ):
         tracker.disable()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pamqp import commands
 from pamqp.base import Frame
@@ -151,6 +151,21 @@ def run(ops: list[tuple[str, int | bool]]) -> tuple[BrokerChannel, BrokerChannel
 
 @settings(max_examples=1000, deadline=None)
 @given(OPS)
+# an ack of everything covers deliveries the client had not seen when it sent it
+@example([("ack_multiple", 0), ("deliver", False), ("deliver", False), ("ack_next", 0)] * 2)
+# a settle of a tag not received yet may reach the broker after that delivery left it
+@example([("nack", 1), ("deliver", False), ("deliver", False), ("ack_next", 0), ("ack_next", 0)])
+# and basic.recover covers deliveries on their way too
+@example(
+    [
+        ("deliver", False),
+        ("recover", 0),
+        ("deliver", False),
+        ("deliver", False),
+        ("ack", -1),
+        ("ack", 0),
+    ]
+)
 def test_merged_acks_settle_what_separate_acks_settle(ops: list[tuple[str, int | bool]]) -> None:
     asked, sent, _, _ = run(ops)
     assert sent.failed == asked.failed
