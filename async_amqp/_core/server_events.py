@@ -108,7 +108,7 @@ class PublishReceived(ServerEvent):
     mandatory: bool
     immediate: bool
     raw_properties: bytes
-    body: bytes
+    body: bytes | memoryview  # a large body: a read-only view of the received bytes
     properties: RawProperties | None = None
 
 

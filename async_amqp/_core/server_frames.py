@@ -87,7 +87,7 @@ class ServerOutput(FrameOutput):
         self._outgoing.append(encode_method(channel_id, method))
 
     def send_content(
-        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes
+        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes | memoryview
     ) -> None:
         """Queue a content method (deliver, get-ok, return) with header and body frames."""
         self._outgoing.append(encode_method(channel_id, method))
@@ -102,7 +102,7 @@ class ServerOutput(FrameOutput):
         exchange: str,
         routing_key: str,
         properties_payload: bytes,
-        body: bytes,
+        body: bytes | memoryview,
     ) -> None:
         """Queue a basic.deliver with its header and body frames (the delivery hot path).
 

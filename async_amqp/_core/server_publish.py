@@ -57,6 +57,14 @@ _NAMES_MAX: Final = 4096
 _names: dict[bytes, str] = {}
 
 
+def _kept(data: bytes, start: int, end: int) -> bytes | memoryview:
+    """A body to keep: ``data[start:end]``, as a view of *data* when it is large
+    (:data:`VIEW_MIN`; *data* is the ``bytes`` received, never changed)."""
+    if end - start < VIEW_MIN:
+        return data[start:end]
+    return memoryview(data)[start:end]
+
+
 def _name(raw: bytes) -> str:
     name = _names.get(raw)
     if name is None:
@@ -84,6 +92,10 @@ NOT_PLAIN: Final = Unread.NOT_PLAIN
 INCOMPLETE: Final = Unread.INCOMPLETE
 #: The most bytes of an incomplete command waited for (beyond: the general path reads it).
 WAIT_MAX: Final = 1 << 20
+#: A body of at least this many bytes, received in one frame, is taken as a read-only
+#: view of the received bytes instead of a copy: a queue holding it keeps those bytes
+#: (at most one read, about 256 KiB, or one joined command) alive instead.
+VIEW_MIN: Final = 16384
 
 
 def _frame(
@@ -156,7 +168,7 @@ def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, 
         bool(bits & 1),
         bool(bits & 2),
         raw_properties,
-        data[body + 7 : body_end],
+        _kept(data, body + 7, body_end),
         properties,
     )
     return event, body_end + 1
@@ -218,9 +230,10 @@ def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
 
 def _body(
     data: bytes, offset: int, limit: int, channel_id: int, body_size: int
-) -> tuple[bytes, int] | Unread:
-    """The body frames at *offset*: ``(body, offset after them)``."""
-    chunks: list[bytes] = []
+) -> tuple[bytes | memoryview, int] | Unread:
+    """The body frames at *offset*: ``(body, offset after them)``; one large frame's
+    body is a view of *data* (:data:`VIEW_MIN`), anything else is copied."""
+    spans: list[tuple[int, int]] = []
     remaining = body_size
     while remaining:
         frame = _frame(data, offset, limit, FRAME_BODY, channel_id)
@@ -229,10 +242,12 @@ def _body(
         start, end = frame
         if end - start > remaining:
             return NOT_PLAIN  # longer than announced: the general path keeps waiting
-        chunks.append(data[start:end])
+        spans.append(frame)
         remaining -= end - start
         offset = end + 1
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), offset
+    if len(spans) != 1:
+        return b"".join([data[start:end] for start, end in spans]), offset
+    return _kept(data, *spans[0]), offset
 
 
 def publish_wanted(data: bytes, offset: int) -> int:

@@ -74,11 +74,12 @@ class Message:
     """A published message: where it was published, its raw property list and its body.
 
     Compact by design, as a queue may hold millions: one slotted object holding the body
-    as ``bytes``, the property list exactly as published (short lists shared between
-    messages), and the exchange and routing key as interned strings (shared between
-    messages). The decoded :attr:`properties` are not kept: they are decoded from
-    ``raw_properties`` on each access (inspection, tests); the broker's own rules read
-    the few properties they need through the core's view of the list
+    as ``bytes`` (a large body received in one frame: a read-only ``memoryview`` of the
+    received bytes, not a copy), the property list exactly as published (short lists
+    shared between messages), and the exchange and routing key as interned strings
+    (shared between messages). The decoded :attr:`properties` are not kept: they are
+    decoded from ``raw_properties`` on each access (inspection, tests); the broker's own
+    rules read the few properties they need through the core's view of the list
     (:class:`RawProperties`, parsed at most once per publish and handed along with the
     message through routing to the queues) or its one-off accessors
     (:func:`property_octet`).
@@ -99,13 +100,13 @@ class Message:
         routing_key: str,
         properties: Basic.Properties | None,
         raw_properties: bytes,
-        body: bytes,
+        body: bytes | memoryview,
     ) -> None:
         del properties  # decoded again from raw_properties when asked for
         self.exchange = sys.intern(exchange)
         self.routing_key = sys.intern(routing_key)
         self.raw_properties = _shared(bytes(raw_properties))
-        self.body = bytes(body)
+        self.body: bytes | memoryview = body if type(body) is memoryview else bytes(body)
 
     @classmethod
     def build(
@@ -147,7 +148,7 @@ class Message:
     def __repr__(self) -> str:
         return (
             f"Message(exchange={self.exchange!r}, routing_key={self.routing_key!r}, "
-            f"raw_properties={self.raw_properties!r}, body={self.body!r})"
+            f"raw_properties={self.raw_properties!r}, body={bytes(self.body)!r})"
         )
 
 

@@ -171,7 +171,7 @@ def queue_info(queue: Queue) -> QueueInfo:
             MessageInfo(
                 item.message.exchange,
                 item.message.routing_key,
-                item.message.body,
+                bytes(item.message.body),
                 item.message.properties,
                 item.message.raw_properties,
                 item.redelivered,
@@ -223,7 +223,7 @@ def channel_info(channel: ChannelModel) -> ChannelInfo:
                 u.delivery_tag,
                 u.queue.name,
                 None if u.consumer is None else u.consumer.consumer_tag,
-                u.item.message.body,
+                bytes(u.item.message.body),
             )
             for u in channel.unacked.values()
         ),

@@ -19,7 +19,7 @@ from pamqp.base import Frame
 
 from async_amqp._core import propview
 from async_amqp._core import server as sv
-from async_amqp._core.wire import encode_content, encode_method
+from async_amqp._core.wire import FRAME_BODY, FrameReader, encode_content, encode_method
 from async_amqp_testing._model import Message
 from async_amqp_testing._publishing import INPUT_SLICE
 from tests.core.propcount import count_parses
@@ -89,7 +89,7 @@ PROPERTIES = [
 @settings(max_examples=60, deadline=None)
 @given(
     bodies=st.lists(
-        st.sampled_from([b"", b"x", b"y" * 100, b"z" * 5000, b"w" * 200_000]),
+        st.sampled_from([b"", b"x", b"y" * 100, b"z" * 5000, b"v" * 20_000, b"w" * 200_000]),
         min_size=1,
         max_size=6,
     ),
@@ -197,6 +197,35 @@ def test_the_core_reads_a_plain_publish_as_one_event() -> None:
     assert (event.mandatory, event.immediate) == (False, False)
     assert (event.raw_properties, event.body) == (properties, b"body")
     assert core.next_event() is sv.NEED_DATA
+
+
+def test_a_large_body_is_kept_as_a_view_of_the_received_bytes() -> None:
+    """No copy of a large one-frame body: the queue keeps a read-only view of the read
+    it came in (the fast path); small bodies are copied. A large body cut by the
+    end of a read is whole too. Deliveries and inspection give the same bytes."""
+    rig = DriverRig()
+    opened(rig)
+    declared(rig, "q")
+    large, small = bytes(range(256)) * 80, b"s" * 100
+    received = publish("q", large) + publish("q", small)
+    rig.driver.receive_data(received, 0.0)
+    cut_short = publish("q", large)
+    rig.driver.receive_data(cut_short[:9000], 0.0)
+    rig.driver.receive_data(cut_short[9000:], 0.0)
+    kept = [item.message.body for item in rig.model.vhosts["/"].queues["q"].ready()]
+    assert [bytes(body) for body in kept] == [large, small, large]
+    assert isinstance(kept[0], memoryview)
+    assert kept[0].obj is received
+    assert kept[0].readonly
+    assert type(kept[1]) is bytes
+    info = rig.model.snapshot("/").queues["q"]
+    assert [type(message.body) for message in info.messages] == [bytes] * 3
+    assert [message.body for message in info.messages] == [large, small, large]
+    rig.driver.receive_data(encode_method(1, commands.Basic.Consume(queue="q", no_ack=True)), 0.0)
+    rig.driver.drain_outbox()
+    frames = FrameReader().feed(rig.driver.core.data_to_send(0.0))
+    bodies = [payload for kind, _, payload in frames if kind == FRAME_BODY]
+    assert b"".join(bodies) == large + small + large
 
 
 def test_a_publish_with_bytes_after_its_arguments_takes_the_general_path() -> None:

@@ -126,7 +126,7 @@ class Client:
 
     def bodies(self) -> list[bytes]:
         """Bodies of the drained deliveries."""
-        return [d.message.body for d in self.deliveries()]
+        return [bytes(d.message.body) for d in self.deliveries()]
 
 
 def make_message(
