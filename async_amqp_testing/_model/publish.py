@@ -37,6 +37,24 @@ REPLY_PREFIX = "amq.rabbitmq.reply-to."
 MAX_MESSAGE_SIZE = 134_217_728
 
 
+def _flag(slot: int) -> int:
+    """The bit of a property in the list's flags word."""
+    return 1 << (15 - slot)
+
+
+#: The properties a publish's checks and rewrites read, besides ``reply_to``: a list
+#: with none of them (an RPC reply: a correlation id, a content type...) only needs
+#: its ``reply_to`` looked at, and only if the flags word says it is there.
+_CHECKED = (
+    _flag(PropertySlot.HEADERS)
+    | _flag(PropertySlot.DELIVERY_MODE)
+    | _flag(PropertySlot.EXPIRATION)
+    | _flag(PropertySlot.USER_ID)
+)
+_REPLY_TO = _flag(PropertySlot.REPLY_TO)
+_REPLY_QUEUE = REPLY_QUEUE.encode()
+
+
 @dataclass(slots=True)
 class PreparedPublish:
     """A publish that passed the checks: the message to store, its routing keys, and the
@@ -69,6 +87,13 @@ def prepare_publish(
     props = properties if properties is not None else RawProperties(message.raw_properties)
     if props.empty:  # nothing to check or strip
         return PreparedPublish(message, (message.routing_key,), False, None, props)
+    raw = props.raw
+    flags = int.from_bytes(raw[:2], "big") if len(raw) >= 2 else _CHECKED
+    if not flags & _CHECKED:  # nothing to check or strip; maybe a direct reply-to
+        wants_reply = (
+            bool(flags & _REPLY_TO) and props.shortstr(PropertySlot.REPLY_TO) == _REPLY_QUEUE
+        )
+        return PreparedPublish(message, (message.routing_key,), wants_reply, None, props)
     try:
         headers = props.header_entries()
     except (ValueError, IndexError, FieldTableError):
@@ -96,7 +121,7 @@ def prepare_publish(
     return PreparedPublish(
         message,
         (message.routing_key, *extra_keys),
-        wants_reply=reply_to == REPLY_QUEUE.encode(),
+        wants_reply=reply_to == _REPLY_QUEUE,
         headers=headers,
         properties=props,
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime
 import struct
 
+import pytest
 from pamqp.commands import Basic
 
 from async_amqp_testing._model import decode_properties
+from async_amqp_testing._model.errors import AmqpError
 from async_amqp_testing._model.fieldtable import typed
-from async_amqp_testing._model.message import PropertyList, PropertySlot
+from async_amqp_testing._model.message import Message, PropertyList, PropertySlot
+from async_amqp_testing._model.publish import prepare_publish
 
 from .modelkit import ALL_TAGS, Client
 
@@ -106,3 +109,41 @@ def test_header_entries_rewrite_keeps_other_values() -> None:
     headers = props.slots[PropertySlot.HEADERS]
     assert headers is not None
     assert headers[4:].startswith(all_tags_headers()[4:])
+
+
+@pytest.mark.parametrize(
+    ("properties", "wants_reply", "keys"),
+    [
+        (Basic.Properties(correlation_id="7"), False, ("rk",)),
+        (Basic.Properties(reply_to="amq.rabbitmq.reply-to", correlation_id="7"), True, ("rk",)),
+        (Basic.Properties(reply_to="amq.rabbitmq.reply-to.x"), False, ("rk",)),
+        (Basic.Properties(reply_to="amq.rabbitmq.reply-to", headers={}), True, ("rk",)),
+        (Basic.Properties(reply_to="amq.rabbitmq.reply-to", delivery_mode=2), True, ("rk",)),
+        (Basic.Properties(headers={"CC": ["a"]}, content_type="t"), False, ("rk", "a")),
+    ],
+)
+def test_a_publish_reads_what_its_flags_say_is_there(
+    properties: Basic.Properties, wants_reply: bool, keys: tuple[str, ...]
+) -> None:
+    """Lists without headers, delivery mode, expiration or user id skip those checks;
+    every list gives the same answer either way (direct reply-to, CC routes)."""
+    message = Message.build("", "rk", b"body", properties)
+    prepared = prepare_publish(message, "guest")
+    assert (prepared.wants_reply, prepared.routing_keys) == (wants_reply, keys)
+    assert prepared.message is message
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (Basic.Properties(user_id="other", correlation_id="7").marshal(), "user_id property"),
+        (Basic.Properties(expiration="-1").marshal(), "invalid expiration"),
+        (struct.pack(">HB", 1 << 12, 3), "delivery_mode_unknown,3"),
+        (Basic.Properties(headers={"CC": "a"}).marshal(), "unacceptable_type_in_header"),
+    ],
+)
+def test_a_publish_checks_what_its_flags_say_is_there(raw: bytes, text: str) -> None:
+    with pytest.raises(AmqpError) as raised:
+        prepare_publish(Message("", "rk", None, raw, b"body"), "guest")
+    assert raised.value.reply_code == 406
+    assert text in raised.value.reply_text
