@@ -43,6 +43,14 @@ class RawProperties:
         self._headers_read = False
 
     @property
+    def flags(self) -> int:
+        """The list's first flags word: :func:`~.rawprops.property_flag` set for each
+        property present; -1 (every bit) for a list too short to have one, so that a
+        caller asking whether some property is there goes on to read it (and fails)."""
+        raw = self.raw
+        return int.from_bytes(raw[:2], "big") if len(raw) >= 2 else -1
+
+    @property
     def empty(self) -> bool:
         """True when no property is set (nothing to read)."""
         return self.raw == EMPTY_PROPERTIES

@@ -28,6 +28,7 @@ __all__ = [
     "decode_property_list",
     "decode_publish_properties",
     "property_bytes",
+    "property_flag",
     "property_octet",
     "property_shortstr",
 ]
@@ -55,6 +56,11 @@ class PropertySlot:
 _COUNT = 14
 # Encoded width of each slot: "s" shortstr, "t" table, 1/8 fixed octets.
 _KINDS: tuple[str | int, ...] = ("s", "s", "t", 1, 1, "s", "s", "s", "s", 8, "s", "s", "s", "s")
+
+
+def property_flag(slot: int) -> int:
+    """The bit of property *slot* in a property list's first flags word."""
+    return 1 << (15 - slot)
 
 
 def decode_properties(raw: bytes) -> Basic.Properties:

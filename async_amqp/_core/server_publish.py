@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import struct
 import sys
-from typing import Final
+from typing import Final, TypeAlias
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
 from .propview import accepted_properties
@@ -31,7 +31,9 @@ __all__ = [
     "INCOMPLETE",
     "PUBLISH_INDEX",
     "WAIT_MAX",
+    "Body",
     "Unread",
+    "held_body",
     "publish_wanted",
     "take_general",
     "take_publish",
@@ -57,7 +59,20 @@ _NAMES_MAX: Final = 4096
 _names: dict[bytes, str] = {}
 
 
-def _kept(data: bytes, start: int, end: int) -> bytes | memoryview:
+#: A message body as the broker keeps it: ``bytes``, or for a large body read by the fast
+#: path, a read-only view of the bytes received (:data:`VIEW_MIN`).
+Body: TypeAlias = bytes | memoryview
+
+
+def held_body(body: Body) -> Body:
+    """*body* as a message keeps it: ``bytes`` and read-only views as they are, anything
+    else (a writable view, a ``bytes`` subclass) copied to ``bytes``."""
+    if type(body) is bytes or (type(body) is memoryview and body.readonly):
+        return body
+    return bytes(body)
+
+
+def _kept(data: bytes, start: int, end: int) -> Body:
     """A body to keep: ``data[start:end]``, as a view of *data* when it is large
     (:data:`VIEW_MIN`; *data* is the ``bytes`` received, never changed)."""
     if end - start < VIEW_MIN:
@@ -230,7 +245,7 @@ def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
 
 def _body(
     data: bytes, offset: int, limit: int, channel_id: int, body_size: int
-) -> tuple[bytes | memoryview, int] | Unread:
+) -> tuple[Body, int] | Unread:
     """The body frames at *offset*: ``(body, offset after them)``; one large frame's
     body is a view of *data* (:data:`VIEW_MIN`), anything else is copied."""
     spans: list[tuple[int, int]] = []

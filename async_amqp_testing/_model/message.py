@@ -25,6 +25,7 @@ from async_amqp._core.rawprops import (
     property_octet,
     property_shortstr,
 )
+from async_amqp._core.server_publish import Body, held_body
 
 from .errors import AmqpError, precondition_failed
 from .fieldtable import FieldValue
@@ -74,15 +75,15 @@ class Message:
     """A published message: where it was published, its raw property list and its body.
 
     Compact by design, as a queue may hold millions: one slotted object holding the body
-    as ``bytes`` (a large body received in one frame: a read-only ``memoryview`` of the
-    received bytes, not a copy), the property list exactly as published (short lists
-    shared between messages), and the exchange and routing key as interned strings
-    (shared between messages). The decoded :attr:`properties` are not kept: they are
-    decoded from ``raw_properties`` on each access (inspection, tests); the broker's own
-    rules read the few properties they need through the core's view of the list
-    (:class:`RawProperties`, parsed at most once per publish and handed along with the
-    message through routing to the queues) or its one-off accessors
-    (:func:`property_octet`).
+    as ``bytes`` (a large body received in one frame: a read-only view of the received
+    bytes, not a copy; see :data:`~async_amqp._core.server_publish.Body`), the property
+    list exactly as published (short lists shared between messages), and the exchange
+    and routing key as interned strings (shared between messages). The decoded
+    :attr:`properties` are not kept: they are decoded from ``raw_properties`` on each
+    access (inspection, tests); the broker's own rules read the few properties they need
+    through the core's view of the list (:class:`RawProperties`, parsed at most once per
+    publish and handed along with the message through routing to the queues) or its
+    one-off accessors (:func:`property_octet`).
 
     :param exchange: the exchange it was published to
     :param routing_key: the routing key it was published with
@@ -100,13 +101,13 @@ class Message:
         routing_key: str,
         properties: Basic.Properties | None,
         raw_properties: bytes,
-        body: bytes | memoryview,
+        body: Body,
     ) -> None:
         del properties  # decoded again from raw_properties when asked for
         self.exchange = sys.intern(exchange)
         self.routing_key = sys.intern(routing_key)
         self.raw_properties = _shared(bytes(raw_properties))
-        self.body: bytes | memoryview = body if type(body) is memoryview else bytes(body)
+        self.body: Body = held_body(body)
 
     @classmethod
     def build(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from async_amqp._core.rawprops import property_flag
+
 from .errors import internal_error, precondition_failed
 from .fieldtable import FieldTableError, FieldValue
 from .message import (
@@ -37,21 +39,16 @@ REPLY_PREFIX = "amq.rabbitmq.reply-to."
 MAX_MESSAGE_SIZE = 134_217_728
 
 
-def _flag(slot: int) -> int:
-    """The bit of a property in the list's flags word."""
-    return 1 << (15 - slot)
-
-
 #: The properties a publish's checks and rewrites read, besides ``reply_to``: a list
 #: with none of them (an RPC reply: a correlation id, a content type...) only needs
 #: its ``reply_to`` looked at, and only if the flags word says it is there.
 _CHECKED = (
-    _flag(PropertySlot.HEADERS)
-    | _flag(PropertySlot.DELIVERY_MODE)
-    | _flag(PropertySlot.EXPIRATION)
-    | _flag(PropertySlot.USER_ID)
+    property_flag(PropertySlot.HEADERS)
+    | property_flag(PropertySlot.DELIVERY_MODE)
+    | property_flag(PropertySlot.EXPIRATION)
+    | property_flag(PropertySlot.USER_ID)
 )
-_REPLY_TO = _flag(PropertySlot.REPLY_TO)
+_REPLY_TO = property_flag(PropertySlot.REPLY_TO)
 _REPLY_QUEUE = REPLY_QUEUE.encode()
 
 
@@ -87,8 +84,7 @@ def prepare_publish(
     props = properties if properties is not None else RawProperties(message.raw_properties)
     if props.empty:  # nothing to check or strip
         return PreparedPublish(message, (message.routing_key,), False, None, props)
-    raw = props.raw
-    flags = int.from_bytes(raw[:2], "big") if len(raw) >= 2 else _CHECKED
+    flags = props.flags
     if not flags & _CHECKED:  # nothing to check or strip; maybe a direct reply-to
         wants_reply = (
             bool(flags & _REPLY_TO) and props.shortstr(PropertySlot.REPLY_TO) == _REPLY_QUEUE

@@ -18,7 +18,8 @@ from async_amqp._core.propview import (
     known_properties,
     shared_properties,
 )
-from async_amqp._core.rawprops import PropertySlot, check_publish_properties
+from async_amqp._core.rawprops import PropertySlot, check_publish_properties, property_flag
+from async_amqp._core.server_publish import held_body
 from async_amqp._core.typedvalues import to_table, typed, typed_value
 
 from .propcount import count_parses
@@ -242,3 +243,25 @@ def test_the_shared_views_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_field_value_from_typed_equals_the_decoded_one() -> None:
     assert typed("S", "x") == FieldValue("S", b"x", b"\x00\x00\x00\x01x")
+
+
+def test_the_flags_word_tells_which_properties_a_list_has() -> None:
+    raw = Basic.Properties(correlation_id="7", reply_to="r").marshal()
+    flags = RawProperties(raw).flags
+    present = [slot for slot in range(14) if flags & property_flag(slot)]
+    assert present == [PropertySlot.CORRELATION_ID, PropertySlot.REPLY_TO]
+    assert RawProperties(b"\x00\x00").flags == 0
+    assert RawProperties(b"\x02").flags == -1  # too short: every check goes on to read it
+
+
+def test_a_message_keeps_bytes_and_read_only_views_and_copies_the_rest() -> None:
+    data = b"0123456789"
+    view = memoryview(data)[2:5]
+    assert held_body(data) is data
+    assert held_body(view) is view
+    writable = memoryview(bytearray(data))
+    kept = held_body(writable)
+    assert type(kept) is bytes
+    assert kept == data
+    writable[0] = ord("x")
+    assert kept == data
