@@ -335,12 +335,15 @@ class Queue(QueueTypeHooks):
             self.expire(now)
 
     def get(self, now: float, no_ack: bool) -> QueuedMessage | None:
-        """Take the head for basic.get (after dropping expired heads)."""
+        """Take the head for basic.get, dropping expired heads before and after it (as
+        RabbitMQ's fetch does: the get-ok's count already leaves them out)."""
         self.last_used = now
         self.expire(now)
         item = self._pop_head()
-        if item is not None and not no_ack:
-            self.unacked_count += 1
+        if item is not None:
+            if not no_ack:
+                self.unacked_count += 1
+            self.expire(now)
         return item
 
     def purge(self) -> int:

@@ -395,3 +395,33 @@ async def test_a_closing_channel_requeues_to_the_queue_not_to_its_own_other_cons
         # (No message count here: RabbitMQ requeues once the channel process is gone.)
         await consume(raw, 1, queue, "c")
         assert await deliveries(raw, 2) == [("c", 1, True, b"0"), ("c", 2, True, b"1")]
+
+
+async def test_a_get_drops_the_expired_message_it_leaves_at_the_head(
+    wire_target: WireTarget,
+) -> None:
+    """RabbitMQ drops expired heads after every fetch, not only before one: a message with
+    TTL 0 queued behind another goes as soon as a basic.get takes the one before it (the
+    get-ok already counts it out), and makes room in a full reject-publish queue."""
+    async with wire_target.opened(1) as raw:
+        queue = await exclusive_queue(raw, **{"x-max-length": 2, "x-overflow": "reject-publish"})
+        await raw.publish(1, b"kept", routing_key=queue)
+        expiring = commands.Basic.Properties(expiration="0")
+        await raw.publish(1, b"expiring", routing_key=queue, properties=expiring)
+        ok = await raw.call(1, commands.Basic.Get(queue=queue, no_ack=True), commands.Basic.GetOk)
+        assert ok.message_count == 0
+        assert (await raw.expect_content())[1] == b"kept"
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
+        for body in (b"a", b"b", b"c"):
+            await raw.publish(1, body, routing_key=queue)
+        outcomes: dict[int, str] = {}  # confirms may be coalesced (multiple)
+        while len(outcomes) < 3:
+            method: Any = (await raw.receive_frame()).method
+            first = len(outcomes) + 1 if method.multiple else method.delivery_tag
+            for tag in range(first, method.delivery_tag + 1):
+                outcomes[tag] = type(method).__name__
+        assert outcomes == {1: "Ack", 2: "Ack", 3: "Nack"}
+        declared = await raw.call(
+            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+        )
+        assert declared.message_count == 2
