@@ -397,6 +397,19 @@ async def test_a_closing_channel_requeues_to_the_queue_not_to_its_own_other_cons
         assert await deliveries(raw, 2) == [("c", 1, True, b"0"), ("c", 2, True, b"1")]
 
 
+async def confirms(raw: RawConnection, count: int, after: int = 0) -> dict[int, str]:
+    """The next *count* publisher confirms on channel 1, by delivery tag ("Ack"/"Nack"),
+    however the broker coalesced them (``multiple``)."""
+    outcomes: dict[int, str] = {}
+    while len(outcomes) < count:
+        method: Any = (await raw.receive_frame()).method
+        assert isinstance(method, commands.Basic.Ack | commands.Basic.Nack)
+        first = after + len(outcomes) + 1 if method.multiple else method.delivery_tag
+        for tag in range(first, method.delivery_tag + 1):
+            outcomes[tag] = type(method).__name__
+    return outcomes
+
+
 async def test_a_get_drops_the_expired_message_it_leaves_at_the_head(
     wire_target: WireTarget,
 ) -> None:
@@ -405,23 +418,53 @@ async def test_a_get_drops_the_expired_message_it_leaves_at_the_head(
     get-ok already counts it out), and makes room in a full reject-publish queue."""
     async with wire_target.opened(1) as raw:
         queue = await exclusive_queue(raw, **{"x-max-length": 2, "x-overflow": "reject-publish"})
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
         await raw.publish(1, b"kept", routing_key=queue)
         expiring = commands.Basic.Properties(expiration="0")
         await raw.publish(1, b"expiring", routing_key=queue, properties=expiring)
+        assert await confirms(raw, 2) == {1: "Ack", 2: "Ack"}
         ok = await raw.call(1, commands.Basic.Get(queue=queue, no_ack=True), commands.Basic.GetOk)
         assert ok.message_count == 0
         assert (await raw.expect_content())[1] == b"kept"
-        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
         for body in (b"a", b"b", b"c"):
             await raw.publish(1, body, routing_key=queue)
-        outcomes: dict[int, str] = {}  # confirms may be coalesced (multiple)
-        while len(outcomes) < 3:
-            method: Any = (await raw.receive_frame()).method
-            first = len(outcomes) + 1 if method.multiple else method.delivery_tag
-            for tag in range(first, method.delivery_tag + 1):
-                outcomes[tag] = type(method).__name__
-        assert outcomes == {1: "Ack", 2: "Ack", 3: "Nack"}
+        assert await confirms(raw, 3, after=2) == {3: "Ack", 4: "Ack", 5: "Nack"}
         declared = await raw.call(
             1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
         )
         assert declared.message_count == 2
+
+
+async def test_a_drop_head_publish_also_drops_the_expired_message_it_uncovers(
+    wire_target: WireTarget,
+) -> None:
+    """When a publish makes a drop-head queue shed its head, RabbitMQ then drops the
+    expired messages at the new head too: a TTL-0 message waiting behind goes at once."""
+    async with wire_target.opened(1) as raw:
+        dead = await exclusive_queue(raw)
+        queue = await exclusive_queue(
+            raw,
+            **{"x-max-length": 2, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead},
+        )
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
+        await raw.publish(1, b"first", routing_key=queue)
+        expiring = commands.Basic.Properties(expiration="0")
+        await raw.publish(1, b"expiring", routing_key=queue, properties=expiring)
+        await raw.publish(1, b"last", routing_key=queue)
+        assert await confirms(raw, 3) == {1: "Ack", 2: "Ack", 3: "Ack"}
+        declared = await raw.call(
+            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+        )
+        assert declared.message_count == 1
+        await raw.call(
+            1,
+            commands.Basic.Consume(queue=dead, consumer_tag="d", no_ack=True),
+            commands.Basic.ConsumeOk,
+        )
+        died = []
+        for _ in range(2):
+            await raw.expect(commands.Basic.Deliver, 1)
+            properties, body = await raw.expect_content()
+            deaths: Any = (properties.headers or {})["x-death"]
+            died.append((body, deaths[0]["reason"]))
+        assert died == [(b"first", "maxlen"), (b"expiring", "expired")]
