@@ -216,10 +216,21 @@ class Queue(QueueTypeHooks):
             self.vhost.restart_queue(self, now)  # the message is lost, yet confirmed
             return PublishOutcome.ACCEPTED
         self.insert_ready(item)
-        self.drop_heads(now)
-        if item.expires_at is not None and item.expires_at <= now:
+        if self.expires_after_publish(item, self.drop_heads(now), now):
             self.expire(now)
         return PublishOutcome.ACCEPTED
+
+    def expires_after_publish(self, item: QueuedMessage, dropped: bool, now: float) -> bool:
+        """Whether a publish that queued *item* (and *dropped* heads for max-length) then
+        drops expired heads. RabbitMQ's classic queue does only when the head may have
+        changed: heads were dropped, or *item* is alone (unless both, and it has no
+        expiry). So an expiring message that a priority puts ahead of others waits
+        there for the next fetch, requeue or timer."""
+        del now
+        alone = self._ready_count == 1
+        if dropped:
+            return not (alone and item.expires_at is None)
+        return alone
 
     def rejects_publish(self, item: QueuedMessage) -> bool:
         """Whether a reject-publish queue refuses ``item`` (classic: it would not fit)."""
@@ -241,8 +252,9 @@ class Queue(QueueTypeHooks):
         if self.settings.overflow is Overflow.DROP_HEAD:
             self.drop_heads(now)
 
-    def drop_heads(self, now: float) -> None:
-        """Dead-letter heads until the queue is within its max-length limits (drop-head)."""
+    def drop_heads(self, now: float) -> bool:
+        """Dead-letter heads until the queue is within its max-length limits (drop-head);
+        whether any was dropped."""
         dropped: list[QueuedMessage] = []
         while self.over_limit():
             head = self._pop_head()
@@ -251,6 +263,7 @@ class Queue(QueueTypeHooks):
             dropped.append(head)
         if dropped:
             self.vhost.dead_letter(self, dropped, DeathReason.MAXLEN, now)
+        return bool(dropped)
 
     def settle(self, count: int = 1) -> None:
         """Forget ``count`` acked (or dropped) unacked messages."""

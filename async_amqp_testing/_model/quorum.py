@@ -78,10 +78,16 @@ class QuorumQueue(Queue):
         """reject-publish refuses only when the queue is already over a limit."""
         return self.over_limit()
 
-    def drop_heads(self, now: float) -> None:
+    def drop_heads(self, now: float) -> bool:
         """Only drop-head sheds messages; reject-publish may sit one message over."""
         if self.settings.overflow is Overflow.DROP_HEAD:
-            super().drop_heads(now)
+            return super().drop_heads(now)
+        return False
+
+    def expires_after_publish(self, item: QueuedMessage, dropped: bool, now: float) -> bool:
+        """Only a message that has already expired is dropped at once."""
+        del dropped
+        return item.expires_at is not None and item.expires_at <= now
 
     def requeue(self, items: list[QueuedMessage], now: float, *, explicit: bool = False) -> None:
         """Return messages: count the attempt, enforce the delivery limit, then reinsert."""

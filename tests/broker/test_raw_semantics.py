@@ -439,7 +439,8 @@ async def test_a_drop_head_publish_also_drops_the_expired_message_it_uncovers(
     wire_target: WireTarget,
 ) -> None:
     """When a publish makes a drop-head queue shed its head, RabbitMQ then drops the
-    expired messages at the new head too: a TTL-0 message waiting behind goes at once."""
+    expired messages at the new head too: a TTL-0 message waiting behind dies "expired"
+    at once, rather than "maxlen" at the next publish."""
     async with wire_target.opened(1) as raw:
         dead = await exclusive_queue(raw)
         queue = await exclusive_queue(
@@ -447,15 +448,12 @@ async def test_a_drop_head_publish_also_drops_the_expired_message_it_uncovers(
             **{"x-max-length": 2, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead},
         )
         await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
-        await raw.publish(1, b"first", routing_key=queue)
         expiring = commands.Basic.Properties(expiration="0")
+        await raw.publish(1, b"first", routing_key=queue)
         await raw.publish(1, b"expiring", routing_key=queue, properties=expiring)
-        await raw.publish(1, b"last", routing_key=queue)
-        assert await confirms(raw, 3) == {1: "Ack", 2: "Ack", 3: "Ack"}
-        declared = await raw.call(
-            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
-        )
-        assert declared.message_count == 1
+        await raw.publish(1, b"third", routing_key=queue)
+        await raw.publish(1, b"fourth", routing_key=queue)
+        assert await confirms(raw, 4) == {1: "Ack", 2: "Ack", 3: "Ack", 4: "Ack"}
         await raw.call(
             1,
             commands.Basic.Consume(queue=dead, consumer_tag="d", no_ack=True),
@@ -468,3 +466,7 @@ async def test_a_drop_head_publish_also_drops_the_expired_message_it_uncovers(
             deaths: Any = (properties.headers or {})["x-death"]
             died.append((body, deaths[0]["reason"]))
         assert died == [(b"first", "maxlen"), (b"expiring", "expired")]
+        declared = await raw.call(
+            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+        )
+        assert declared.message_count == 2  # third and fourth
