@@ -144,7 +144,7 @@ class TopologyChannel(DeliveryChannel):
         if exclusive and queue.exclusive_owner is self.connection:
             self.connection.exclusive_queues[queue.name] = queue
         self._last_queue = queue.name
-        queue.expire(now)
+        queue.expire_due(now)  # RabbitMQ's stat drops nothing; a due TTL timer has fired
         return queue.name, queue.message_count, queue.consumer_count
 
     def _declare_reply_queue(self, name: str) -> tuple[str, int, int]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .arguments import Overflow, QueueSettings
 from .fieldtable import Table
 from .message import Message, PropertySlot, RawProperties, parse_expiration
+from .queueexpiry import QueueExpiry
 from .queuehooks import QueueTypeHooks
 from .queueitems import Consumer, ConsumerRotation, DeathReason, PublishOutcome, QueuedMessage
 
@@ -47,7 +48,7 @@ def release_lookup_cache() -> None:
     _clear_type_cache()
 
 
-class Queue(QueueTypeHooks):
+class Queue(QueueExpiry, QueueTypeHooks):
     """A classic queue in one vhost (other types subclass it: quorum.py, stream.py)."""
 
     def __init__(
@@ -220,18 +221,6 @@ class Queue(QueueTypeHooks):
             self.expire(now)
         return PublishOutcome.ACCEPTED
 
-    def expires_after_publish(self, item: QueuedMessage, dropped: bool, now: float) -> bool:
-        """Whether a publish that queued *item* (and *dropped* heads for max-length) then
-        drops expired heads. RabbitMQ's classic queue does only when the head may have
-        changed: heads were dropped, or *item* is alone (unless both, and it has no
-        expiry). So an expiring message that a priority puts ahead of others waits
-        there for the next fetch, requeue or timer."""
-        del now
-        alone = self._ready_count == 1
-        if dropped:
-            return not (alone and item.expires_at is None)
-        return alone
-
     def rejects_publish(self, item: QueuedMessage) -> bool:
         """Whether a reject-publish queue refuses ``item`` (classic: it would not fit)."""
         return self.over_limit(1, item.size)
@@ -251,6 +240,7 @@ class Queue(QueueTypeHooks):
             self.insert_ready(item)
         if self.settings.overflow is Overflow.DROP_HEAD:
             self.drop_heads(now)
+        self.expire(now)  # RabbitMQ's requeue_and_run drops expired heads before running
 
     def drop_heads(self, now: float) -> bool:
         """Dead-letter heads until the queue is within its max-length limits (drop-head);
@@ -268,41 +258,6 @@ class Queue(QueueTypeHooks):
     def settle(self, count: int = 1) -> None:
         """Forget ``count`` acked (or dropped) unacked messages."""
         self.unacked_count -= count
-
-    # ---- expiry -----------------------------------------------------------
-
-    def expire(self, now: float) -> None:
-        """Drop (or dead-letter) expired messages at the head of the queue.
-
-        Only the head in delivery order counts, also on priority queues (observed: an
-        expired low-priority message behind a live high-priority one stays counted).
-        """
-        expired: list[QueuedMessage] = []
-        while True:
-            head = self._head()
-            if head is None or head.expires_at is None or head.expires_at > now:
-                break
-            self._pop_head()
-            expired.append(head)
-        if expired:
-            self.vhost.dead_letter(self, expired, DeathReason.EXPIRED, now)
-
-    def next_deadline(self) -> float | None:
-        """The earliest head expiry or queue expiry, if any."""
-        deadlines: list[float] = []
-        head = self._head()
-        if head is not None and head.expires_at is not None:
-            deadlines.append(head.expires_at)
-        if self.settings.expires is not None and not self.consumers:
-            deadlines.append(self.last_used + self.settings.expires / 1000.0)
-        return min(deadlines) if deadlines else None
-
-    def is_expired(self, now: float) -> bool:
-        """Whether x-expires has run out (no consumers and unused for long enough)."""
-        expires = self.settings.expires
-        return (
-            expires is not None and not self.consumers and now >= self.last_used + expires / 1000.0
-        )
 
     # ---- consuming --------------------------------------------------------
 
@@ -334,10 +289,11 @@ class Queue(QueueTypeHooks):
         consumer.channel.deliver(consumer, self, item)
 
     def run(self, now: float) -> None:
-        """Expire heads, then hand ready messages to consumers with capacity."""
+        """Hand ready messages to consumers with capacity, dropping the expired heads each
+        delivery uncovers (and first those a due TTL timer drops)."""
         if self.deleted:
             return
-        self.expire(now)
+        self.expire_due(now)
         while self._ready_count:
             consumer = self._pick_consumer()
             if consumer is None:
@@ -348,10 +304,12 @@ class Queue(QueueTypeHooks):
             self.expire(now)
 
     def get(self, now: float, no_ack: bool) -> QueuedMessage | None:
-        """Take the head for basic.get, dropping expired heads before and after it (as
-        RabbitMQ's fetch does: the get-ok's count already leaves them out)."""
+        """Take the head for basic.get, then drop the expired heads it uncovers (as
+        RabbitMQ's fetch does: the get-ok's count already leaves them out). Before it,
+        only a due TTL timer drops any (:meth:`expire_due`): RabbitMQ hands out an
+        expired head its timer was not set for."""
         self.last_used = now
-        self.expire(now)
+        self.expire_due(now)
         item = self._pop_head()
         if item is not None:
             if not no_ack:
@@ -389,6 +347,8 @@ class Queue(QueueTypeHooks):
         self.last_used = now
         if self.settings.expires is not None:
             self.vhost.timed.add(self)
+        self.ttl_timer = None  # a new queue process: it drops expired heads as it starts
+        self.expire(now)
         return dropped
 
     def drain_consumers(self) -> list[Consumer]:

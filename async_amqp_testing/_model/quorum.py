@@ -49,6 +49,7 @@ class QuorumQueue(Queue):
 
     queue_type = QueueType.QUORUM
     runs_after_cancel = True
+    lazy_expiry = False
 
     equivalence_keys = _EQUIVALENCE_KEYS
     # Returned messages wait in their own FIFO ahead of every other message.

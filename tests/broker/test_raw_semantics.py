@@ -470,3 +470,29 @@ async def test_a_drop_head_publish_also_drops_the_expired_message_it_uncovers(
             1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
         )
         assert declared.message_count == 2  # third and fourth
+
+
+async def test_an_expired_message_a_priority_puts_first_is_still_handed_out(
+    wire_target: WireTarget,
+) -> None:
+    """RabbitMQ checks expiry only where its queue drops expired heads (after a fetch,
+    after a publish that leaves the message alone or drops heads, on its TTL timer). A
+    TTL-0 message that its priority puts ahead of others, with no timer set, is still at
+    the head: a passive declare counts it and basic.get hands it out."""
+    async with wire_target.opened(1) as raw:
+        queue = await exclusive_queue(raw, **{"x-max-priority": 3})
+        await raw.call(1, commands.Confirm.Select(), commands.Confirm.SelectOk)
+        await raw.publish(1, b"first", routing_key=queue)
+        await raw.publish(1, b"second", routing_key=queue)
+        urgent = commands.Basic.Properties(priority=3, expiration="0")
+        await raw.publish(1, b"urgent", routing_key=queue, properties=urgent)
+        assert await confirms(raw, 3) == {1: "Ack", 2: "Ack", 3: "Ack"}
+        declared = await raw.call(
+            1, commands.Queue.Declare(queue=queue, passive=True), commands.Queue.DeclareOk
+        )
+        assert declared.message_count == 3
+        bodies = []
+        for _ in range(3):
+            await raw.call(1, commands.Basic.Get(queue=queue, no_ack=True), commands.Basic.GetOk)
+            bodies.append((await raw.expect_content())[1])
+        assert bodies == [b"urgent", b"first", b"second"]
