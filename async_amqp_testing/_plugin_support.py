@@ -107,6 +107,6 @@ def describe_state(broker: _Inspectable, vhost: str = "/") -> str:
     return "\n".join(lines)
 
 
-def _abbreviate(body: bytes | memoryview, limit: int = 60) -> str:
-    text = repr(bytes(body[:limit]))
+def _abbreviate(body: bytes, limit: int = 60) -> str:
+    text = repr(body[:limit])
     return text + f"… ({len(body)} bytes)" if len(body) > limit else text

@@ -9,12 +9,17 @@ state (a login, a vhost), which it answers through
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from pamqp.base import Frame
 
 from .events import Record
 from .propview import RawProperties
+
+#: A message body as the broker keeps it: ``bytes``, or for a large body read by the
+#: publish fast path, a read-only view of the bytes received
+#: (:data:`~.server_publish.VIEW_MIN`).
+Body: TypeAlias = bytes | memoryview
 
 
 class ServerEvent(Record):
@@ -108,7 +113,7 @@ class PublishReceived(ServerEvent):
     mandatory: bool
     immediate: bool
     raw_properties: bytes
-    body: bytes | memoryview  # a large body: a read-only view of the received bytes
+    body: Body
     properties: RawProperties | None = None
 
 

@@ -16,6 +16,7 @@ from pamqp import commands
 from pamqp.base import Frame
 
 from .output import FrameOutput
+from .server_events import Body
 from .wire import (
     FRAME_BODY,
     FRAME_END,
@@ -87,7 +88,7 @@ class ServerOutput(FrameOutput):
         self._outgoing.append(encode_method(channel_id, method))
 
     def send_content(
-        self, channel_id: int, method: Frame, properties_payload: bytes, body: bytes | memoryview
+        self, channel_id: int, method: Frame, properties_payload: bytes, body: Body
     ) -> None:
         """Queue a content method (deliver, get-ok, return) with header and body frames."""
         self._outgoing.append(encode_method(channel_id, method))
@@ -102,7 +103,7 @@ class ServerOutput(FrameOutput):
         exchange: str,
         routing_key: str,
         properties_payload: bytes,
-        body: bytes | memoryview,
+        body: Body,
     ) -> None:
         """Queue a basic.deliver with its header and body frames (the delivery hot path).
 

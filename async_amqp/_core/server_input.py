@@ -5,7 +5,7 @@ Frames are read one at a time (cut by a :class:`~.incremental.FrameSplitter`, th
 given to the connection's ``receive``), so each frame's replies are queued (and
 an error raised) before the next frame is read. On an open connection a whole
 plain basic.publish command is read in one go instead
-(:func:`~.server_publish.take_publish`), into one
+(:func:`~.server_publish.take_general`), into one
 :class:`~.server_events.PublishReceived`. During a resource alarm the broker sets
 :attr:`ServerInput.pause_after_content`: reading then stops after the first
 content header or body frame, as RabbitMQ blocks a publishing connection.
@@ -113,7 +113,7 @@ class ServerInput:
         Frames are read one at a time, so each frame's replies are queued (and an error
         raised) before the next frame is read; a whole method frame on an open channel
         is read without cutting it first, and a whole plain basic.publish command in
-        one go (:func:`~.server_publish.take_publish`). While :attr:`pause_after_content`
+        one go (:func:`~.server_publish.take_general`). While :attr:`pause_after_content`
         is set, reading stops after a content header or body frame (:data:`PAUSED`
         until :meth:`resume_reading`), as RabbitMQ blocks a publisher during an alarm.
 

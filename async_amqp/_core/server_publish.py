@@ -1,7 +1,7 @@
 """The broker's publish fast path: one basic.publish command read straight from the bytes.
 
 A publisher's stream is mostly basic.publish method frames, each followed by its
-content header and body frames. :func:`take_publish` reads such a command whole,
+content header and body frames. :func:`take_general` reads such a command whole,
 without pamqp and without cutting it into frames first: the method's arguments
 by hand (exchange, routing key, mandatory, immediate), the header's body size,
 the raw property list kept opaque (it is only checked to be one the broker
@@ -20,23 +20,21 @@ from __future__ import annotations
 import enum
 import struct
 import sys
-from typing import Final, TypeAlias
+from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
 from .propview import accepted_properties
-from .server_events import PublishReceived
+from .server_events import Body, PublishReceived
 
 __all__ = [
     "ACCESS_REQUEST",
     "INCOMPLETE",
     "PUBLISH_INDEX",
     "WAIT_MAX",
-    "Body",
     "Unread",
     "held_body",
     "publish_wanted",
     "take_general",
-    "take_publish",
     "take_simple",
 ]
 
@@ -57,11 +55,6 @@ _BASIC_HEADER: Final = b"\x00\x3c\x00\x00"
 # most publishers use a few exchanges and routing keys).
 _NAMES_MAX: Final = 4096
 _names: dict[bytes, str] = {}
-
-
-#: A message body as the broker keeps it: ``bytes``, or for a large body read by the fast
-#: path, a read-only view of the bytes received (:data:`VIEW_MIN`).
-Body: TypeAlias = bytes | memoryview
 
 
 def held_body(body: Body) -> Body:
@@ -95,7 +88,7 @@ def _name(raw: bytes) -> str:
 
 
 class Unread(enum.Enum):
-    """Why :func:`take_publish` read nothing."""
+    """Why :func:`take_general` read nothing."""
 
     #: not a plain publish command: the general path must read these bytes
     NOT_PLAIN = "not plain"
@@ -131,7 +124,7 @@ def _frame(
 
 def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
     """The commonest command in one pass: all received, an accepted property list, the
-    body in one frame; ``None`` for anything else (:func:`take_publish` reads it)."""
+    body in one frame; ``None`` for anything else (:func:`take_general` reads it)."""
     available = len(data)
     _, channel_id, size = _frame_head.unpack_from(data, offset)
     start = offset + 7
@@ -189,8 +182,10 @@ def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, 
     return event, body_end + 1
 
 
-def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
-    """Read one whole, plain basic.publish command at *offset* of *data*.
+def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
+    """Read one whole, plain basic.publish command at *offset* of *data* (any plain
+    command; the reader tries :func:`take_simple` first, which reads the commonest in
+    one pass).
 
     :param data: received bytes
     :param offset: where a method frame starts whose payload starts with 60/40
@@ -199,11 +194,6 @@ def take_publish(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
         :data:`INCOMPLETE` (wait for more bytes: nothing would happen before the
         command is complete) or :data:`NOT_PLAIN` (the general path must read it)
     """
-    return take_simple(data, offset, limit) or take_general(data, offset, limit)
-
-
-def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
-    """:func:`take_publish` for any plain command (:func:`take_simple` takes the commonest)."""
     channel_id = int.from_bytes(data[offset + 1 : offset + 3], "big")
     frame = _frame(data, offset, limit, FRAME_METHOD, channel_id)
     if not isinstance(frame, tuple):

@@ -25,7 +25,8 @@ from async_amqp._core.rawprops import (
     property_octet,
     property_shortstr,
 )
-from async_amqp._core.server_publish import Body, held_body
+from async_amqp._core.server_events import Body
+from async_amqp._core.server_publish import held_body
 
 from .errors import AmqpError, precondition_failed
 from .fieldtable import FieldValue
@@ -76,7 +77,7 @@ class Message:
 
     Compact by design, as a queue may hold millions: one slotted object holding the body
     as ``bytes`` (a large body received in one frame: a read-only view of the received
-    bytes, not a copy; see :data:`~async_amqp._core.server_publish.Body`), the property
+    bytes, not a copy; see :data:`~async_amqp._core.server_events.Body`), the property
     list exactly as published (short lists shared between messages), and the exchange
     and routing key as interned strings (shared between messages). The decoded
     :attr:`properties` are not kept: they are decoded from ``raw_properties`` on each
