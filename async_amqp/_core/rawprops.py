@@ -54,8 +54,10 @@ class PropertySlot:
 
 
 _COUNT = 14
-# Encoded width of each slot: "s" shortstr, "t" table, 1/8 fixed octets.
-_KINDS: tuple[str | int, ...] = ("s", "s", "t", 1, 1, "s", "s", "s", "s", 8, "s", "s", "s", "s")
+_flags_word = struct.Struct(">H")
+_table_size = struct.Struct(">I")
+#: Each slot's encoded width: 0 a shortstr, -1 a table, else that many octets.
+_WIDTHS: tuple[int, ...] = (0, 0, -1, 1, 1, 0, 0, 0, 0, 8, 0, 0, 0, 0)
 
 
 def property_flag(slot: int) -> int:
@@ -122,7 +124,7 @@ def property_bytes(raw: bytes, slot: int) -> bytes | None:
     for index in range(slot + 1):
         if not word & (1 << (15 - index)):
             continue
-        end = _value_end(raw, offset, _KINDS[index])
+        end = _value_end(raw, offset, _WIDTHS[index])
         if index == slot:
             return raw[offset:end]
         offset = end
@@ -149,24 +151,20 @@ def property_shortstr(raw: bytes, slot: int) -> bytes | None:
     return None if value is None else value[1:]
 
 
-def _value_end(raw: bytes, offset: int, kind: str | int) -> int:
-    if kind == "s":
+def _value_end(raw: bytes, offset: int, width: int) -> int:
+    """Where the value of a slot of this width (:data:`_WIDTHS`) at *offset* ends
+    (:meth:`PropertyList.split` inlines the same rule in its loop, a hot path)."""
+    if not width:
         end = offset + 1 + raw[offset]
-    elif kind == "t":
-        (length,) = struct.unpack_from(">I", raw, offset)
-        end = offset + 4 + length
+    elif width < 0:
+        end = offset + 4 + _table_size.unpack_from(raw, offset)[0]
     else:
-        assert isinstance(kind, int)
-        end = offset + kind
+        end = offset + width
     if end > len(raw):
         raise ValueError("truncated property list")
     return end
 
 
-_flags_word = struct.Struct(">H")
-_table_size = struct.Struct(">I")
-#: Each slot's width as :meth:`PropertyList.split` reads it: 0 a shortstr, -1 a table, else fixed.
-_WIDTHS: tuple[int, ...] = (0, 0, -1, 1, 1, 0, 0, 0, 0, 8, 0, 0, 0, 0)
 #: Per flags word (its 14 property bits): the slot and width of each property present.
 _layouts: dict[int, tuple[tuple[int, int], ...]] = {}
 
@@ -175,7 +173,7 @@ def _layout(word: int) -> tuple[tuple[int, int], ...]:
     layout = _layouts.get(word)
     if layout is None:
         layout = tuple(
-            (index, width) for index, width in enumerate(_WIDTHS) if word & (1 << (15 - index))
+            (index, width) for index, width in enumerate(_WIDTHS) if word & property_flag(index)
         )
         _layouts[word] = layout
     return layout
