@@ -34,11 +34,11 @@ from ._model import BrokerModel, ConnectionModel, Message
 from ._model.errors import AmqpError
 from ._model.fieldtable import FieldTableError
 from ._ports import DriverHost, End, Transport
-from ._publishing import BARE_INTERNAL_ERROR, OUTPUT_SLICE, PublishSteps
+from ._publishing import BARE_INTERNAL_ERROR, PublishSteps
 from ._settings import ConnectionSettings
 from ._tls_accept import TLSPeer
 
-__all__ = ["OUTPUT_SLICE", "ConnectionDriver"]
+__all__ = ["ConnectionDriver"]
 
 
 logger = logging.getLogger("async_amqp_testing")

@@ -95,7 +95,8 @@ class QueueExpiry:
             self.expire(now)
 
     def next_deadline(self) -> float | None:
-        """The earliest head expiry or queue expiry, if any."""
+        """When expired heads are next dropped (the TTL timer; without lazy expiry, the
+        head's expiry) or x-expires runs out, whichever comes first; ``None``: neither."""
         deadlines: list[float] = []
         if self.lazy_expiry:
             if self.ttl_timer is not None and self._ready_count:  # else it would drop nothing

@@ -24,9 +24,8 @@ from async_amqp._core.decode import decode_method
 from async_amqp._core.frames import FrameReader
 from async_amqp._core.wire import FRAME_METHOD, PROTOCOL_HEADER, encode_content, encode_method
 from async_amqp_testing import FakeBroker
-from async_amqp_testing._driver import OUTPUT_SLICE
 from async_amqp_testing._model import BrokerModel
-from async_amqp_testing._publishing import INPUT_SLICE
+from async_amqp_testing._publishing import INPUT_SLICE, OUTPUT_SLICE
 from async_amqp_testing._runtime import BrokerRuntime
 from async_amqp_testing._socketloop import SocketSession, StreamSession
 from async_amqp_testing._transport_session import BrokerProtocol, TransportSession
