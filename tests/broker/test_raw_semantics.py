@@ -496,3 +496,30 @@ async def test_an_expired_message_a_priority_puts_first_is_still_handed_out(
             await raw.call(1, commands.Basic.Get(queue=queue, no_ack=True), commands.Basic.GetOk)
             bodies.append((await raw.expect_content())[1])
         assert bodies == [b"urgent", b"first", b"second"]
+
+
+async def test_a_publishs_property_checks_answer_as_rabbitmq_does(
+    wire_target: WireTarget,
+) -> None:
+    """The checks of a published property list, each next to properties that need no
+    check (correlation id, content type), so the broker cannot skip the list."""
+    cases = [
+        (
+            commands.Basic.Properties(user_id="other", correlation_id="7"),
+            "PRECONDITION_FAILED - user_id property set to 'other' but authenticated user "
+            "was 'guest'",
+        ),
+        (
+            commands.Basic.Properties(expiration="-1", content_type="t"),
+            "PRECONDITION_FAILED - invalid expiration '-1': {value_negative,-1}",
+        ),
+        (
+            commands.Basic.Properties(headers={"CC": "a"}, correlation_id="7"),
+            'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"CC",longstr}',
+        ),
+    ]
+    async with wire_target.opened(None) as raw:
+        for channel_id, (properties, text) in enumerate(cases, start=1):
+            await raw.open_channel(channel_id)
+            await raw.publish(channel_id, b"x", routing_key="nowhere", properties=properties)
+            assert await channel_error(raw, channel_id) == (406, text, 60, 40)
