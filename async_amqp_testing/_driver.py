@@ -25,6 +25,7 @@ from pamqp.base import Frame
 from async_amqp._core import server as sv
 from async_amqp._core.codes import ReplyCode, method_ids
 from async_amqp._core.errors import ClosePolicy, ProtocolError
+from async_amqp._core.server_events import Received
 from async_amqp._core.wire import make_method
 
 from ._framelog import describe_event, describe_reply
@@ -118,7 +119,7 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
 
     # -- input ---------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float) -> None:
+    def receive_data(self, data: Received, now: float) -> None:
         """Take bytes as received and act on every event they complete.
 
         Call it with ``b""`` after :meth:`unblock` to read what the alarm held back.
@@ -126,7 +127,8 @@ class ConnectionDriver(PublishSteps, HandshakeSteps):
         dispatched (and the outbox encoded) once, before the next other event and at
         the end; the model's clock is read once per call.
 
-        :param data: bytes as received (any size, cut anywhere)
+        :param data: bytes as received (any size, cut anywhere), or a receive arena's
+            bytes so far (see :meth:`~async_amqp._core.server_input.ServerInput.receive_data`)
         :param now: the current time, for the heartbeat clock
         """
         if self.end is not None or self.aborted:

@@ -30,6 +30,7 @@ import anyio.abc
 import sniffio
 
 from async_amqp._core.heartbeat import HeartbeatAction
+from async_amqp._core.server_events import Received
 from async_amqp._core.trace import BROKER_FRAMES, FrameTrace
 
 from ._driver import ConnectionDriver
@@ -172,14 +173,15 @@ class SocketSession:
 
     # -- input ---------------------------------------------------------------------------
 
-    def _take_input(self, data: bytes, now: float) -> None:
+    def _take_input(self, data: Received, now: float, start: int = 0) -> None:
         """Feed received bytes to the driver: the one place they reach it.
 
-        The caller writes the output, then calls the host's ``deadlines_changed`` (the
-        input may have set TTLs or expiries).
+        *data* is ``bytes``, or a receive arena's bytes so far (new from *start*; see
+        :mod:`._arena`). The caller writes the output, then calls the host's
+        ``deadlines_changed`` (the input may have set TTLs or expiries).
         """
         if self._trace is not None:
-            self._trace[1].feed(data)
+            self._trace[1].feed(data[start:])
         self.driver.receive_data(data, now)
 
     def _take_held(self, now: float) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 import anyio
 import anyio.abc
 
+from ._arena import ReceiveArena
 from ._model import BrokerModel
 from ._ports import End, SessionHost
 from ._settings import ConnectionSettings
@@ -42,14 +43,21 @@ logger = logging.getLogger("async_amqp_testing")
 CLOSE_GRACE = 5.0
 
 
-class BrokerProtocol(asyncio.Protocol):
-    """One accepted connection; keeps what arrives until its session is attached."""
+class BrokerProtocol(asyncio.BufferedProtocol):
+    """One accepted connection; keeps what arrives until its session is attached.
+
+    asyncio reads into its :class:`~._arena.ReceiveArena`; each read reaches the
+    session as the arena's bytes so far and where the new ones start.
+    """
 
     def __init__(self, accepted: Callable[[BrokerProtocol], None]) -> None:
         self._accepted = accepted
         self.transport: asyncio.Transport | None = None
         self.session: TransportSession | None = None
-        self._early: list[bytes] = []
+        self._arena = ReceiveArena()
+        # Reads before the session is attached: per arena, its bytes so far and where
+        # the unseen ones start.
+        self._early: list[tuple[memoryview, int]] = []
         self._ended: tuple[Exception | None] | None = None
         self._writing_paused = False
 
@@ -65,19 +73,25 @@ class BrokerProtocol(asyncio.Protocol):
         """Hand everything to *session* from now on (what arrived before it first)."""
         self.session = session
         early, self._early = self._early, []
-        if early:
-            session.received(b"".join(early))
+        for data, start in early:
+            session.received(data, start)
         if self._writing_paused:
             session.writing_paused(True)
         if self._ended is not None:
             session.input_ended(self._ended[0])
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._arena.free()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data, start = self._arena.filled(nbytes)
         session = self.session
-        if session is None:
-            self._early.append(data)
+        if session is not None:
+            session.received(data, start)
+        elif self._early and self._early[-1][0].obj is data.obj:
+            self._early[-1] = (data, self._early[-1][1])
         else:
-            session.received(data)
+            self._early.append((data, start))
 
     def eof_received(self) -> bool:
         self.connection_lost(None)
@@ -159,10 +173,11 @@ class TransportSession(SocketSession):
 
     # -- protocol callbacks --------------------------------------------------------------
 
-    def received(self, data: bytes) -> None:
-        """Bytes arrived: process them and write the replies, now."""
+    def received(self, data: memoryview, start: int) -> None:
+        """Bytes arrived (*data*: the arena's so far, new from *start*): process them
+        and write the replies, now."""
         if not self.driver.aborted:
-            self._process(data)
+            self._process(data, start)
 
     def input_ended(self, error: Exception | None) -> None:
         """The client closed the socket (*error*: how it broke, if it did)."""
@@ -220,15 +235,16 @@ class TransportSession(SocketSession):
         if not (driver.aborted or driver.reading_blocked):
             self._process(None)
 
-    def _process(self, data: bytes | None) -> None:
-        """Feed *data* (``None``: what an alarm held back) to the driver, then write.
+    def _process(self, data: memoryview | None, start: int = 0) -> None:
+        """Feed *data* (new from *start*; ``None``: what an alarm held back) to the
+        driver, then write.
 
         An error here is the broker's own bug: it is logged and ends this session only.
         """
         self._processing = True
         try:
             if data is not None:
-                self._take_input(data, self._now())
+                self._take_input(data, self._now(), start)
             elif self.driver.has_held_input:
                 self._take_held(self._now())
             self._after_input()

@@ -58,7 +58,7 @@ class FrameSplitter:
         """True between frames (not inside the protocol header or a frame)."""
         return not self._remaining and not self._head
 
-    def cut(self, data: bytes, position: int) -> tuple[int, int]:
+    def cut(self, data: bytes | memoryview, position: int) -> tuple[int, int]:
         """Return ``(frame_type, end)`` of the piece of *data* that starts at *position*.
 
         The piece ends where a frame ends, or at the end of *data* (type -1: a frame

@@ -20,6 +20,9 @@ from .propview import RawProperties
 #: publish fast path, a read-only view of the bytes received
 #: (:data:`~.server_publish.VIEW_MIN`).
 Body: TypeAlias = bytes | memoryview
+#: Bytes as received, as the broker core reads them: ``bytes``, or a read-only view of a
+#: receive arena (:meth:`~.server_input.ServerInput.receive_data` says how views grow).
+Received: TypeAlias = bytes | memoryview
 
 
 class ServerEvent(Record):

@@ -29,7 +29,7 @@ from .frames import (
 from .heartbeat import HeartbeatClock
 from .incremental import NEED_DATA, PAUSED, FrameSplitter, NeedData, Paused
 from .server_channel import ServerChannel
-from .server_events import ServerEvent
+from .server_events import Received, ServerEvent
 from .server_handshake import ServerState
 from .server_publish import (
     ACCESS_REQUEST,
@@ -50,6 +50,17 @@ _QUIET_FRAMES: Final = (FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT)
 _QUIET_METHODS: Final = (PUBLISH_INDEX, b"\x00\x3c\x00\x50")
 
 
+def _extends(data: Received, before: Received) -> bool:
+    """Whether *data* is a longer view of the arena *before* is a view of (see
+    :meth:`ServerInput.receive_data`)."""
+    return (
+        type(data) is memoryview
+        and type(before) is memoryview
+        and data.obj is before.obj
+        and len(data) > len(before)
+    )
+
+
 class ServerInput:
     """Received bytes, how far they are read, and the events not yet taken."""
 
@@ -62,9 +73,9 @@ class ServerInput:
     def _init_input(self) -> None:
         # The bytes being read and how far; chunks received after them (and where each
         # starts), kept apart so that a chunk is never copied to join it to a leftover.
-        self._inbox = b""
+        self._inbox: Received = b""
         self._position = 0
-        self._later: deque[tuple[bytes, int]] = deque()
+        self._later: deque[tuple[Received, int]] = deque()
         self._splitter = FrameSplitter()
         self._events: deque[ServerEvent] = deque()
         self._received_at = 0.0
@@ -84,12 +95,28 @@ class ServerInput:
         def receive(self, data: bytes, now: float) -> list[ServerEvent]:
             """Consume received bytes; return the events they complete (the connection's)."""
 
-    def receive_data(self, data: bytes, now: float) -> None:
-        """Take bytes as received (h11-style); :meth:`next_event` returns their events."""
+    def receive_data(self, data: Received, now: float) -> None:
+        """Take bytes as received (h11-style); :meth:`next_event` returns their events.
+
+        *data* is ``bytes``, or a read-only ``memoryview`` of a receive arena that starts
+        at the arena's start: a view of the same arena as the last one given, and longer,
+        holds that one's bytes and then the new ones. Such a view replaces the shorter
+        one, so a command cut by the end of one read is read whole, in place, once the
+        next read is appended to the same arena: no bytes are joined or copied.
+        """
         if data:
             self._incomplete = False
-            if self._position < len(self._inbox):
-                self._later.append((data, 0))
+            later = self._later
+            if later:
+                last, start = later[-1]
+                if _extends(data, last):
+                    later[-1] = (data, start)
+                else:
+                    later.append((data, 0))
+            elif _extends(data, self._inbox):
+                self._inbox = data  # the position stays: the new bytes follow it
+            elif self._position < len(self._inbox):
+                later.append((data, 0))
             else:
                 self._inbox = data
                 self._position = 0
@@ -99,8 +126,16 @@ class ServerInput:
     @property
     def has_unread_data(self) -> bool:
         """True when received bytes wait to be read (e.g. held while reading is paused)."""
-        unread = self._position < len(self._inbox) or bool(self._later)
-        return unread and not self._incomplete
+        return self._unread() is not None and not self._incomplete
+
+    def _unread(self) -> tuple[Received, int] | None:
+        """The first bytes not yet read and where they start (``None``: all read)."""
+        if self._position < len(self._inbox):
+            return self._inbox, self._position
+        for data, position in self._later:
+            if position < len(data):
+                return data, position
+        return None
 
     def resume_reading(self) -> None:
         """Read on after :data:`PAUSED` (the broker's resource alarm cleared)."""
@@ -140,11 +175,11 @@ class ServerInput:
                 continue
             frame_type, end = self._splitter.cut(data, position)
             self._position = end
-            events.extend(self.receive(data[position:end], self._received_at))
+            events.extend(self.receive(bytes(data[position:end]), self._received_at))
             self._last_content = self.state is ServerState.OPEN and frame_type in _CONTENT_FRAMES
         return events.popleft()
 
-    def _take_method(self, data: bytes, position: int) -> bool:
+    def _take_method(self, data: Received, position: int) -> bool:
         """Read a whole method frame (a plain publish: its whole command) on an open channel.
 
         The same as the frame-by-frame path, without cutting and buffering the frame
@@ -163,7 +198,7 @@ class ServerInput:
                 self._last_content = True
                 return True
             if taken is INCOMPLETE and len(data) - position <= WAIT_MAX:
-                if self._later:
+                if any(start < len(following) for following, start in self._later):
                     self._join_next()
                 else:
                     self._incomplete = True
@@ -172,7 +207,7 @@ class ServerInput:
         end = position + 7 + size
         if size < 4 or (limit and size > limit) or end >= len(data) or data[end] != FRAME_END:
             return False
-        payload = data[position + 7 : end]
+        payload = bytes(data[position + 7 : end])
         if payload[:4] == ACCESS_REQUEST:
             return False
         self._position = end + 1
@@ -185,15 +220,18 @@ class ServerInput:
     def _join_next(self) -> None:
         """Join to what is left of this chunk (a publish command cut at its end) the bytes
         of the next chunk that the command needs, as far as its frame headers tell."""
-        following, start = self._later.popleft()
+        later = self._later
+        while later[0][1] >= len(later[0][0]):
+            later.popleft()  # read to its end, and not the last: no view will extend it
+        following, start = later.popleft()
         inbox, position = self._inbox, self._position
         wanted = publish_wanted(inbox, position) - (len(inbox) - position)
         end = min(len(following), start + max(wanted, 1))
         # One copy of each part (no slices copied first: a cut command may be a large body).
         self._inbox = b"".join((memoryview(inbox)[position:], memoryview(following)[start:end]))
         self._position = 0
-        if end < len(following):
-            self._later.appendleft((following, end))
+        # Kept even when read to its end: a longer view of its arena may follow.
+        self._later.appendleft((following, end))
 
     def next_frame_is_quiet(self) -> bool:
         """Whether reading the next frame cannot make the core queue a frame of its own
@@ -202,9 +240,10 @@ class ServerInput:
         earlier frames caused unsent until after it."""
         data, position = self._inbox, self._position
         if position >= len(data):
-            if not self._later:
+            unread = self._unread()
+            if unread is None:
                 return True
-            data, position = self._later[0]
+            data, position = unread
         if not self._splitter.at_boundary or len(data) - position < 11:
             return False
         kind = data[position]

@@ -24,7 +24,7 @@ from typing import Final
 
 from .frames import FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD
 from .propview import accepted_properties
-from .server_events import Body, PublishReceived
+from .server_events import Body, PublishReceived, Received
 
 __all__ = [
     "ACCESS_REQUEST",
@@ -54,7 +54,8 @@ _BASIC_HEADER: Final = b"\x00\x3c\x00\x00"
 # Short strings seen before, as the str the general path decodes them to (interned:
 # most publishers use a few exchanges and routing keys).
 _NAMES_MAX: Final = 4096
-_names: dict[bytes, str] = {}
+# Keys are bytes; a lookup may use a read-only view (it hashes and compares as bytes).
+_names: dict[Received, str] = {}
 
 
 def held_body(body: Body) -> Body:
@@ -65,25 +66,28 @@ def held_body(body: Body) -> Body:
     return bytes(body)
 
 
-def _kept(data: bytes, start: int, end: int) -> Body:
+def _kept(data: Received, start: int, end: int) -> Body:
     """A body to keep: ``data[start:end]``, as a view of *data* when it is large
-    (:data:`VIEW_MIN`; *data* is the ``bytes`` received, never changed)."""
+    (:data:`VIEW_MIN`; *data* is the bytes received, never changed), else as ``bytes``."""
     if end - start < VIEW_MIN:
-        return data[start:end]
+        return bytes(data[start:end])
     return memoryview(data)[start:end]
 
 
-def _name(raw: bytes) -> str:
+def _name(raw: Received) -> str:
+    # A read-only view hashes and compares as its bytes: a name seen before is found
+    # without a copy; a new one is kept as bytes (a view would keep its whole read alive).
     name = _names.get(raw)
     if name is None:
+        key = bytes(raw)
         try:
-            name = raw.decode()
+            name = key.decode()
         except UnicodeDecodeError:
             # As decode_method reads basic.publish: RabbitMQ keeps non-UTF-8 names as bytes.
-            name = raw.decode("utf-8", "surrogateescape")
+            name = key.decode("utf-8", "surrogateescape")
         if len(_names) >= _NAMES_MAX:
             _names.clear()
-        name = _names[raw] = sys.intern(name)
+        name = _names[key] = sys.intern(name)
     return name
 
 
@@ -107,7 +111,7 @@ VIEW_MIN: Final = 16384
 
 
 def _frame(
-    data: bytes, offset: int, limit: int, frame_type: int, channel_id: int
+    data: Received, offset: int, limit: int, frame_type: int, channel_id: int
 ) -> tuple[int, int] | Unread:
     """``(payload start, end)`` of a frame of *frame_type* on *channel_id* at *offset*."""
     if len(data) - offset < 7:
@@ -122,7 +126,7 @@ def _frame(
     return (start, end) if data[end] == FRAME_END else NOT_PLAIN
 
 
-def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
+def take_simple(data: Received, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
     """The commonest command in one pass: all received, an accepted property list, the
     body in one frame; ``None`` for anything else (:func:`take_general` reads it)."""
     available = len(data)
@@ -164,7 +168,7 @@ def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, 
         or data[body_end] != FRAME_END
     ):
         return None
-    raw_properties = data[header + 19 : header_end]
+    raw_properties = bytes(data[header + 19 : header_end])
     properties = accepted_properties(raw_properties)
     if properties is None:
         return None
@@ -182,7 +186,7 @@ def take_simple(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, 
     return event, body_end + 1
 
 
-def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
+def take_general(data: Received, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
     """Read one whole, plain basic.publish command at *offset* of *data* (any plain
     command; the reader tries :func:`take_simple` first, which reads the commonest in
     one pass).
@@ -212,7 +216,7 @@ def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
     header_start, header_end = header
     if header_end - header_start < 14 or data[header_start : header_start + 4] != _BASIC_HEADER:
         return NOT_PLAIN
-    raw_properties = data[header_start + 12 : header_end]
+    raw_properties = bytes(data[header_start + 12 : header_end])
     properties = accepted_properties(raw_properties)
     if properties is None:
         return NOT_PLAIN
@@ -234,7 +238,7 @@ def take_general(data: bytes, offset: int, limit: int) -> tuple[PublishReceived,
 
 
 def _body(
-    data: bytes, offset: int, limit: int, channel_id: int, body_size: int
+    data: Received, offset: int, limit: int, channel_id: int, body_size: int
 ) -> tuple[Body, int] | Unread:
     """The body frames at *offset*: ``(body, offset after them)``; one large frame's
     body is a view of *data* (:data:`VIEW_MIN`), anything else is copied."""
@@ -255,7 +259,7 @@ def _body(
     return _kept(data, *spans[0]), offset
 
 
-def publish_wanted(data: bytes, offset: int) -> int:
+def publish_wanted(data: Received, offset: int) -> int:
     """How many bytes from *offset* an incomplete publish command needs, at least.
 
     Read from the frame headers at hand (each frame's size, the header's body size): the

@@ -20,6 +20,7 @@ from pamqp.base import Frame
 from async_amqp._core import propview
 from async_amqp._core import server as sv
 from async_amqp._core.wire import FRAME_BODY, FrameReader, encode_content, encode_method
+from async_amqp_testing._arena import ReceiveArena
 from async_amqp_testing._model import Message
 from async_amqp_testing._publishing import INPUT_SLICE
 from tests.core.propcount import count_parses
@@ -405,3 +406,95 @@ def test_deliveries_of_a_long_read_are_offered_slice_by_slice() -> None:
     assert [type(frame) for frame in frames] == [commands.Basic.Deliver] * INPUT_SLICE
     assert depth == 0  # delivered, the last publish not read yet
     assert [type(frame) for frame in rest] == [commands.Basic.Deliver]
+
+
+def arena_reads(
+    arena: ReceiveArena, stream: bytes, sizes: list[int]
+) -> list[tuple[memoryview, int]]:
+    """*stream* read into *arena* as asyncio does (each read at most the room given,
+    its size taken in turn from *sizes*): what each read hands on."""
+    reads = []
+    turn = 0
+    while stream:
+        room = arena.free()
+        size = min(len(room), len(stream), max(1, sizes[turn % len(sizes)]) if sizes else len(room))
+        room[:size] = stream[:size]
+        reads.append(arena.filled(size))
+        stream = stream[size:]
+        turn += 1
+    return reads
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bodies=st.lists(
+        st.sampled_from([b"", b"x", b"y" * 100, b"z" * 5000, b"v" * 20_000, b"w" * 200_000]),
+        min_size=1,
+        max_size=6,
+    ),
+    props=st.lists(st.sampled_from(PROPERTIES), min_size=6, max_size=6),
+    arena_size=st.sampled_from([64, 4096, 70_000, 1 << 20]),
+    min_read=st.sampled_from([1, 100, 30_000]),
+    sizes=st.lists(st.integers(1, 300_000), max_size=6),
+)
+def test_publishes_read_in_place_from_a_receive_arena_arrive_whole(
+    bodies: list[bytes], props: list[bytes], arena_size: int, min_read: int, sizes: list[int]
+) -> None:
+    """The asyncio path: each read hands on its arena's bytes so far; commands cut by a
+    read's end (or an arena's) are read whole, as from bytes."""
+    rig = DriverRig()
+    opened(rig)
+    declared(rig, "q")
+    stream = b"".join(
+        publish("q", body, properties) for body, properties in zip(bodies, props, strict=False)
+    )
+    for data, _ in arena_reads(ReceiveArena(arena_size, min_read), stream, sizes):
+        rig.driver.receive_data(data, 0.0)
+    assert not rig.driver.has_held_input
+    expected = [
+        Message("", "q", None, properties, body)
+        for body, properties in zip(bodies, props, strict=False)
+    ]
+    assert held(rig, "q") == expected
+
+
+def test_a_large_body_cut_by_a_read_is_kept_in_place_in_its_arena() -> None:
+    rig = DriverRig()
+    opened(rig)
+    declared(rig, "q")
+    body = bytes(range(256)) * 256  # 64 KiB
+    stream = publish("q", b"small") + publish("q", body) + publish("q", body)
+    arena = ReceiveArena()
+    # Cut inside the second publish's body, then inside the third's.
+    reads = arena_reads(arena, stream, [len(stream) // 3, len(stream) // 2, len(stream)])
+    assert len(reads) == 3
+    for data, _start in reads:
+        assert data.readonly
+        rig.driver.receive_data(data, 0.0)
+    first, second, third = held(rig, "q")
+    assert first.body == b"small"
+    assert type(first.body) is bytes
+    for message in (second, third):
+        assert isinstance(message.body, memoryview)
+        assert message.body.readonly
+        assert message.body.obj is reads[0][0].obj  # the arena itself: not joined, not copied
+        assert message.body == body
+    assert [start for _, start in reads] == [
+        0,
+        len(stream) // 3,
+        len(stream) // 3 + len(stream) // 2,
+    ]
+
+
+def test_a_command_cut_by_an_arena_end_is_joined_and_the_next_arena_read_on() -> None:
+    rig = DriverRig()
+    opened(rig)
+    declared(rig, "q")
+    stream = b"".join(publish("q", bytes([n]) * 30_000) for n in range(5))
+    arena = ReceiveArena(size=50_000, min_read=10_000)
+    reads = arena_reads(arena, stream, [20_000])
+    assert len({id(data.obj) for data, _ in reads}) > 1  # several arenas
+    for data, _ in reads:
+        rig.driver.receive_data(data, 0.0)
+        assert not rig.driver.has_held_input
+    assert [bytes(m.body) for m in held(rig, "q")] == [bytes([n]) * 30_000 for n in range(5)]

@@ -225,6 +225,17 @@ async def wait_until(predicate: Callable[[], bool]) -> None:
             await anyio.sleep(0.001)
 
 
+def receive(protocol: BrokerProtocol, data: bytes) -> None:
+    """Deliver *data* to *protocol* as asyncio's transport does: read into the buffer
+    it gives (``get_buffer``), then ``buffer_updated``, as often as it takes."""
+    while data:
+        room = protocol.get_buffer(-1)
+        size = min(len(room), len(data))
+        room[:size] = data[:size]
+        protocol.buffer_updated(size)
+        data = data[size:]
+
+
 def methods(data: bytes) -> list[type]:
     """The classes of the method frames in *data*."""
     return [
@@ -249,7 +260,7 @@ def start_ok() -> bytes:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_data_that_arrived_before_the_session_ran_is_answered_when_it_starts() -> None:
     rig = Harness()
-    rig.protocol.data_received(PROTOCOL_HEADER)  # before the session exists
+    receive(rig.protocol, PROTOCOL_HEADER)  # before the session exists
     assert rig.transport.written == []
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(rig.run)
@@ -262,25 +273,26 @@ async def test_data_that_arrived_before_the_session_ran_is_answered_when_it_star
 async def test_replies_are_written_in_the_callback_that_received_the_request(
     harness: Harness,
 ) -> None:
-    harness.protocol.data_received(PROTOCOL_HEADER)
+    receive(harness.protocol, PROTOCOL_HEADER)
     assert methods(harness.transport.take()) == [commands.Connection.Start]
-    harness.protocol.data_received(start_ok())
+    receive(harness.protocol, start_ok())
     assert methods(harness.transport.take()) == [commands.Connection.Tune]
     tune_ok = commands.Connection.TuneOk(channel_max=16, frame_max=131072, heartbeat=0)
     open_ = commands.Connection.Open(virtual_host="/")
-    harness.protocol.data_received(encode_method(0, tune_ok) + encode_method(0, open_))
+    receive(harness.protocol, encode_method(0, tune_ok) + encode_method(0, open_))
     assert len(harness.transport.written) == 1  # one write per received chunk
     assert methods(harness.transport.take()) == [commands.Connection.OpenOk]
 
 
 def open_channel_one(harness: Harness) -> None:
     """Run the handshake and open channel 1 through the protocol's callbacks."""
-    harness.protocol.data_received(PROTOCOL_HEADER + start_ok())
+    receive(harness.protocol, PROTOCOL_HEADER + start_ok())
     tune_ok = commands.Connection.TuneOk(channel_max=16, frame_max=131072, heartbeat=0)
-    harness.protocol.data_received(
+    receive(
+        harness.protocol,
         encode_method(0, tune_ok)
         + encode_method(0, commands.Connection.Open(virtual_host="/"))
-        + encode_method(1, commands.Channel.Open())
+        + encode_method(1, commands.Channel.Open()),
     )
     harness.transport.take()
 
@@ -290,12 +302,13 @@ async def test_a_long_read_is_answered_in_several_writes_from_its_callback(
     harness: Harness,
 ) -> None:
     open_channel_one(harness)
-    harness.protocol.data_received(
+    receive(
+        harness.protocol,
         encode_method(1, commands.Queue.Declare(queue="q"))
-        + encode_method(1, commands.Confirm.Select())
+        + encode_method(1, commands.Confirm.Select()),
     )
     harness.transport.take()
-    harness.protocol.data_received(confirm_publishes(3 * INPUT_SLICE + 5, "q"))
+    receive(harness.protocol, confirm_publishes(3 * INPUT_SLICE + 5, "q"))
     writes = [methods(data) for data in harness.transport.written]
     assert writes == [[commands.Basic.Ack]] * 4  # a confirm per slice, then the rest
     frames = FrameReader().feed(harness.transport.take())
@@ -310,7 +323,7 @@ async def test_a_long_read_is_answered_in_several_writes_from_its_callback(
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_reading_pauses_while_the_write_buffer_is_full(harness: Harness) -> None:
-    harness.protocol.data_received(PROTOCOL_HEADER)
+    receive(harness.protocol, PROTOCOL_HEADER)
     harness.protocol.pause_writing()
     assert not harness.transport.reading
     harness.protocol.resume_writing()
@@ -326,7 +339,7 @@ async def test_a_publish_during_an_alarm_pauses_reading_until_unblocked(
     publish = encode_method(1, commands.Basic.Publish(exchange="", routing_key="nowhere"))
     header = encode_frame(2, 1, struct.pack(">HHQH", 60, 0, 0, 0))
     declare = encode_method(1, commands.Queue.Declare(queue="after-block"))
-    harness.protocol.data_received(publish + header + declare)
+    receive(harness.protocol, publish + header + declare)
     assert not harness.transport.reading
     assert methods(harness.transport.take()) == []  # the declare is held
     harness.runtime.blocked_reason = None
@@ -338,7 +351,7 @@ async def test_a_publish_during_an_alarm_pauses_reading_until_unblocked(
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_the_clients_eof_ends_the_session(harness: Harness) -> None:
-    harness.protocol.data_received(PROTOCOL_HEADER)
+    receive(harness.protocol, PROTOCOL_HEADER)
     harness.protocol.eof_received()
     with anyio.fail_after(5):
         await harness.ended.wait()
@@ -357,7 +370,7 @@ async def test_an_internal_error_stays_in_its_session(
 
     monkeypatch.setattr(harness.session.driver, "receive_data", broken)
     with caplog.at_level(logging.ERROR, logger="async_amqp_testing"):
-        harness.protocol.data_received(PROTOCOL_HEADER)  # does not raise
+        receive(harness.protocol, PROTOCOL_HEADER)  # does not raise
         with anyio.fail_after(5):
             await harness.ended.wait()
     assert "internal error in the fake broker" in caplog.text
