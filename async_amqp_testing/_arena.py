@@ -1,63 +1,119 @@
-"""Where a plain-TCP connection's bytes land: append-only arenas of anonymous memory.
+"""Where a plain-TCP connection's bytes land: receive arenas, read in place or copied.
 
 :class:`~._transport_session.BrokerProtocol` is an :class:`asyncio.BufferedProtocol`:
-asyncio reads into the buffer it is given. A :class:`ReceiveArena` gives the free
-end of a 1 MiB arena (an anonymous ``mmap``, so no page is written before a read
-fills it), and after each read hands on a read-only view of the arena from its
-start to the end of that read. The core reads such a view in place
-(:meth:`async_amqp._core.server_input.ServerInput.receive_data`: a longer view of
-the same arena replaces the shorter one), so:
+asyncio reads into the buffer it is given, the free end of a :class:`ReceiveArena`'s
+current arena (a ``bytearray``). A read is handed on in one of two ways:
 
-* a read may take up to the rest of the arena, not asyncio's 256 KiB;
-* a publish command cut by the end of one read is whole, in place, once the next
-  read lands after it: nothing is joined (only at an arena's end, once per MiB);
-* a large body stays a view of the arena (never written again) instead of a copy.
+* **in place** (:attr:`ReceiveArena.views`, while large publishes arrive): a
+  read-only view of the arena from its start to the end of the read; those bytes
+  are never written again, and the next read lands after them. The core reads
+  such a view in place (:meth:`async_amqp._core.server_input.ServerInput.receive_data`:
+  a longer view of the same arena replaces the shorter one), so a large command
+  cut by the end of one read is whole once the next read lands: nothing is
+  joined (except at an arena's end), and a large body stays a view of its arena
+  instead of a copy;
+* **copied** (otherwise): the read lands in a scratch buffer of :data:`COPIED_READ`
+  bytes shared by the thread's connections (a read is handed on before the next
+  one starts), and is handed on as one ``bytes`` copy, as asyncio's own reads are.
+  Small commands are read faster from ``bytes`` than from a view, copying them
+  costs little, and a connection keeps no buffer of its own.
 
-The cost: a queued large body keeps its whole arena (1 MiB) alive, as before it
-kept its whole read (up to 256 KiB).
+The core counts the publish commands larger than
+:data:`~async_amqp._core.server_publish.PEEK` it reads; one in a read switches to
+reading in place (in a new arena), :data:`QUIET_READS` reads without one switch
+back. Arenas read in place are sized by the traffic: the next one is 16 times the
+largest read into the current one, between :data:`MIN_ARENA` and :data:`MAX_ARENA`,
+so one read may take up to 1 MiB, not asyncio's 256 KiB. The cost: a queued large
+body keeps its whole arena alive (at most 1 MiB), as before it kept its whole
+read (up to 256 KiB).
 """
 
 from __future__ import annotations
 
-import mmap
+import threading
 from typing import Final
 
-__all__ = ["ARENA_SIZE", "MIN_READ", "ReceiveArena"]
+__all__ = ["COPIED_READ", "MAX_ARENA", "MIN_ARENA", "QUIET_READS", "ReceiveArena"]
 
-#: The size of one arena.
-ARENA_SIZE: Final = 1 << 20
-#: The least free room a read is given: below it, the next read starts a new arena.
-MIN_READ: Final = 64 << 10
+#: The size of a quiet connection's arena (its first one too).
+MIN_ARENA: Final = 16 << 10
+#: The largest arena.
+MAX_ARENA: Final = 1 << 20
+#: Reads in a row without a large publish after which reads are copied again.
+QUIET_READS: Final = 8
+#: An arena read in place is left when less than this share of it is free (1/16).
+_LEFT_AT: Final = 16
+#: The most one copied read takes (asyncio's own read size).
+COPIED_READ: Final = 256 << 10
+
+# Each thread's scratch buffer for copied reads (brokers may run in several threads).
+_scratch = threading.local()
+
+
+def _scratch_room() -> memoryview:
+    room: memoryview | None = getattr(_scratch, "room", None)
+    if room is None:
+        room = _scratch.room = memoryview(bytearray(COPIED_READ))
+    return room
 
 
 class ReceiveArena:
-    """The arena a connection reads into, and how far it is filled."""
+    """The arena a connection reads into, how far it is filled, its largest read."""
 
-    __slots__ = ("_filled", "_min_read", "_readable", "_size", "_writable")
+    __slots__ = ("_filled", "_largest", "_max", "_min", "_quiet", "_readable", "_writable", "views")
 
-    def __init__(self, size: int = ARENA_SIZE, min_read: int = MIN_READ) -> None:
-        """:param size: the size of each arena
-        :param min_read: the least room a read is given (at most *size*)"""
-        self._size = size
-        self._min_read = max(1, min(min_read, size))
-        self._writable: memoryview | None = None
-        self._readable = memoryview(b"")
-        self._filled = size
+    def __init__(self, min_size: int = MIN_ARENA, max_size: int = MAX_ARENA) -> None:
+        """:param min_size: the smallest arena (the first one)
+        :param max_size: the largest arena"""
+        self._min = max(1, min_size)
+        self._max = max(self._min, max_size)
+        self._writable = memoryview(bytearray())
+        self._readable = self._writable
+        self._filled = 0
+        self._largest = 0
+        self._quiet = 0
+        #: True: reads are handed on in place (views); False: copied
+        self.views = False
 
     def free(self) -> memoryview:
-        """The room for the next read (asyncio's ``get_buffer``): a new arena when the
-        current one has less than the least room a read is given left."""
-        if self._size - self._filled < self._min_read:
-            area = mmap.mmap(-1, self._size)
-            self._writable = memoryview(area)
+        """The room for the next read (asyncio's ``get_buffer``): the scratch buffer when
+        reads are copied; else the arena's free end, or a new arena when less than a
+        sixteenth of this one is free."""
+        if not self.views:
+            return _scratch_room()
+        size = len(self._writable)
+        if (size - self._filled) * _LEFT_AT < size or not size:
+            wanted = min(self._max, max(self._min, self._largest * 16))
+            self._writable = memoryview(bytearray(wanted))
             self._readable = self._writable.toreadonly()
             self._filled = 0
-        assert self._writable is not None
+            self._largest = 0
         return self._writable[self._filled :]
 
-    def filled(self, size: int) -> tuple[memoryview, int]:
-        """Record a read of *size* bytes into :meth:`free`'s room; return the arena's
-        bytes so far (a read-only view from its start) and where the new ones start."""
+    def filled(self, size: int) -> tuple[bytes | memoryview, int]:
+        """Record a read of *size* bytes into :meth:`free`'s room; return what to hand
+        on and where its new bytes start: in place, the arena's bytes so far (a read-only
+        view from its start); else a copy of the read (starting at 0)."""
+        if size > self._largest:
+            self._largest = size  # copied reads too: they size the first arena read in place
+        if not self.views:
+            return bytes(_scratch_room()[:size]), 0
         start = self._filled
         self._filled = start + size
         return self._readable[: self._filled], start
+
+    def read_was(self, large: bool) -> None:
+        """After a read was processed: whether it had a large publish (see above)."""
+        if large:
+            self._quiet = 0
+            if not self.views:
+                self.views = True
+                self._filled = len(self._writable)  # start a new arena
+        elif self.views:
+            self._quiet += 1
+            if self._quiet >= QUIET_READS:
+                self.views = False
+                # Let the arena go (its views keep what they hold).
+                self._writable = self._readable = memoryview(bytearray())
+                self._filled = 0
+                self._largest = 0

@@ -29,6 +29,8 @@ from collections.abc import Callable
 import anyio
 import anyio.abc
 
+from async_amqp._core.server_events import Received
+
 from ._arena import ReceiveArena
 from ._model import BrokerModel
 from ._ports import End, SessionHost
@@ -43,6 +45,10 @@ logger = logging.getLogger("async_amqp_testing")
 CLOSE_GRACE = 5.0
 
 
+def _same_arena(before: Received, data: Received) -> bool:
+    return type(before) is memoryview and type(data) is memoryview and before.obj is data.obj
+
+
 class BrokerProtocol(asyncio.BufferedProtocol):
     """One accepted connection; keeps what arrives until its session is attached.
 
@@ -50,14 +56,16 @@ class BrokerProtocol(asyncio.BufferedProtocol):
     session as the arena's bytes so far and where the new ones start.
     """
 
-    def __init__(self, accepted: Callable[[BrokerProtocol], None]) -> None:
+    def __init__(
+        self, accepted: Callable[[BrokerProtocol], None], arena: ReceiveArena | None = None
+    ) -> None:
         self._accepted = accepted
         self.transport: asyncio.Transport | None = None
         self.session: TransportSession | None = None
-        self._arena = ReceiveArena()
+        self._arena = ReceiveArena() if arena is None else arena
         # Reads before the session is attached: per arena, its bytes so far and where
         # the unseen ones start.
-        self._early: list[tuple[memoryview, int]] = []
+        self._early: list[tuple[Received, int]] = []
         self._ended: tuple[Exception | None] | None = None
         self._writing_paused = False
 
@@ -84,11 +92,15 @@ class BrokerProtocol(asyncio.BufferedProtocol):
         return self._arena.free()
 
     def buffer_updated(self, nbytes: int) -> None:
-        data, start = self._arena.filled(nbytes)
+        arena = self._arena
+        data, start = arena.filled(nbytes)
         session = self.session
         if session is not None:
+            core = session.driver.core
+            before = core.large_commands
             session.received(data, start)
-        elif self._early and self._early[-1][0].obj is data.obj:
+            arena.read_was(core.large_commands != before)
+        elif self._early and _same_arena(self._early[-1][0], data):
             self._early[-1] = (data, self._early[-1][1])
         else:
             self._early.append((data, start))
@@ -173,7 +185,7 @@ class TransportSession(SocketSession):
 
     # -- protocol callbacks --------------------------------------------------------------
 
-    def received(self, data: memoryview, start: int) -> None:
+    def received(self, data: Received, start: int) -> None:
         """Bytes arrived (*data*: the arena's so far, new from *start*): process them
         and write the replies, now."""
         if not self.driver.aborted:
@@ -235,7 +247,7 @@ class TransportSession(SocketSession):
         if not (driver.aborted or driver.reading_blocked):
             self._process(None)
 
-    def _process(self, data: memoryview | None, start: int = 0) -> None:
+    def _process(self, data: Received | None, start: int = 0) -> None:
         """Feed *data* (new from *start*; ``None``: what an alarm held back) to the
         driver, then write.
 

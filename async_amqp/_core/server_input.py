@@ -34,10 +34,12 @@ from .server_handshake import ServerState
 from .server_publish import (
     ACCESS_REQUEST,
     INCOMPLETE,
+    PEEK,
     PUBLISH_INDEX,
     WAIT_MAX,
     publish_wanted,
     take_general,
+    take_peeked,
     take_simple,
 )
 
@@ -45,6 +47,7 @@ __all__ = ["ServerInput"]
 
 _CONTENT_FRAMES: Final = (FRAME_HEADER, FRAME_BODY)
 _size: Final = struct.Struct(">I")
+_channel: Final = struct.Struct(">H")
 _QUIET_FRAMES: Final = (FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT)
 #: basic.publish (60/40) and basic.ack (60/80): the core queues nothing of its own for them.
 _QUIET_METHODS: Final = (PUBLISH_INDEX, b"\x00\x3c\x00\x50")
@@ -84,6 +87,9 @@ class ServerInput:
         self._last_content = False
         self._paused = False
         self._incomplete = False  # a plain publish command waits for its rest
+        #: publish commands of more than PEEK bytes read (or waited for) so far: the
+        #: session keeps reading in place while they come (:mod:`async_amqp_testing._arena`)
+        self.large_commands = 0
 
     @property
     def closed(self) -> bool:
@@ -185,19 +191,29 @@ class ServerInput:
         The same as the frame-by-frame path, without cutting and buffering the frame
         first; False leaves the frame to that path (anything not plain).
         """
-        channel_id = int.from_bytes(data[position + 1 : position + 3], "big")
+        if len(data) - position < 11:
+            return False  # not even a method's ids yet: the frame-by-frame path waits
+        (channel_id,) = _channel.unpack_from(data, position + 1)
         channel = self._channels.get(channel_id)
         if channel is None or channel.closing or channel.content.method is not None:
             return False
         limit = self._reader.max_frame_size
         if data[position + 7 : position + 11] == PUBLISH_INDEX and not self.pause_after_content:
-            taken = take_simple(data, position, limit) or take_general(data, position, limit)
+            taken = (
+                take_peeked(data, position, limit)
+                or take_simple(data, position, limit)
+                or take_general(data, position, limit)
+            )
             if isinstance(taken, tuple):
                 self._events.append(taken[0])
-                self._position = taken[1]
+                self._position = end = taken[1]
                 self._last_content = True
+                if end - position > PEEK:
+                    self.large_commands += 1
                 return True
             if taken is INCOMPLETE and len(data) - position <= WAIT_MAX:
+                if len(data) - position > PEEK:
+                    self.large_commands += 1
                 if any(start < len(following) for following, start in self._later):
                     self._join_next()
                 else:

@@ -29,18 +29,21 @@ from .server_events import Body, PublishReceived, Received
 __all__ = [
     "ACCESS_REQUEST",
     "INCOMPLETE",
+    "PEEK",
     "PUBLISH_INDEX",
     "WAIT_MAX",
     "Unread",
     "held_body",
     "publish_wanted",
     "take_general",
+    "take_peeked",
     "take_simple",
 ]
 
 _frame_head: Final = struct.Struct(">BHI")
 _content_head: Final = struct.Struct(">HHQ")
 _size: Final = struct.Struct(">I")
+_channel: Final = struct.Struct(">H")
 #: a content header frame's head and its class, weight and body size
 _header_frame: Final = struct.Struct(">BHIHHQ")
 _body_size: Final = struct.Struct(">Q")
@@ -54,8 +57,7 @@ _BASIC_HEADER: Final = b"\x00\x3c\x00\x00"
 # Short strings seen before, as the str the general path decodes them to (interned:
 # most publishers use a few exchanges and routing keys).
 _NAMES_MAX: Final = 4096
-# Keys are bytes; a lookup may use a read-only view (it hashes and compares as bytes).
-_names: dict[Received, str] = {}
+_names: dict[bytes, str] = {}
 
 
 def held_body(body: Body) -> Body:
@@ -70,16 +72,20 @@ def _kept(data: Received, start: int, end: int) -> Body:
     """A body to keep: ``data[start:end]``, as a view of *data* when it is large
     (:data:`VIEW_MIN`; *data* is the bytes received, never changed), else as ``bytes``."""
     if end - start < VIEW_MIN:
-        return bytes(data[start:end])
+        return _copied(data[start:end])
     return memoryview(data)[start:end]
 
 
+def _copied(piece: Received) -> bytes:
+    """*piece* as ``bytes`` (a slice of ``bytes`` already is one: no second call)."""
+    return piece if type(piece) is bytes else bytes(piece)
+
+
 def _name(raw: Received) -> str:
-    # A read-only view hashes and compares as its bytes: a name seen before is found
-    # without a copy; a new one is kept as bytes (a view would keep its whole read alive).
-    name = _names.get(raw)
+    # A view of a bytearray is not hashable (nor may a name keep its read alive).
+    key = raw if type(raw) is bytes else bytes(raw)
+    name = _names.get(key)
     if name is None:
-        key = bytes(raw)
         try:
             name = key.decode()
         except UnicodeDecodeError:
@@ -108,6 +114,8 @@ WAIT_MAX: Final = 1 << 20
 #: view of the received bytes instead of a copy: a queue holding it keeps those bytes
 #: (at most one read, about 256 KiB, or one joined command) alive instead.
 VIEW_MIN: Final = 16384
+#: How much of a view :func:`take_peeked` copies: most publishes' whole command.
+PEEK: Final = 512
 
 
 def _frame(
@@ -168,7 +176,7 @@ def take_simple(data: Received, offset: int, limit: int) -> tuple[PublishReceive
         or data[body_end] != FRAME_END
     ):
         return None
-    raw_properties = bytes(data[header + 19 : header_end])
+    raw_properties = _copied(data[header + 19 : header_end])
     properties = accepted_properties(raw_properties)
     if properties is None:
         return None
@@ -186,6 +194,19 @@ def take_simple(data: Received, offset: int, limit: int) -> tuple[PublishReceive
     return event, body_end + 1
 
 
+def take_peeked(data: Received, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
+    """:func:`take_simple` of a small command in a view (of a receive arena), read from one
+    ``bytes`` copy of its first :data:`PEEK` bytes: a view costs more per slice and index
+    than ``bytes``, and a small body is copied anyway. ``None`` for ``bytes`` *data* and
+    for anything :func:`take_simple` does not take from the copy (a larger command)."""
+    if type(data) is bytes:
+        return None
+    taken = take_simple(bytes(data[offset : offset + PEEK]), 0, limit)
+    if taken is None:
+        return None
+    return taken[0], offset + taken[1]
+
+
 def take_general(data: Received, offset: int, limit: int) -> tuple[PublishReceived, int] | Unread:
     """Read one whole, plain basic.publish command at *offset* of *data* (any plain
     command; the reader tries :func:`take_simple` first, which reads the commonest in
@@ -198,7 +219,7 @@ def take_general(data: Received, offset: int, limit: int) -> tuple[PublishReceiv
         :data:`INCOMPLETE` (wait for more bytes: nothing would happen before the
         command is complete) or :data:`NOT_PLAIN` (the general path must read it)
     """
-    channel_id = int.from_bytes(data[offset + 1 : offset + 3], "big")
+    (channel_id,) = _channel.unpack_from(data, offset + 1)
     frame = _frame(data, offset, limit, FRAME_METHOD, channel_id)
     if not isinstance(frame, tuple):
         return frame
@@ -216,7 +237,7 @@ def take_general(data: Received, offset: int, limit: int) -> tuple[PublishReceiv
     header_start, header_end = header
     if header_end - header_start < 14 or data[header_start : header_start + 4] != _BASIC_HEADER:
         return NOT_PLAIN
-    raw_properties = bytes(data[header_start + 12 : header_end])
+    raw_properties = _copied(data[header_start + 12 : header_end])
     properties = accepted_properties(raw_properties)
     if properties is None:
         return NOT_PLAIN

@@ -24,6 +24,7 @@ from async_amqp._core.decode import decode_method
 from async_amqp._core.frames import FrameReader
 from async_amqp._core.wire import FRAME_METHOD, PROTOCOL_HEADER, encode_content, encode_method
 from async_amqp_testing import FakeBroker
+from async_amqp_testing._arena import MAX_ARENA, QUIET_READS, ReceiveArena
 from async_amqp_testing._model import BrokerModel
 from async_amqp_testing._publishing import INPUT_SLICE, OUTPUT_SLICE
 from async_amqp_testing._runtime import BrokerRuntime
@@ -185,7 +186,8 @@ class Harness:
 
     def __init__(self) -> None:
         self.transport = FakeTransport()
-        self.protocol = BrokerProtocol(lambda protocol: None)
+        # Arenas of 1 MiB from the start: each receive() below is one read.
+        self.protocol = BrokerProtocol(lambda protocol: None, ReceiveArena(min_size=MAX_ARENA))
         self.protocol.connection_made(self.transport)
         self.runtime = BrokerRuntime(BrokerModel(users={"guest": "guest"}))
         self.session: TransportSession | None = None
@@ -375,3 +377,33 @@ async def test_an_internal_error_stays_in_its_session(
             await harness.ended.wait()
     assert "internal error in the fake broker" in caplog.text
     assert harness.transport.closing
+
+
+def large_publish(body: bytes) -> bytes:
+    method = encode_method(1, commands.Basic.Publish(exchange="", routing_key="q"))
+    return method + b"".join(bytes(piece) for piece in encode_content(1, b"\x00\x00", body, 131072))
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_large_publishes_switch_reading_in_place_and_small_ones_back(
+    harness: Harness,
+) -> None:
+    """Reads are copied (small commands read faster from bytes) until a large publish
+    arrives; then the arena is read in place, and large bodies are views of it."""
+    open_channel_one(harness)
+    receive(harness.protocol, encode_method(1, commands.Queue.Declare(queue="q")))
+    large = [bytes([n]) * 65536 for n in range(3)]
+    for body in large:
+        receive(harness.protocol, large_publish(body))
+    for _ in range(QUIET_READS):
+        receive(harness.protocol, confirm_publishes(1, "q"))
+    receive(harness.protocol, large_publish(large[0]))
+    queue = harness.runtime.model.vhosts["/"].queues["q"]
+    bodies = []
+    while (item := queue.get(0.0, no_ack=True)) is not None:
+        bodies.append(item.message.body)
+    assert [bytes(body) for body in bodies] == [*large, *[b"x" * 100] * QUIET_READS, large[0]]
+    owners = [type(body.obj) if isinstance(body, memoryview) else None for body in bodies]
+    # The first large body: a view of its copied read; the next ones: of the arena, read
+    # in place; after the small ones, reads are copied again.
+    assert owners == [bytes, bytearray, bytearray, *[None] * QUIET_READS, bytes]
