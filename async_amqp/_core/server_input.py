@@ -200,7 +200,7 @@ class ServerInput:
         limit = self._reader.max_frame_size
         if data[position + 7 : position + 11] == PUBLISH_INDEX and not self.pause_after_content:
             taken = (
-                take_peeked(data, position, limit)
+                (take_peeked(data, position, limit) if type(data) is not bytes else None)
                 or take_simple(data, position, limit)
                 or take_general(data, position, limit)
             )

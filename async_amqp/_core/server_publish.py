@@ -72,7 +72,8 @@ def _kept(data: Received, start: int, end: int) -> Body:
     """A body to keep: ``data[start:end]``, as a view of *data* when it is large
     (:data:`VIEW_MIN`; *data* is the bytes received, never changed), else as ``bytes``."""
     if end - start < VIEW_MIN:
-        return _copied(data[start:end])
+        body = data[start:end]
+        return body if type(body) is bytes else bytes(body)
     return memoryview(data)[start:end]
 
 
@@ -176,7 +177,9 @@ def take_simple(data: Received, offset: int, limit: int) -> tuple[PublishReceive
         or data[body_end] != FRAME_END
     ):
         return None
-    raw_properties = _copied(data[header + 19 : header_end])
+    raw_properties = data[header + 19 : header_end]
+    if type(raw_properties) is not bytes:
+        raw_properties = bytes(raw_properties)
     properties = accepted_properties(raw_properties)
     if properties is None:
         return None
