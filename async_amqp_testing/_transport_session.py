@@ -4,8 +4,9 @@ anyio's asyncio socket stream pauses reading whenever no ``receive`` waits and
 resumes it around every wait, and a reader task plus a writer task cost loop
 turns between a request and its reply. Here the listening sockets (bound by
 anyio, so binding behaves as everywhere else) are served by
-``loop.create_server``; each connection's :class:`BrokerProtocol` hands what
-arrives to its :class:`TransportSession` straight from ``data_received``, the
+``loop.create_server``; each connection's :class:`BrokerProtocol` (a buffered
+protocol: asyncio reads into its :class:`~._arena.ReceiveArena`) hands what
+arrives to its :class:`TransportSession` straight from ``buffer_updated``, the
 driver processes it synchronously, and the replies go out with one
 ``transport.write`` per received chunk, in the same loop iteration. Output the
 session did not cause itself (deliveries from other connections, heartbeats)

@@ -113,7 +113,7 @@ INCOMPLETE: Final = Unread.INCOMPLETE
 WAIT_MAX: Final = 1 << 20
 #: A body of at least this many bytes, received in one frame, is taken as a read-only
 #: view of the received bytes instead of a copy: a queue holding it keeps those bytes
-#: (at most one read, about 256 KiB, or one joined command) alive instead.
+#: (one read, a receive arena of at most 1 MiB, or one joined command) alive instead.
 VIEW_MIN: Final = 16384
 #: How much of a view :func:`take_peeked` copies: most publishes' whole command.
 PEEK: Final = 512
