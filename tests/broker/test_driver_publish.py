@@ -10,6 +10,7 @@ alarm forces).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from pamqp.base import Frame
 
 from async_amqp._core import propview
 from async_amqp._core import server as sv
+from async_amqp._core.server_events import Received
 from async_amqp._core.wire import FRAME_BODY, FrameReader, encode_content, encode_method
 from async_amqp_testing._arena import ReceiveArena
 from async_amqp_testing._model import Message
@@ -87,26 +89,39 @@ PROPERTIES = [
 ]
 
 
+#: Up to 6 bodies, from empty to larger than frame_max, and a property list for each.
+BODIES = st.lists(
+    st.sampled_from([b"", b"x", b"y" * 100, b"z" * 5000, b"v" * 20_000, b"w" * 200_000]),
+    min_size=1,
+    max_size=6,
+)
+PROPERTY_LISTS = st.lists(st.sampled_from(PROPERTIES), min_size=6, max_size=6)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
-    bodies=st.lists(
-        st.sampled_from([b"", b"x", b"y" * 100, b"z" * 5000, b"v" * 20_000, b"w" * 200_000]),
-        min_size=1,
-        max_size=6,
-    ),
-    props=st.lists(st.sampled_from(PROPERTIES), min_size=6, max_size=6),
+    bodies=BODIES,
+    props=PROPERTY_LISTS,
     cuts=st.lists(st.integers(0, 1 << 20), max_size=8),
 )
 def test_publishes_arrive_whole_however_the_bytes_are_cut(
     bodies: list[bytes], props: list[bytes], cuts: list[int]
 ) -> None:
+    assert_arrive_whole(bodies, props, lambda stream: cut(stream, cuts))
+
+
+def assert_arrive_whole(
+    bodies: list[bytes], props: list[bytes], reads: Callable[[bytes], Iterable[Received]]
+) -> None:
+    """Publishes of *bodies* (with *props*), their stream fed to the driver as *reads*
+    hands it on, are queued whole and in order, and nothing is left unread."""
     rig = DriverRig()
     opened(rig)
     declared(rig, "q")
     stream = b"".join(
         publish("q", body, properties) for body, properties in zip(bodies, props, strict=False)
     )
-    for chunk in cut(stream, cuts):
+    for chunk in reads(stream):
         rig.driver.receive_data(chunk, 0.0)
     assert not rig.driver.has_held_input
     expected = [
@@ -430,12 +445,8 @@ def arena_reads(
 
 @settings(max_examples=60, deadline=None)
 @given(
-    bodies=st.lists(
-        st.sampled_from([b"", b"x", b"y" * 100, b"z" * 5000, b"v" * 20_000, b"w" * 200_000]),
-        min_size=1,
-        max_size=6,
-    ),
-    props=st.lists(st.sampled_from(PROPERTIES), min_size=6, max_size=6),
+    bodies=BODIES,
+    props=PROPERTY_LISTS,
     min_size=st.sampled_from([1, 64, 4096, 70_000]),
     max_size=st.sampled_from([64, 4096, 70_000, 1 << 20]),
     sizes=st.lists(st.integers(1, 300_000), max_size=6),
@@ -445,20 +456,11 @@ def test_publishes_read_in_place_from_a_receive_arena_arrive_whole(
 ) -> None:
     """The asyncio path: each read hands on its arena's bytes so far; commands cut by a
     read's end (or an arena's) are read whole, as from bytes."""
-    rig = DriverRig()
-    opened(rig)
-    declared(rig, "q")
-    stream = b"".join(
-        publish("q", body, properties) for body, properties in zip(bodies, props, strict=False)
-    )
-    for data, _ in arena_reads(ReceiveArena(min_size, max_size), stream, sizes):
-        rig.driver.receive_data(data, 0.0)
-    assert not rig.driver.has_held_input
-    expected = [
-        Message("", "q", None, properties, body)
-        for body, properties in zip(bodies, props, strict=False)
-    ]
-    assert held(rig, "q") == expected
+
+    def reads(stream: bytes) -> list[Received]:
+        return [data for data, _ in arena_reads(ReceiveArena(min_size, max_size), stream, sizes)]
+
+    assert_arrive_whole(bodies, props, reads)
 
 
 def test_a_large_body_cut_by_a_read_is_kept_in_place_in_its_arena() -> None:
