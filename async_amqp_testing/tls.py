@@ -22,6 +22,10 @@ from urllib.parse import quote
 
 __all__ = ["TLSCertificates", "TLSFiles"]
 
+#: The subject alternative name of the client certificates made here (a ``.invalid``
+#: name: reserved, it never resolves).
+CLIENT_IDENTITY = "client.async-amqp.invalid"
+
 #: Accepted values of ``verify_client``.
 _VERIFY_MODES = {
     "none": ssl.CERT_NONE,
@@ -107,7 +111,13 @@ class TLSCertificates:
             not_before=not_before,
             not_after=server_not_after,
         )
-        self.client = None if client_user is None else self.ca.issue_cert(common_name=client_user)
+        self.client = (
+            None
+            if client_user is None
+            # The user is the CN (what EXTERNAL reads). The certificate also names a
+            # reserved DNS name: cryptography 51 refuses one with no alternative name.
+            else self.ca.issue_cert(CLIENT_IDENTITY, common_name=client_user)
+        )
         self.files: TLSFiles | None = None
 
     def __repr__(self) -> str:

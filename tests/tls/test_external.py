@@ -13,13 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 import async_amqp
 from async_amqp import connect_amqp
 from async_amqp_testing import FakeBroker
 from async_amqp_testing._tls_accept import TLSPeer, external_login
 from async_amqp_testing.raw import RawConnection
-from async_amqp_testing.tls import TLSCertificates
+from async_amqp_testing.tls import CLIENT_IDENTITY, TLSCertificates
 
 from .helpers import LogWaiter, assert_clear_tls_error
 
@@ -193,3 +195,15 @@ async def test_a_certificate_without_cn_is_refused(broker_log: LogWaiter) -> Non
             async with broker.connect(ssl=context, login_method="EXTERNAL"):
                 pass
     await broker_log.wait_for("EXTERNAL login refused: no name found")
+
+
+def test_the_client_certificate_names_the_user_as_cn_and_a_reserved_dns_name() -> None:
+    """The CN is what EXTERNAL reads; the alternative name is there because cryptography
+    51 refuses to make a certificate without one."""
+    certificates = TLSCertificates(["localhost"], client_user="svc")
+    assert certificates.client is not None
+    cert = x509.load_pem_x509_certificate(certificates.client.cert_chain_pems[0].bytes())
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    assert [name.value for name in names] == ["svc"]
+    alternatives = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert alternatives.get_values_for_type(x509.DNSName) == [CLIENT_IDENTITY]
