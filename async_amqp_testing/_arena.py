@@ -106,9 +106,7 @@ class ReceiveArena:
         """After a read was processed: whether it had a large publish (see above)."""
         if large:
             self._quiet = 0
-            if not self.views:
-                self.views = True
-                self._filled = len(self._writable)  # start a new arena
+            self.views = True  # copied reads keep no arena: free() starts one
         elif self.views:
             self._quiet += 1
             if self._quiet >= QUIET_READS:

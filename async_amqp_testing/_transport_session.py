@@ -46,10 +46,6 @@ logger = logging.getLogger("async_amqp_testing")
 CLOSE_GRACE = 5.0
 
 
-def _same_arena(before: Received, data: Received) -> bool:
-    return type(before) is memoryview and type(data) is memoryview and before.obj is data.obj
-
-
 class BrokerProtocol(asyncio.BufferedProtocol):
     """One accepted connection; keeps what arrives until its session is attached.
 
@@ -64,9 +60,9 @@ class BrokerProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.session: TransportSession | None = None
         self._arena = ReceiveArena() if arena is None else arena
-        # Reads before the session is attached: per arena, its bytes so far and where
-        # the unseen ones start.
-        self._early: list[tuple[Received, int]] = []
+        # Reads before the session is attached: copies (reading in place starts only
+        # once the session has seen a large publish).
+        self._early: list[Received] = []
         self._ended: tuple[Exception | None] | None = None
         self._writing_paused = False
 
@@ -82,8 +78,8 @@ class BrokerProtocol(asyncio.BufferedProtocol):
         """Hand everything to *session* from now on (what arrived before it first)."""
         self.session = session
         early, self._early = self._early, []
-        for data, start in early:
-            session.received(data, start)
+        if early:
+            session.received(b"".join(early), 0)
         if self._writing_paused:
             session.writing_paused(True)
         if self._ended is not None:
@@ -101,10 +97,9 @@ class BrokerProtocol(asyncio.BufferedProtocol):
             before = core.large_commands
             session.received(data, start)
             arena.read_was(core.large_commands != before)
-        elif self._early and _same_arena(self._early[-1][0], data):
-            self._early[-1] = (data, self._early[-1][1])
         else:
-            self._early.append((data, start))
+            assert not arena.views
+            self._early.append(data)
 
     def eof_received(self) -> bool:
         self.connection_lost(None)

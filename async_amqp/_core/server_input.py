@@ -223,7 +223,9 @@ class ServerInput:
         end = position + 7 + size
         if size < 4 or (limit and size > limit) or end >= len(data) or data[end] != FRAME_END:
             return False
-        payload = bytes(data[position + 7 : end])
+        payload = data[position + 7 : end]
+        if type(payload) is not bytes:
+            payload = bytes(payload)  # a view of an arena: pamqp decodes bytes
         if payload[:4] == ACCESS_REQUEST:
             return False
         self._position = end + 1

@@ -200,10 +200,9 @@ def take_simple(data: Received, offset: int, limit: int) -> tuple[PublishReceive
 def take_peeked(data: Received, offset: int, limit: int) -> tuple[PublishReceived, int] | None:
     """:func:`take_simple` of a small command in a view (of a receive arena), read from one
     ``bytes`` copy of its first :data:`PEEK` bytes: a view costs more per slice and index
-    than ``bytes``, and a small body is copied anyway. ``None`` for ``bytes`` *data* and
-    for anything :func:`take_simple` does not take from the copy (a larger command)."""
-    if type(data) is bytes:
-        return None
+    than ``bytes``, and a small body is copied anyway. ``None`` for anything
+    :func:`take_simple` does not take from the copy (a larger command). The reader calls
+    it for views only: on ``bytes`` it would copy for nothing."""
     taken = take_simple(bytes(data[offset : offset + PEEK]), 0, limit)
     if taken is None:
         return None
