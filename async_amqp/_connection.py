@@ -202,19 +202,21 @@ class AmqpProtocol:
         io = self._io = ConnectionIO(
             stream, self._port, self._events, trace=self._trace, address=(self.host, self.port)
         )
+        # The protocol header goes out first, from this task: the tasks start while the
+        # broker answers it (or the writer sends it, on a stream that cannot send now).
+        self._core.initiate()
+        self._port.flush()
         tasks = self._tasks
         try:
             async with single_errors(), anyio.create_task_group() as task_group:
                 self._block_scope = task_group.cancel_scope
                 tasks.start(task_group, io.write_loop, shield=True)
                 tasks.start(task_group, io.read_loop, shield=True)
+                tasks.start(task_group, io.heartbeat_loop, shield=True)
                 exc_type: type[BaseException] | None = None
                 try:
-                    self._core.initiate()
-                    self._port.wake_writer()
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
                         await self._events.opened.wait()
-                    tasks.start(task_group, io.heartbeat_loop, shield=True)
                     tasks.serve_later_on_demand(task_group)
                     yield self
                 except BaseException as error:

@@ -50,7 +50,8 @@ class ConnectionIO:
         #: the stream's synchronous send, if it has one (see :meth:`send_now`)
         self._send_nowait: Callable[[bytes], int] | None = getattr(stream, "send_nowait", None)
         #: True while the writer waits for work, with nothing of its own left to send
-        self._writer_idle = False
+        #: (also before it started: :meth:`send_now` may send the protocol header)
+        self._writer_idle = True
         #: what :meth:`send_now` could not send: the writer sends it first
         self._leftover = b""
         #: what went wrong handling bytes pushed by the stream (see :meth:`_on_pushed`)
@@ -204,7 +205,15 @@ class ConnectionIO:
                 await self._port.wait_drained()
 
     async def heartbeat_loop(self) -> None:
-        """The heartbeat clock: send heartbeats; end the connection when the broker is silent."""
+        """The heartbeat clock: send heartbeats; end the connection when the broker is silent.
+
+        It starts with the other tasks and waits until the connection is open (the
+        interval is negotiated then): starting it later would delay the first request.
+        """
+        try:
+            await self._events.opened.wait()
+        except Exception:
+            return  # the connection did not open: whoever waited for it says why
         core = self._core
         while True:
             deadline = core.heartbeat.next_deadline()
