@@ -225,10 +225,12 @@ class AmqpProtocol:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await self._shutdown(close_timeout(exc_type))
-                    self._stop_tasks()
+                    self._tasks.stop()
         finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.aclose_forcefully(stream)
+            close_now = getattr(stream, "close_now", None)
+            if close_now is None or not close_now():
+                with anyio.CancelScope(shield=True):
+                    await anyio.aclose_forcefully(stream)
             self._block_scope = None
         fatal = self._port.failure
         if fatal is not None and not self._events.closed_by_client:
@@ -280,13 +282,7 @@ class AmqpProtocol:
         )
         with anyio.CancelScope(shield=True), anyio.move_on_after(FLUSH_TIMEOUT):
             await self._io_writer_done()
-        self._stop_tasks(block=False)
-
-    def _stop_tasks(self, *, block: bool = True) -> None:
-        """Stop the connection's tasks (and, with *block*, the rest of the ``async with``)."""
         self._tasks.stop()
-        if block:
-            self._stop_block()
 
     def _stop_block(self) -> None:
         """Cancel the ``async with`` block (a fatal error, or the end of its exit)."""

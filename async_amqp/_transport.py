@@ -218,9 +218,17 @@ class AsyncioTransportStream(anyio.abc.ByteStream):
 
     async def aclose(self) -> None:
         """Close the connection (without waiting for unsent data, and without yielding)."""
+        self.close_now()
+
+    def close_now(self) -> bool:
+        """Close the connection at once, without awaiting (the transport sends what it holds).
+
+        :returns: True (this stream always closes without awaiting)
+        """
         self._closing = True
         if not self._transport.is_closing():
             self._transport.close()
+        return True
 
     @property
     def extra_attributes(self) -> dict[Any, Any]:
@@ -310,12 +318,21 @@ class TrioSocketStream(anyio.abc.ByteStream):
 
     async def aclose(self) -> None:
         """Close the socket, waking a task waiting on it (without yielding, unless anyio's)."""
+        if not self.close_now():
+            await self._owner.aclose()
+
+    def close_now(self) -> bool:
+        """Close the socket at once if trio's socket owns it; False if anyio's stream does.
+
+        Closing a trio socket wakes whoever waits on it; anyio's stream is closed by
+        awaiting its ``aclose``, which the caller then does.
+        """
         self._closing = True
         owner = self._owner
         if isinstance(owner, anyio.abc.SocketStream):
-            await owner.aclose()
-        else:
-            owner.close()  # a trio socket: wakes whoever waits on it, then closes
+            return False
+        owner.close()
+        return True
 
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
