@@ -54,15 +54,20 @@ class ConnectionIO:
         self._writer_idle = True
         #: what :meth:`send_now` could not send: the writer sends it first
         self._leftover = b""
-        #: what went wrong handling bytes pushed by the stream (see :meth:`_on_pushed`)
-        self._pushed_error: BaseException | None = None
-        self._stop_pushing: Callable[[], None] = getattr(stream, "stop_pushing", lambda: None)
+        #: stops the stream's pushing (see :meth:`push_if_possible`)
+        self._stop_pushing: Callable[[], None] = _nothing
         port.attach_sender(self.send_now)
 
     @property
     def sent_everything(self) -> bool:
-        """True while the writer waits for work and nothing is left to send."""
+        """True while the writer waits for work (or stopped so) and nothing is left to send."""
         return self._writer_idle and not self._leftover and not self._core.has_data_to_send
+
+    @property
+    def writer_can_stop(self) -> bool:
+        """True if the writer may stop now: it has sent everything, and :meth:`send_now`
+        can send whatever comes next without it (the stream sends without awaiting)."""
+        return self._send_nowait is not None and self.sent_everything
 
     def send_now(self) -> bool:
         """Send what the core buffers from the calling task: True if all of it went out.
@@ -92,7 +97,8 @@ class ConnectionIO:
         try:
             await self._write_until_done()
         finally:
-            self._writer_idle = False
+            # Stopped while idle, with nothing half-sent: send_now may still send.
+            self._writer_idle = self._writer_idle and not self._leftover
             self.writer_done.set()
 
     async def _write_until_done(self) -> None:
@@ -126,21 +132,27 @@ class ConnectionIO:
                     )
                 return
 
-    async def read_loop(self) -> None:
-        """The reader: bytes to core events to waiters and buffers; never awaits user code.
+    def push_if_possible(self) -> bool:
+        """Have the stream push what arrives (plain TCP on asyncio): True if it will.
 
-        On a stream that can push (plain TCP on asyncio), what arrives while the reader
-        waits is handled at once, in the event loop's callback for it
-        (:meth:`_on_pushed`), a turn of the loop sooner than this task could.
+        Bytes are then handled in the event loop's callback for them
+        (:meth:`_on_pushed`), a turn of the loop sooner than a reader task could, and
+        the connection needs no reader task (:meth:`read_loop`) at all.
         """
+        push_to = getattr(self._stream, "push_to", None)
+        if push_to is None:
+            return False
+        self._stop_pushing = self._stream.stop_pushing  # type: ignore[attr-defined]
+        push_to(self._on_pushed, self._on_pushed_end)
+        return True
+
+    async def read_loop(self) -> None:
+        """The reader of a stream that cannot push: bytes to core events to waiters and
+        buffers; never awaits user code."""
         stream = self._stream
-        receive_or_push = getattr(stream, "receive_or_push", None)
         while True:
             try:
-                if receive_or_push is not None and self._pushed_error is None:
-                    data = await receive_or_push(READ_SIZE, self._on_pushed)
-                else:
-                    data = await stream.receive(READ_SIZE)
+                data = await stream.receive(READ_SIZE)
             except (
                 anyio.EndOfStream,
                 anyio.BrokenResourceError,
@@ -149,17 +161,11 @@ class ConnectionIO:
             ) as error:
                 self._events.on_eof(error)
                 return
-            failed = self._pushed_error
-            if failed is None:
-                try:
-                    self._handle(data, anyio.current_time())
-                except ProtocolError as error:
-                    failed = error
-            if isinstance(failed, ProtocolError):
-                await self._fail(failed)
+            try:
+                self._handle(data, anyio.current_time())
+            except ProtocolError as error:
+                self._fail(error)
                 return
-            if failed is not None:
-                raise failed  # a bug: the connection's guard records it as fatal
 
     def _handle(self, data: bytes, now: float) -> None:
         """Bytes received: to the core, its events to their handlers, replies out.
@@ -176,33 +182,41 @@ class ConnectionIO:
             self._port.flush()
 
     def _on_pushed(self, data: bytes) -> None:
-        """The stream's callback for bytes that arrived while the reader waits (asyncio).
+        """The stream's callback for bytes that arrived (asyncio; see :meth:`push_if_possible`).
 
         It runs outside any task: sniffio is told which library runs it, so that what
         the handlers create (an ``anyio.Event``) finds its backend. A failure stops the
-        pushing and wakes the reader, which handles it as if it had read the bytes.
+        pushing and ends the connection, as it would end the reader task.
         """
         token = sniffio.current_async_library_cvar.set("asyncio")
         try:
             self._handle(data, asyncio.get_running_loop().time())
-        except BaseException as error:
-            self._pushed_error = error
+        except ProtocolError as error:
             self._stop_pushing()
+            self._fail(error)
+        except Exception as error:  # a bug: fatal, as it is in any of the connection's tasks
+            self._stop_pushing()
+            self._events.die(error)
         finally:
             sniffio.current_async_library_cvar.reset(token)
 
-    async def _fail(self, error: ProtocolError) -> None:
-        """The broker broke the protocol: send our connection.close, then end."""
-        self._core.fail(error)
-        self._port.wake_writer()
-        await self._flush_quietly()
-        self._events.die(violation_error(error, *self._address))
+    def _on_pushed_end(self, error: BaseException) -> None:
+        """The stream's callback for its end (asyncio): what it means, as the reader's."""
+        token = sniffio.current_async_library_cvar.set("asyncio")
+        try:
+            self._events.on_eof(error)
+        finally:
+            sniffio.current_async_library_cvar.reset(token)
 
-    async def _flush_quietly(self) -> None:
-        """Let the writer send what is queued (a connection.close), for at most a second."""
-        with anyio.move_on_after(1):
-            while self._core.has_data_to_send:
-                await self._port.wait_drained()
+    def _fail(self, error: ProtocolError) -> None:
+        """The broker broke the protocol: queue our connection.close, and end.
+
+        The writer sends the close (if it cannot go out at once) before the socket
+        closes: the connection's exit waits for it, for at most ``FLUSH_TIMEOUT``.
+        """
+        self._core.fail(error)
+        self._port.flush()
+        self._events.die(violation_error(error, *self._address), keep_output=True)
 
     async def heartbeat_loop(self) -> None:
         """The heartbeat clock: send heartbeats; end the connection when the broker is silent.
@@ -232,3 +246,7 @@ class ConnectionIO:
                     )
                 )
                 return
+
+
+def _nothing() -> None:
+    """Stop pushing, on a stream that never pushed."""

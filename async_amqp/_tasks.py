@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 Loop = Callable[[], Awaitable[Any]]
 
@@ -28,15 +29,24 @@ class ConnectionTasks:
     def __init__(self, on_error: Callable[[Exception], None]) -> None:
         self._on_error = on_error
         self._scopes: set[anyio.CancelScope] = set()
-        self._later_in, self._later_out = anyio.create_memory_object_stream[Loop](math.inf)
+        #: the queue of :meth:`start_later`, made when first used (most connections never)
+        self._later: tuple[MemoryObjectSendStream[Loop], MemoryObjectReceiveStream[Loop]] | None
+        self._later = None
+        self._stopped = False
         #: where :meth:`serve_later` starts on demand, until it has started or the tasks stop
         self._serve_later_in: anyio.abc.TaskGroup | None = None
 
-    def start(self, task_group: anyio.abc.TaskGroup, loop: Loop, *, shield: bool = False) -> None:
-        """Start one of the connection's tasks; *shield*: only the connection stops it."""
+    def start(
+        self, task_group: anyio.abc.TaskGroup, loop: Loop, *, shield: bool = False
+    ) -> anyio.CancelScope:
+        """Start one of the connection's tasks; *shield*: only the connection stops it.
+
+        :returns: the task's cancel scope, to stop it alone (cancel it)
+        """
         scope = anyio.CancelScope(shield=shield)
         self._scopes.add(scope)  # before it runs, so stopping the tasks always reaches it
         task_group.start_soon(self.guard, loop, scope)
+        return scope
 
     def serve_later_on_demand(self, task_group: anyio.abc.TaskGroup) -> None:
         """Start :meth:`serve_later` in *task_group* when :meth:`start_later` is first called.
@@ -46,9 +56,21 @@ class ConnectionTasks:
         """
         self._serve_later_in = task_group
 
+    def _later_queue(
+        self,
+    ) -> tuple[MemoryObjectSendStream[Loop], MemoryObjectReceiveStream[Loop]]:
+        if self._later is None:
+            self._later = anyio.create_memory_object_stream[Loop](math.inf)
+        return self._later
+
     def start_later(self, loop: Loop) -> None:
-        """Queue *loop* for :meth:`serve_later` to start (the channels' task starter)."""
-        self._later_in.send_nowait(loop)
+        """Queue *loop* for :meth:`serve_later` to start (the channels' task starter).
+
+        Once the tasks stopped, nothing starts any more: *loop* is dropped.
+        """
+        if self._stopped:
+            return
+        self._later_queue()[0].send_nowait(loop)
         task_group = self._serve_later_in
         if task_group is not None:
             self._serve_later_in = None
@@ -57,14 +79,18 @@ class ConnectionTasks:
     async def serve_later(self) -> None:
         """Start what :meth:`start_later` queues, in a task group this task owns."""
         async with anyio.create_task_group() as task_group:
-            async for loop in self._later_out:
+            async for loop in self._later_queue()[1]:
                 task_group.start_soon(self.guard, loop)
 
     def stop(self) -> None:
         """Cancel every task of the connection (and start none on demand from now on)."""
         self._serve_later_in = None
+        self._stopped = True
         for scope in list(self._scopes):
             scope.cancel()
+        if self._later is not None:  # what was queued and not started never will be
+            for stream in self._later:
+                stream.close()
 
     async def guard(self, loop: Loop, scope: anyio.CancelScope | None = None) -> None:
         """Run one of the connection's tasks; an error in it is fatal, never swallowed."""

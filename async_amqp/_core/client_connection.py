@@ -34,7 +34,7 @@ from .handshake import (
 )
 from .heartbeat import HeartbeatClock
 from .output import FrameOutput
-from .wire import encode_method, make_method
+from .wire import encode_method, encoded_table, make_method
 
 __all__ = ["ConnectionMethods", "ConnectionState"]
 
@@ -126,12 +126,13 @@ class ConnectionMethods(FrameOutput):
                 send_close=False,
             )
         response = sasl_response(self.login_method, self._login, self._password)
-        start_ok = commands.Connection.StartOk(
-            client_properties=self.client_properties,
+        start_ok = make_method(
+            commands.Connection.StartOk,
+            client_properties=encoded_table(self.client_properties),
             mechanism=self.login_method,
+            response=response,
             locale="en_US",
         )
-        start_ok.response = response  # type: ignore[assignment]
         self._outgoing.append(encode_method(0, start_ok))
         self.state = ConnectionState.AWAIT_TUNE
 

@@ -143,9 +143,44 @@ def decode_arguments(
     if malformed_utf8 and utf8:
         raise MalformedUtf8Error("Malformed UTF-8 in shortstr")
     for name, start in tables:
-        _, table = decode_plain(data, start, nul_void=not strict)
-        setattr(method, name, table)
+        setattr(method, name, _decode_table(data, start, strict))
     return method, offset
+
+
+#: Tables at least this long (the handshake's properties) are decoded once per encoding.
+LARGE_TABLE: Final = 256
+_large_tables: dict[tuple[bytes, bool], Any] = {}
+
+
+def _decode_table(data: bytes, start: int, strict: bool) -> Any:
+    """Decode the table at *start*; a large one from the last few seen, as a copy.
+
+    A broker sends the same server properties in every connection.start (and a
+    client the same client properties in every start-ok): decoding them costs more
+    than copying what they decoded to (each caller may change its own copy).
+    """
+    end = start + 4 + _U32.unpack_from(data, start)[0]
+    if end - start < LARGE_TABLE:
+        return decode_plain(data, start, nul_void=not strict)[1]
+    key = (bytes(data[start:end]), strict)
+    table = _large_tables.get(key)
+    if table is None:
+        table = decode_plain(data, start, nul_void=not strict)[1]
+        if len(_large_tables) >= 16:
+            _large_tables.clear()
+        _large_tables[key] = table
+    return copy_plain(table)
+
+
+def copy_plain(value: Any) -> Any:
+    """A copy of a decoded table or array that shares nothing mutable with *value*."""
+    if isinstance(value, dict):
+        return {key: copy_plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_plain(item) for item in value]
+    if isinstance(value, bytearray):
+        return bytearray(value)
+    return value  # str, bytes, numbers, Decimal, datetime, None: immutable
 
 
 def table_span(method_class: type[Frame], data: bytes, name: str = "arguments") -> slice | None:

@@ -91,28 +91,39 @@ class ScriptedPeer:
 
 @asynccontextmanager
 async def scripted_broker(
-    script: Script, heartbeat: int = 0, frame_max: int = 131072
+    script: Script, heartbeat: int = 0, frame_max: int = 131072, *, finish: bool = False
 ) -> AsyncIterator[int]:
     """Serve one connection with *script*; yield the port.
 
     :param heartbeat: the heartbeat the peer offers in connection.tune
     :param frame_max: the frame_max the peer offers in connection.tune
+    :param finish: on exit, let the script finish (within 5 s) before it is cancelled:
+        for a script that reads what the client sent last (its connection.close,
+        on the wire before the client's error is raised, but not yet read)
     """
     listener = (await anyio.create_tcp_listener(local_host="127.0.0.1")).listeners[0]
     assert isinstance(listener, anyio.abc.SocketListener)  # typed as a plain Listener
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
+    finished = anyio.Event()
+
     async def serve_one() -> None:
-        async with listener:
-            stream = await listener.accept()
-            async with stream:
-                peer = ScriptedPeer(stream, heartbeat, frame_max)
-                with suppress(
-                    anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
-                ):
-                    await script(peer)
+        try:
+            async with listener:
+                stream = await listener.accept()
+                async with stream:
+                    peer = ScriptedPeer(stream, heartbeat, frame_max)
+                    with suppress(
+                        anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
+                    ):
+                        await script(peer)
+        finally:
+            finished.set()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve_one)
         yield port
+        if finish:
+            with anyio.move_on_after(5):
+                await finished.wait()
         tg.cancel_scope.cancel()

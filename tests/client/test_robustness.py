@@ -82,7 +82,7 @@ async def test_garbage_frame_is_answered_with_501_and_raised() -> None:
                 if isinstance(method, commands.Connection.Close):
                     closes.append(method)
 
-    async with scripted_broker(send_garbage) as port:
+    async with scripted_broker(send_garbage, finish=True) as port:
         with pytest.raises(async_amqp.FrameError) as caught:
             async with async_amqp.connect_amqp("127.0.0.1", port):
                 await anyio.sleep_forever()
@@ -239,7 +239,7 @@ async def test_an_unknown_frame_type_after_open_is_refused_at_once() -> None:
         await peer.stream.send(struct.pack(">BHI", 7, 0, 2**31) + b"abc")
         closes.append(await peer.read_close())
 
-    async with scripted_broker(unknown_frame) as port:
+    async with scripted_broker(unknown_frame, finish=True) as port:
         with anyio.fail_after(5), pytest.raises(async_amqp.MalformedFrameError) as caught:
             async with async_amqp.connect_amqp("127.0.0.1", port):
                 await anyio.sleep_forever()
@@ -261,7 +261,7 @@ async def test_a_delivery_with_a_malformed_property_list_is_a_frame_error() -> N
         await peer.flush()
         closes.append(await peer.read_close())
 
-    async with scripted_broker(bad_delivery) as port:
+    async with scripted_broker(bad_delivery, finish=True) as port:
         with anyio.fail_after(5), pytest.raises(async_amqp.MalformedFrameError) as caught:
             async with (
                 async_amqp.connect_amqp("127.0.0.1", port) as conn,

@@ -90,7 +90,7 @@ async def test_a_frame_over_4096_bytes_before_tune_is_refused_at_once() -> None:
         await peer.stream.send(struct.pack(">BHI", 1, 0, 10_000) + b"\x00\x0a\x00\x0a")
         closes.append(await peer.read_close())
 
-    async with scripted_broker(huge_start) as port:
+    async with scripted_broker(huge_start, finish=True) as port:
         with anyio.fail_after(5), pytest.raises(async_amqp.MalformedFrameError) as caught:
             async with async_amqp.connect_amqp("127.0.0.1", port, connection_timeout=None):
                 pytest.fail("the start frame is too large")
@@ -109,7 +109,7 @@ async def test_a_tune_with_frame_max_below_4096_is_refused() -> None:
         await peer.flush()
         closes.append(await peer.read_close())
 
-    async with scripted_broker(offer_tiny_frames, frame_max=8) as port:
+    async with scripted_broker(offer_tiny_frames, frame_max=8, finish=True) as port:
         with anyio.fail_after(5), pytest.raises(async_amqp.ProtocolViolationError) as caught:
             async with async_amqp.connect_amqp("127.0.0.1", port) as conn:
                 chan = await conn.channel()

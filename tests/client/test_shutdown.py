@@ -13,9 +13,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import pytest
+from pamqp import commands
 
 import async_amqp
 from async_amqp._core import server as sv
+from async_amqp._core.wire import FrameReader, decode_method, encode_method
 from tests.support import BrokerTarget
 
 from .scripted import ScriptedPeer, scripted_broker
@@ -150,3 +152,38 @@ async def test_server_close_is_answered_with_close_ok() -> None:
             with anyio.move_on_after(PROMPT):
                 await confirmed.wait()
     assert confirmed.is_set(), "the client never answered connection.close with close-ok"
+
+
+async def test_a_server_close_crossing_ours_is_answered_with_close_ok() -> None:
+    """The broker closes the connection while the client waits for its own close-ok.
+
+    While the client waits, its writer has stopped (it had sent everything); the
+    close-ok answering the broker's close still goes out, and the block is left at
+    once, without an error (the client was closing anyway) and without waiting for
+    the close timeout.
+    """
+    answered = anyio.Event()
+
+    async def cross_the_close(peer: ScriptedPeer) -> None:
+        await peer.handshake()
+        close = await peer.read_close()
+        assert close is not None
+        assert close.reply_code == 200
+        forced = commands.Connection.Close(320, "CONNECTION_FORCED - crossing", 0, 0)
+        await peer.stream.send(encode_method(0, forced))
+        reader = FrameReader()
+        while True:
+            for _, _, payload in reader.feed(await peer.stream.receive()):
+                if isinstance(decode_method(payload), commands.Connection.CloseOk):
+                    answered.set()
+                    return
+
+    async with scripted_broker(cross_the_close, finish=True) as port:
+        with anyio.fail_after(10):
+            started = anyio.current_time()
+            async with async_amqp.connect_amqp("127.0.0.1", port) as conn:
+                pass
+            elapsed = anyio.current_time() - started
+    assert answered.is_set(), "the broker's connection.close was not answered with close-ok"
+    assert not conn.is_open
+    assert elapsed < PROMPT, f"leaving the block took {elapsed:.2f}s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 
 import anyio
 import anyio.abc
@@ -28,6 +29,8 @@ async def test_plain_connections_use_the_backends_stream(
     async with amqp_broker.connect() as conn, conn.new_channel() as chan:
         await chan.basic_qos(prefetch_count=1)
         assert type(conn._stream) is STREAM_CLASSES[anyio_backend]
+        raw = conn._stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # no Nagle delay
 
 
 async def _open_plain(port: int, host: str = "127.0.0.1") -> anyio.abc.ByteStream:
@@ -239,3 +242,98 @@ async def test_bytes_arriving_while_the_reader_waits_are_handled_in_order(
                 if len(received) == 200:
                     break
         assert received == [str(index).encode() for index in range(200)]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll the stream's state (its callbacks set no event a test could wait on)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await anyio.sleep(0.005)
+    pytest.fail("the condition did not become true within 5 s")
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_pushed_bytes_arrive_in_order_and_the_end_once(anyio_backend: str) -> None:
+    """asyncio's stream pushes: what came before ``push_to`` first, then each arrival,
+    then the peer's end, once, as the error ``receive`` would raise."""
+    listener, port = await _listen()
+    async with listener:
+        stream = await _open_plain(port)
+        assert isinstance(stream, AsyncioTransportStream)
+        got: list[bytes] = []
+        ends: list[BaseException] = []
+        async with await listener.accept() as peer:
+            await peer.send(b"early")
+            await _until(lambda: bool(stream._protocol.chunks))
+            stream.push_to(got.append, ends.append)
+            assert got == [b"early"]
+            await peer.send(b"late")
+            await _until(lambda: len(b"".join(got)) == 9)
+        await _until(lambda: bool(ends))
+        await stream.aclose()
+        await anyio.sleep(0.05)  # the transport's connection_lost comes a turn later
+    assert b"".join(got) == b"earlylate"
+    assert len(ends) == 1
+    assert isinstance(ends[0], anyio.EndOfStream)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_pushing_reports_a_reset_an_own_close_and_an_end_before_it_began(
+    anyio_backend: str,
+) -> None:
+    listener, port = await _listen()
+    async with listener:
+        reset_ends: list[BaseException] = []
+        reset = await _open_plain(port)
+        assert isinstance(reset, AsyncioTransportStream)
+        reset.push_to(lambda data: None, reset_ends.append)
+        peer = await listener.accept()
+        raw = peer.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await peer.aclose()
+        await _until(lambda: bool(reset_ends))
+        assert isinstance(reset_ends[0], anyio.BrokenResourceError)
+        await reset.aclose()
+
+        own_ends: list[BaseException] = []
+        own = await _open_plain(port)
+        assert isinstance(own, AsyncioTransportStream)
+        async with await listener.accept():
+            own.push_to(lambda data: None, own_ends.append)
+            await own.aclose()
+            await _until(lambda: bool(own_ends))
+        assert isinstance(own_ends[0], anyio.ClosedResourceError)
+
+        late_ends: list[BaseException] = []
+        late = await _open_plain(port)
+        assert isinstance(late, AsyncioTransportStream)
+        await (await listener.accept()).aclose()
+        await _until(lambda: late._protocol.eof or late._protocol.closed)
+        late.push_to(lambda data: None, late_ends.append)
+        assert len(late_ends) == 1
+        assert isinstance(late_ends[0], anyio.EndOfStream)
+        await late.aclose()
+    await anyio.sleep(0.05)
+    assert [len(reset_ends), len(own_ends), len(late_ends)] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_stop_pushing_stops_bytes_and_the_end(anyio_backend: str) -> None:
+    listener, port = await _listen()
+    async with listener:
+        stream = await _open_plain(port)
+        assert isinstance(stream, AsyncioTransportStream)
+        got: list[bytes] = []
+        ends: list[BaseException] = []
+        async with await listener.accept() as peer:
+            stream.push_to(got.append, ends.append)
+            await peer.send(b"one")
+            await _until(lambda: got == [b"one"])
+            stream.stop_pushing()
+            await peer.send(b"two")
+            await _until(lambda: bool(stream._protocol.chunks))
+        await _until(lambda: stream._protocol.eof or stream._protocol.closed)
+        await stream.aclose()
+    assert got == [b"one"]
+    assert ends == []
