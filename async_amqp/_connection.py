@@ -100,8 +100,6 @@ class AmqpProtocol:
         self._connection_timeout = connection_timeout
         self._stream: anyio.abc.ByteStream | None = None
         self._block_scope: anyio.CancelScope | None = None
-        self._writer_scope: anyio.CancelScope | None = None
-        self._heartbeat_scope: anyio.CancelScope | None = None
         self._tasks = ConnectionTasks(on_error=self._die)
         self._port = ConnectionPort(
             self._core,
@@ -213,10 +211,10 @@ class AmqpProtocol:
         try:
             async with single_errors(), anyio.create_task_group() as task_group:
                 self._block_scope = task_group.cancel_scope
-                self._writer_scope = tasks.start(task_group, io.write_loop, shield=True)
+                tasks.start(task_group, io.write_loop, shield=True)
                 if not pushing:
                     tasks.start(task_group, io.read_loop, shield=True)
-                self._heartbeat_scope = tasks.start(task_group, io.heartbeat_loop, shield=True)
+                tasks.start(task_group, io.heartbeat_loop, shield=True)
                 exc_type: type[BaseException] | None = None
                 try:
                     with deadline.stage(lambda: handshake_stage(self._core.state)):
@@ -266,20 +264,10 @@ class AmqpProtocol:
         self._core.close(200, "Normal shutdown", waiter)
         self._port.flush()
         if wait:
-            self._stop_idle_tasks()
+            if self._io is not None:  # they end while close-ok is awaited, not after it
+                self._io.stop_idle_tasks()
             with anyio.move_on_after(bound):
                 await waiter.wait()
-
-    def _stop_idle_tasks(self) -> None:
-        """While close-ok is awaited, stop the tasks the close handshake does not need.
-
-        The heartbeat clock, and the writer if :attr:`~ConnectionIO.writer_can_stop`.
-        They end during the wait, so leaving the block need not wait for them after it.
-        """
-        if self._heartbeat_scope is not None:
-            self._heartbeat_scope.cancel()
-        if self._writer_scope is not None and self._io is not None and self._io.writer_can_stop:
-            self._writer_scope.cancel()
 
     async def close(self, no_wait: bool = False) -> None:
         """Close the connection gracefully; later calls on it raise ``AmqpClosedConnection``.

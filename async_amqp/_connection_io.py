@@ -19,6 +19,7 @@ import sniffio
 
 from . import exceptions
 from ._connection_events import ConnectionEvents
+from ._core.client import ConnectionState
 from ._core.errors import ProtocolError
 from ._core.heartbeat import HeartbeatAction
 from ._core.trace import FrameTrace
@@ -54,6 +55,10 @@ class ConnectionIO:
         self._writer_idle = True
         #: what :meth:`send_now` could not send: the writer sends it first
         self._leftover = b""
+        #: set by :meth:`stop_idle_tasks`: the heartbeat clock ends
+        self._stopping = anyio.Event()
+        #: set by :meth:`stop_idle_tasks`: the writer ends once it has sent everything
+        self._writer_may_stop = False
         #: stops the stream's pushing (see :meth:`push_if_possible`)
         self._stop_pushing: Callable[[], None] = _nothing
         port.attach_sender(self.send_now)
@@ -63,11 +68,17 @@ class ConnectionIO:
         """True while the writer waits for work (or stopped so) and nothing is left to send."""
         return self._writer_idle and not self._leftover and not self._core.has_data_to_send
 
-    @property
-    def writer_can_stop(self) -> bool:
-        """True if the writer may stop now: it has sent everything, and :meth:`send_now`
-        can send whatever comes next without it (the stream sends without awaiting)."""
-        return self._send_nowait is not None and self.sent_everything
+    def stop_idle_tasks(self) -> None:
+        """Let the heartbeat clock end, and the writer once it has sent everything, if
+        :meth:`send_now` can send whatever comes next without it (the stream sends
+        without awaiting). For the close handshake: nothing but a close-ok is sent then.
+
+        They end on their own, sooner and cheaper than by being cancelled.
+        """
+        self._stopping.set()
+        if self._send_nowait is not None:
+            self._writer_may_stop = True
+            self._port.wake_writer()
 
     def send_now(self) -> bool:
         """Send what the core buffers from the calling task: True if all of it went out.
@@ -115,6 +126,8 @@ class ConnectionIO:
                 if port.failure is not None:
                     return
                 self._writer_idle = True
+                if self._writer_may_stop:
+                    return  # idle, nothing half-sent: send_now sends what comes next
                 await port.wait_for_work()
                 self._writer_idle = False
                 continue
@@ -148,9 +161,15 @@ class ConnectionIO:
 
     async def read_loop(self) -> None:
         """The reader of a stream that cannot push: bytes to core events to waiters and
-        buffers; never awaits user code."""
+        buffers; never awaits user code.
+
+        It ends once the connection is closed (close-ok read, or the broker's close
+        answered): nothing after that needs reading, and leaving the block then need
+        not wait for it.
+        """
         stream = self._stream
-        while True:
+        core = self._core
+        while core.state is not ConnectionState.CLOSED:
             try:
                 data = await stream.receive(READ_SIZE)
             except (
@@ -229,11 +248,15 @@ class ConnectionIO:
         except Exception:
             return  # the connection did not open: whoever waited for it says why
         core = self._core
-        while True:
+        stopping = self._stopping
+        while not stopping.is_set():
             deadline = core.heartbeat.next_deadline()
             if math.isinf(deadline):
                 return
-            await anyio.sleep(max(0.0, deadline - anyio.current_time()))
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+                await stopping.wait()
+            if stopping.is_set():
+                return
             action = core.poll_heartbeat(anyio.current_time())
             if action is HeartbeatAction.SEND:
                 self._port.wake_writer()

@@ -36,17 +36,11 @@ class ConnectionTasks:
         #: where :meth:`serve_later` starts on demand, until it has started or the tasks stop
         self._serve_later_in: anyio.abc.TaskGroup | None = None
 
-    def start(
-        self, task_group: anyio.abc.TaskGroup, loop: Loop, *, shield: bool = False
-    ) -> anyio.CancelScope:
-        """Start one of the connection's tasks; *shield*: only the connection stops it.
-
-        :returns: the task's cancel scope, to stop it alone (cancel it)
-        """
+    def start(self, task_group: anyio.abc.TaskGroup, loop: Loop, *, shield: bool = False) -> None:
+        """Start one of the connection's tasks; *shield*: only the connection stops it."""
         scope = anyio.CancelScope(shield=shield)
         self._scopes.add(scope)  # before it runs, so stopping the tasks always reaches it
         task_group.start_soon(self.guard, loop, scope)
-        return scope
 
     def serve_later_on_demand(self, task_group: anyio.abc.TaskGroup) -> None:
         """Start :meth:`serve_later` in *task_group* when :meth:`start_later` is first called.
