@@ -1,14 +1,17 @@
 """The connection object: one anyio stream, the tasks that serve it, its channels.
 
-Three tasks run per connection inside the task group owned by
-``async with connect_amqp()``: the reader (bytes → core events → waiters and
-buffers, never awaiting user code), the writer (drains whatever the core has
-buffered in one ``send``) and the heartbeat clock. None of them raises into
-the task group: a fatal error is recorded, every waiter is failed with it, the
-group is cancelled, and the error is raised out of the ``async with`` as itself.
-They are shielded from cancellation that comes from outside (a deadline around
-the block, a cancelled task group): leaving the block runs a bounded close
-handshake, and only the connection stops them, once that handshake is over.
+The connection's tasks run inside the task group owned by
+``async with connect_amqp()``: the writer (drains whatever the core has buffered
+in one ``send``), the heartbeat clock, and, on a stream that cannot push what
+arrives (trio, TLS), the reader (bytes → core events → waiters and buffers, never
+awaiting user code; on asyncio's plain TCP the stream's callbacks do this). None of
+them raises into the task group: a fatal error is recorded, every waiter is failed
+with it, the group is cancelled, and the error is raised out of the ``async with``
+as itself. They are shielded from cancellation that comes from outside (a deadline
+around the block, a cancelled task group): leaving the block runs a bounded close
+handshake, and only the connection stops them, once that handshake is over (the
+heartbeat clock and an idle writer end on their own while it waits for close-ok,
+the reader once close-ok is read).
 What the tasks learn (core events, end of stream, fatal errors) is handled by
 its :class:`~._connection_events.ConnectionEvents`; what the channels may use of
 the connection is its :class:`~._port.ConnectionPort`; its tasks are started and
