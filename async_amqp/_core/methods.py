@@ -173,11 +173,29 @@ def _decode_table(data: bytes, start: int, strict: bool) -> Any:
 
 
 def copy_plain(value: Any) -> Any:
-    """A copy of a decoded table or array that shares nothing mutable with *value*."""
+    """A copy of a decoded table or array that shares nothing mutable with *value*.
+
+    Iterative, like the decoder: a table nested thousands deep is copied too.
+    """
+    copy = _copy_level(value)
+    stack = [(value, copy)] if copy is not value else []
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            copied = _copy_level(item)
+            target[key] = copied
+            if copied is not item and not isinstance(item, bytearray):
+                stack.append((item, copied))
+    return copy
+
+
+def _copy_level(value: Any) -> Any:
+    """An empty container of *value*'s kind to fill, a copied byte array, or *value*."""
     if isinstance(value, dict):
-        return {key: copy_plain(item) for key, item in value.items()}
+        return {}
     if isinstance(value, list):
-        return [copy_plain(item) for item in value]
+        return [None] * len(value)
     if isinstance(value, bytearray):
         return bytearray(value)
     return value  # str, bytes, numbers, Decimal, datetime, None: immutable

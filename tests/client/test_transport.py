@@ -253,14 +253,19 @@ async def _until(condition: Callable[[], bool]) -> None:
     pytest.fail("the condition did not become true within 5 s")
 
 
+async def _asyncio_stream(port: int) -> AsyncioTransportStream:
+    stream = await _open_plain(port)
+    assert isinstance(stream, AsyncioTransportStream)
+    return stream
+
+
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_pushed_bytes_arrive_in_order_and_the_end_once(anyio_backend: str) -> None:
     """asyncio's stream pushes: what came before ``push_to`` first, then each arrival,
     then the peer's end, once, as the error ``receive`` would raise."""
     listener, port = await _listen()
     async with listener:
-        stream = await _open_plain(port)
-        assert isinstance(stream, AsyncioTransportStream)
+        stream = await _asyncio_stream(port)
         got: list[bytes] = []
         ends: list[BaseException] = []
         async with await listener.accept() as peer:
@@ -285,8 +290,7 @@ async def test_pushing_reports_a_reset_an_own_close_and_an_end_before_it_began(
     listener, port = await _listen()
     async with listener:
         reset_ends: list[BaseException] = []
-        reset = await _open_plain(port)
-        assert isinstance(reset, AsyncioTransportStream)
+        reset = await _asyncio_stream(port)
         reset.push_to(lambda data: None, reset_ends.append)
         peer = await listener.accept()
         raw = peer.extra(anyio.abc.SocketAttribute.raw_socket)
@@ -297,8 +301,7 @@ async def test_pushing_reports_a_reset_an_own_close_and_an_end_before_it_began(
         await reset.aclose()
 
         own_ends: list[BaseException] = []
-        own = await _open_plain(port)
-        assert isinstance(own, AsyncioTransportStream)
+        own = await _asyncio_stream(port)
         async with await listener.accept():
             own.push_to(lambda data: None, own_ends.append)
             await own.aclose()
@@ -306,8 +309,7 @@ async def test_pushing_reports_a_reset_an_own_close_and_an_end_before_it_began(
         assert isinstance(own_ends[0], anyio.ClosedResourceError)
 
         late_ends: list[BaseException] = []
-        late = await _open_plain(port)
-        assert isinstance(late, AsyncioTransportStream)
+        late = await _asyncio_stream(port)
         await (await listener.accept()).aclose()
         await _until(lambda: late._protocol.eof or late._protocol.closed)
         late.push_to(lambda data: None, late_ends.append)
@@ -322,8 +324,7 @@ async def test_pushing_reports_a_reset_an_own_close_and_an_end_before_it_began(
 async def test_stop_pushing_stops_bytes_and_the_end(anyio_backend: str) -> None:
     listener, port = await _listen()
     async with listener:
-        stream = await _open_plain(port)
-        assert isinstance(stream, AsyncioTransportStream)
+        stream = await _asyncio_stream(port)
         got: list[bytes] = []
         ends: list[BaseException] = []
         async with await listener.accept() as peer:
