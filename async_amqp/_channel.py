@@ -13,14 +13,12 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from . import exceptions
 from ._basic import BasicMethods
 from ._consuming import Consumer, ConsumerCallback
 from ._queue_methods import QueueMethods
 from ._requests import Arguments
-from ._timeouts import close_timeout
+from ._timeouts import close_timeout, shielded_for
 
 if TYPE_CHECKING:
     from ._connection import AmqpProtocol
@@ -120,8 +118,7 @@ class _ChannelContext:
         if channel is None or not channel.is_open:
             return
         with (
-            anyio.CancelScope(shield=True),
-            anyio.move_on_after(close_timeout(exc_info[0])),
+            shielded_for(close_timeout(exc_info[0])),
             contextlib.suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
         ):
             await channel.close()

@@ -45,7 +45,7 @@ from ._opening import (
 )
 from ._port import ConnectionPort
 from ._tasks import ConnectionTasks, single_errors
-from ._timeouts import CLOSE_TIMEOUT, FLUSH_TIMEOUT, close_timeout
+from ._timeouts import CLOSE_TIMEOUT, FLUSH_TIMEOUT, close_timeout, shielded_for
 from ._version import __version__
 from ._waiter import Waiter
 
@@ -287,7 +287,7 @@ class AmqpProtocol:
             clean=True,
             keep_output=True,
         )
-        with anyio.CancelScope(shield=True), anyio.move_on_after(FLUSH_TIMEOUT):
+        with shielded_for(FLUSH_TIMEOUT):
             await self._io_writer_done()
         self._tasks.stop()
 

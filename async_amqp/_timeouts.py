@@ -25,3 +25,9 @@ def close_timeout(exc_type: type[BaseException] | None) -> float:
     if exc_type is not None and issubclass(exc_type, anyio.get_cancelled_exc_class()):
         return CANCELLED_CLOSE_TIMEOUT
     return CLOSE_TIMEOUT
+
+
+def shielded_for(seconds: float) -> anyio.CancelScope:
+    """A scope that cancellation from outside cannot reach, and that ends its block after
+    *seconds*: ``CancelScope(shield=True)`` around ``move_on_after(seconds)`` in one scope."""
+    return anyio.CancelScope(shield=True, deadline=anyio.current_time() + seconds)

@@ -29,6 +29,7 @@ from .._channel_core import Returned
 from .._consuming import ConsumerCallback
 from .._messages import Payload, Properties
 from .._requests import Arguments
+from .._timeouts import shielded_for
 from .consumer import RobustConsumer
 from .declare import RobustDeclareMethods
 from .policy import is_retryable
@@ -291,8 +292,7 @@ class _RobustChannelContext:
         if channel is None or not channel.is_open:
             return
         with (
-            anyio.CancelScope(shield=True),
-            anyio.move_on_after(CLOSE_TIMEOUT),
+            shielded_for(CLOSE_TIMEOUT),
             contextlib.suppress(exceptions.ChannelClosedError, exceptions.ConnectionClosedError),
         ):
             await channel.close()
