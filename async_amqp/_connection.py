@@ -292,7 +292,7 @@ class AmqpProtocol:
         self._tasks.stop()
 
     def _stop_block(self) -> None:
-        """Cancel the ``async with`` block (a fatal error, or the end of its exit)."""
+        """Cancel the ``async with`` block (a fatal error: see ``ConnectionEvents.die``)."""
         if self._block_scope is not None:
             self._block_scope.cancel()
 
