@@ -248,3 +248,40 @@ async def test_a_hang_up_before_connection_start_names_the_stage() -> None:
             async with async_amqp.connect_amqp("127.0.0.1", port):
                 pytest.fail("the broker hung up")
     assert "(stage: waiting for connection.start)" in str(caught.value)
+
+
+@pytest.mark.parametrize("stage", ["after the header", "after start-ok"])
+async def test_a_cancelled_opening_ends_at_once_and_closes_the_socket(stage: str) -> None:
+    """Cancelled while it waits for the broker (its tasks started, the protocol header,
+    or start-ok, sent): the opening ends promptly, and the broker sees the socket close."""
+    waiting = anyio.Event()
+    outcome: list[str] = []
+
+    async def stall(peer: ScriptedPeer) -> None:
+        header = await peer.stream.receive()
+        assert header.startswith(b"AMQP")
+        if stage == "after start-ok":
+            peer.core.receive(header, anyio.current_time())
+            await peer.flush()  # connection.start
+            await peer.until(sv.LoginRequested)  # start-ok read: no tune follows
+        waiting.set()
+        try:
+            while await peer.stream.receive():
+                pass
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            outcome.append("closed")
+
+    async with scripted_broker(stall, finish=True) as port:
+        with anyio.fail_after(5):
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as tg:
+
+                    async def cancel_once_waiting() -> None:
+                        await waiting.wait()
+                        scope.cancel()
+
+                    tg.start_soon(cancel_once_waiting)
+                    async with async_amqp.connect_amqp("127.0.0.1", port):
+                        pytest.fail("the connection must not open")
+            assert scope.cancelled_caught
+    assert outcome == ["closed"]
