@@ -153,9 +153,10 @@ class ConnectionIO:
         the connection needs no reader task (:meth:`read_loop`) at all.
         """
         push_to = getattr(self._stream, "push_to", None)
-        if push_to is None:
+        stop_pushing = getattr(self._stream, "stop_pushing", None)
+        if push_to is None or stop_pushing is None:
             return False
-        self._stop_pushing = self._stream.stop_pushing  # type: ignore[attr-defined]
+        self._stop_pushing = stop_pushing
         push_to(self._on_pushed, self._on_pushed_end)
         return True
 
