@@ -55,10 +55,9 @@ class ConnectionIO:
         self._writer_idle = True
         #: what :meth:`send_now` could not send: the writer sends it first
         self._leftover = b""
-        #: set by :meth:`stop_idle_tasks`: the heartbeat clock ends
+        #: set by :meth:`stop_idle_tasks`: the heartbeat clock ends, and the writer once
+        #: it has sent everything on a stream that sends without awaiting
         self._stopping = anyio.Event()
-        #: set by :meth:`stop_idle_tasks`: the writer ends once it has sent everything
-        self._writer_may_stop = False
         #: stops the stream's pushing (see :meth:`push_if_possible`)
         self._stop_pushing: Callable[[], None] = _nothing
         port.attach_sender(self.send_now)
@@ -77,7 +76,6 @@ class ConnectionIO:
         """
         self._stopping.set()
         if self._send_nowait is not None:
-            self._writer_may_stop = True
             self._port.wake_writer()
 
     def send_now(self) -> bool:
@@ -126,7 +124,7 @@ class ConnectionIO:
                 if port.failure is not None:
                     return
                 self._writer_idle = True
-                if self._writer_may_stop:
+                if self._send_nowait is not None and self._stopping.is_set():
                     return  # idle, nothing half-sent: send_now sends what comes next
                 await port.wait_for_work()
                 self._writer_idle = False
@@ -250,7 +248,7 @@ class ConnectionIO:
             return  # the connection did not open: whoever waited for it says why
         core = self._core
         stopping = self._stopping
-        while not stopping.is_set():
+        while True:
             deadline = core.heartbeat.next_deadline()
             if math.isinf(deadline):
                 return

@@ -118,7 +118,7 @@ def decode_arguments(
     :raises FieldTableError: when a table's contents are malformed
     """
     method = method_class.__new__(method_class)
-    tables: list[tuple[str, int]] = []
+    tables: list[tuple[str, int, int]] = []
     bit_byte = -1
     bit_index = 0
     malformed_utf8 = False
@@ -136,14 +136,14 @@ def decode_arguments(
         value, next_offset, not_utf8 = _read_field(kind, data, offset)
         malformed_utf8 |= not_utf8
         if kind == "table":
-            tables.append((name, offset))
+            tables.append((name, offset, next_offset))
             value = None
         setattr(method, name, value)
         offset = next_offset
     if malformed_utf8 and utf8:
         raise MalformedUtf8Error("Malformed UTF-8 in shortstr")
-    for name, start in tables:
-        setattr(method, name, _decode_table(data, start, strict))
+    for name, start, end in tables:
+        setattr(method, name, _decode_table(data, start, end, strict))
     return method, offset
 
 
@@ -152,14 +152,14 @@ LARGE_TABLE: Final = 256
 _large_tables: dict[tuple[bytes, bool], Any] = {}
 
 
-def _decode_table(data: bytes, start: int, strict: bool) -> Any:
-    """Decode the table at *start*; a large one from the last few seen, as a copy.
+def _decode_table(data: bytes, start: int, end: int, strict: bool) -> Any:
+    """Decode the table in ``data[start:end]`` (its length prefix included); a large one
+    from the last few seen, as a copy.
 
     A broker sends the same server properties in every connection.start (and a
     client the same client properties in every start-ok): decoding them costs more
     than copying what they decoded to (each caller may change its own copy).
     """
-    end = start + 4 + _U32.unpack_from(data, start)[0]
     if end - start < LARGE_TABLE:
         return decode_plain(data, start, nul_void=not strict)[1]
     key = (bytes(data[start:end]), strict)

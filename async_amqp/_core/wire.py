@@ -83,7 +83,7 @@ def encoded_table(table: dict[str, Any]) -> EncodedTable:
     """*table* encoded, from the last few encoded (the client properties of start-ok).
 
     Keyed by ``repr``, which tells apart what encodes differently (``True``, ``1``,
-    ``1.0``; ``bytes`` and ``str``) and is several times cheaper than encoding.
+    ``1.0``; a byte array and a string) and is several times cheaper than encoding.
     """
     key = repr(table)
     encoded = _encoded_tables.get(key)
